@@ -1,0 +1,38 @@
+# Two commands for a fresh clone: `make run` and `make test`. Both set up what they need.
+PYTHON ?= python3
+VENV := .venv
+PY := $(VENV)/bin/python
+
+.PHONY: setup run emulator test lint bench clean
+
+# The venv is rebuilt when a requirements file changes; npm packages when the lock file does.
+$(VENV)/.installed: requirements.txt requirements-dev.txt
+	test -x $(PY) || $(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install --quiet --upgrade pip
+	$(PY) -m pip install --quiet -r requirements-dev.txt
+	touch $@
+
+node_modules/.installed: package.json package-lock.json
+	npm ci --no-audit --no-fund --loglevel=error
+	touch $@
+
+setup: $(VENV)/.installed node_modules/.installed
+
+run: emulator
+
+emulator: setup
+	$(PY) -m emulator
+
+test: setup
+	$(PY) -m ruff check .
+	$(PY) -m pytest
+
+lint: setup
+	$(PY) -m ruff check .
+	$(PY) -m ruff format --check .
+
+bench: setup
+	$(PY) bench/emulator_tokens.py
+
+clean:
+	rm -rf $(VENV) node_modules .emulator .azurite .pytest_cache .ruff_cache

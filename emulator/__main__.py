@@ -1,0 +1,119 @@
+"""``python -m emulator``: serve, or talk to a running emulator (token, assign, unassign, credential-reset).
+
+The client commands find the emulator through ``STATE/env`` (written at start), so they need
+no flags beyond ``--state-dir`` when it is not ``.emulator``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from pathlib import Path
+
+import requests
+
+from .directory import AZURE_CLI_CLIENT_ID
+from .server import serve
+
+
+def read_env(state_dir: Path) -> dict[str, str]:
+    path = state_dir / "env"
+    if not path.exists():
+        raise SystemExit(f"error: {path} not found. Start the emulator first (python -m emulator).")
+    return dict(line.split("=", 1) for line in path.read_text().splitlines() if "=" in line)
+
+
+class EmulatorClient:
+    def __init__(self, state_dir: Path) -> None:
+        env = read_env(state_dir)
+        self.origin = env["AZURE_AUTHORITY_HOST"]
+        self.tenant = env["AZURE_TENANT_ID"]
+        self.session = requests.Session()
+        self.session.verify = env["REQUESTS_CA_BUNDLE"]
+
+    def call(self, method: str, path: str, **kwargs) -> dict:
+        try:
+            response = self.session.request(method, f"{self.origin}{path}", timeout=10, **kwargs)
+        except requests.ConnectionError:
+            raise SystemExit(f"error: no emulator answers on {self.origin}. Is it running?") from None
+        body = response.json()
+        if response.status_code >= 400:
+            raise SystemExit(f"error: {body.get('error_description') or body.get('error') or body}")
+        return body
+
+
+def _token(args: argparse.Namespace) -> None:
+    password = args.password
+    if password is None:
+        users = json.loads(Path(args.directory).read_text()).get("users", {})
+        user = users.get(args.user) or next((u for u in users.values() if u["userPrincipalName"] == args.user), None)
+        if user is None:
+            raise SystemExit(f"error: no user {args.user!r} in {args.directory}; pass --password for another login")
+        password, login = user["password"], user["userPrincipalName"]
+    else:
+        login = args.user
+    client = EmulatorClient(args.state_dir)
+    body = client.call("POST", f"/{client.tenant}/oauth2/v2.0/token", data={
+        "grant_type": "password", "client_id": args.client_id, "username": login, "password": password,
+        "scope": args.scope})
+    print(body["access_token"])
+
+
+def _assignment(args: argparse.Namespace) -> None:
+    client = EmulatorClient(args.state_dir)
+    method = "POST" if args.command == "assign" else "DELETE"
+    body = client.call(method, "/admin/assignments",
+                       json={"principal": args.principal, "resource": args.resource, "role": args.role})
+    verb = "assigned" if method == "POST" else "unassigned"
+    state = verb if body["changed"] else f"already {verb}"
+    print(f"{args.principal} {state}: {args.role} on {args.resource}")
+
+
+def _credential_reset(args: argparse.Namespace) -> None:
+    body = EmulatorClient(args.state_dir).call("POST", "/admin/credentials", json={"application": args.app})
+    print(body["secretText"])
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m emulator", description=__doc__.splitlines()[0])
+    parser.add_argument("--state-dir", type=Path, default=Path(".emulator"))
+    parser.add_argument("--directory", default="directory.json")
+    commands = parser.add_subparsers(dest="command")
+
+    def add_serve_args(p: argparse.ArgumentParser) -> None:
+        p.add_argument("--host", default="127.0.0.1")
+        p.add_argument("--port", type=int, default=8443, help="0 picks a free port (printed in the ready line)")
+        p.add_argument("--msi-cache", choices=["on", "off"], default="on",
+                       help="cache managed identity tokens per exact resource string, as Azure does")
+        p.add_argument("--system-identity", default="caller-app",
+                       help="the managed identity /msi/token answers for when no client_id is given")
+        p.add_argument("--access-log", action="store_true")
+
+    add_serve_args(parser)
+    add_serve_args(commands.add_parser("serve", help="serve (the default)"))
+    token = commands.add_parser("token", help="sign a directory user in (Azure CLI client) and print the token")
+    token.add_argument("--user", required=True, help="name or UPN from directory.json")
+    token.add_argument("--scope", required=True, help="for example api://obo-proxy/access_as_user")
+    token.add_argument("--password", help="defaults to the user's local password in directory.json")
+    token.add_argument("--client-id", default=AZURE_CLI_CLIENT_ID)
+    for name in ("assign", "unassign"):
+        p = commands.add_parser(name, help=f"{name} an app role at run time")
+        p.add_argument("--principal", required=True, help="user, group, managed identity or application name")
+        p.add_argument("--resource", required=True, help="application name, for example notification-api")
+        p.add_argument("--role", required=True, help="app role value, for example notification.create")
+    reset = commands.add_parser("credential-reset", help="create a client secret for an app and print it once")
+    reset.add_argument("--app", required=True)
+
+    args = parser.parse_args(argv)
+    if args.command in (None, "serve"):
+        return serve(host=args.host, port=args.port, state_dir=args.state_dir, directory_path=Path(args.directory),
+                     msi_cache=args.msi_cache == "on", system_identity=args.system_identity,
+                     access_log=args.access_log)
+    {"token": _token, "assign": _assignment, "unassign": _assignment, "credential-reset": _credential_reset}[
+        args.command](args)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,94 @@
+"""``/{tenant}/oauth2/v2.0/authorize``: a minimal sign-in page for the authorization code flow.
+
+Enough for MSAL's ``initiate_auth_code_flow`` / ``acquire_token_by_auth_code_flow`` with PKCE and
+for a developer to sign in as a directory user in a browser. Errors before the redirect URI is
+trusted are shown on the page (never sent to an unchecked URI), as Entra does.
+"""
+
+from __future__ import annotations
+
+import html
+import secrets
+import time
+from urllib.parse import urlencode, urlsplit
+
+from starlette.requests import Request
+from starlette.responses import HTMLResponse, RedirectResponse, Response
+
+from . import errors, grants
+from .directory import FIRST_PARTY_CLIENTS
+from .discovery import tenant_of
+from .state import AuthCode, State
+
+CODE_LIFETIME = 600
+_PASSED_ON = ("client_id", "redirect_uri", "scope", "state", "nonce", "code_challenge", "code_challenge_method",
+              "response_type", "response_mode")
+
+_PAGE = """<!doctype html><html lang="en"><head><meta charset="utf-8"><title>Sign in - local Entra ID emulator</title>
+<style>body{{font-family:system-ui,sans-serif;max-width:28rem;margin:4rem auto}}label{{display:block;margin:.6rem 0}}
+input{{width:100%;padding:.4rem}}.error{{color:#a4262c}}</style></head><body>
+<h1>Sign in</h1><p>to <b>{client}</b> for <code>{scope}</code> (local emulator: directory users only)</p>
+{error}<form method="post">{hidden}
+<label>User <input name="username" value="{login_hint}" autocomplete="username" autofocus></label>
+<label>Password <input name="password" type="password" autocomplete="current-password"></label>
+<button type="submit">Sign in</button></form></body></html>"""
+
+
+def _is_loopback(uri: str) -> bool:
+    parts = urlsplit(uri)
+    return parts.scheme in ("http", "https") and parts.hostname in ("localhost", "127.0.0.1", "::1")
+
+
+def _page(params: dict[str, str], client_name: str, error: str = "", status: int = 200) -> HTMLResponse:
+    hidden = "".join(f'<input type="hidden" name="{k}" value="{html.escape(params[k])}">'
+                     for k in _PASSED_ON if params.get(k))
+    return HTMLResponse(_PAGE.format(
+        client=html.escape(client_name), scope=html.escape(params.get("scope", "")), hidden=hidden,
+        login_hint=html.escape(params.get("login_hint", "")),
+        error=f'<p class="error">{html.escape(error)}</p>' if error else ""), status_code=status)
+
+
+def _redirect(params: dict[str, str], **values: str) -> RedirectResponse:
+    query = urlencode({**values, **({"state": params["state"]} if params.get("state") else {})})
+    separator = "&" if "?" in params["redirect_uri"] else "?"
+    return RedirectResponse(f"{params['redirect_uri']}{separator}{query}", status_code=302)
+
+
+async def authorize(request: Request) -> Response:
+    state: State = request.app.state.emulator
+    tenant_of(request)
+    params = dict(request.query_params)
+    if request.method == "POST":
+        params.update({k: v for k, v in (await request.form()).items() if isinstance(v, str)})
+    client_id = params.get("client_id", "")
+    known = client_id.lower() in FIRST_PARTY_CLIENTS or state.directory.application(client_id) is not None
+    if not known:
+        return _page(params, client_id, str(errors.application_not_found(client_id, state.directory.tenant_id)),
+                     400)
+    client_name = state.directory.client_name(client_id)
+    # Local rule: only loopback redirect URIs (what native apps and MSAL's local server use).
+    if not _is_loopback(params.get("redirect_uri", "")):
+        return _page(params, client_name, str(errors.redirect_uri_mismatch(params.get("redirect_uri", ""),
+                                                                          client_id)), 400)
+    if params.get("response_type") != "code":
+        return _redirect(params, error="unsupported_response_type",
+                         error_description="Only the authorization code flow (response_type=code) is supported.")
+    if request.method == "GET":
+        return _page(params, client_name)
+
+    user = state.directory.find_user(params.get("username", ""))
+    if user is None or not user.password or not secrets.compare_digest(user.password, params.get("password", "")):
+        return _page(params, client_name, str(errors.invalid_password()), 200)
+    client = grants.Client(client_id, client_name, "0", "none")
+    try:
+        request_scope = grants.parse_scope(state, params.get("scope", "openid"))
+        grants.delegated_scopes(state, client, user, request_scope)
+    except errors.EntraError as exc:
+        return _redirect(params, error=exc.error, error_description=str(exc))
+    code = secrets.token_urlsafe(32)
+    state.codes[code] = AuthCode(
+        client_id=client_id, redirect_uri=params["redirect_uri"], user_oid=user.object_id,
+        scope=params.get("scope", ""), code_challenge=params.get("code_challenge"),
+        code_challenge_method=params.get("code_challenge_method", "plain"), nonce=params.get("nonce"),
+        expires=time.time() + CODE_LIFETIME)
+    return _redirect(params, code=code)

@@ -1,0 +1,344 @@
+"""The tenant the emulator serves, read from ``directory.json`` (DESIGN §5).
+
+Everything the token endpoint decides comes from here: which resource an identifier names,
+which roles a principal holds, whether a client has consent, whether assignment is required.
+Assignments and consent grants can change at run time (admin endpoint); a restart goes back
+to the file.
+"""
+
+from __future__ import annotations
+
+import json
+import uuid
+from dataclasses import dataclass, field
+from pathlib import Path
+
+# Microsoft's first-party public clients exist in every tenant. Developers sign in through them
+# (Azure CLI above all), which is why directory.json pre-authorizes the Azure CLI on our APIs.
+FIRST_PARTY_CLIENTS = {
+    "04b07795-8ddb-461a-bbee-02f9e1bf7b46": "Microsoft Azure CLI",
+    "aebc6443-996d-45c2-90f0-388ff96faa56": "Visual Studio Code",
+    "872cd9fa-d31f-45e0-9eab-6e460a02d1f1": "Visual Studio",
+    "1950a258-227b-4e31-a9cf-717495945fc2": "Microsoft Azure PowerShell",
+}
+AZURE_CLI_CLIENT_ID = "04b07795-8ddb-461a-bbee-02f9e1bf7b46"
+
+# Namespace for ids the file does not carry (service principal object ids of our apps).
+_LOCAL_IDS = uuid.UUID("5f0c0a52-7a0e-4b55-9d0e-3c1c2a6e9b10")
+_LOCAL_SUBSCRIPTION = "00000000-0000-0000-0000-000000000000"
+
+
+@dataclass(frozen=True)
+class Resource:
+    """A service principal tokens can be issued for (an API in Entra terms)."""
+
+    name: str
+    app_id: str
+    display_name: str
+    identifier_uris: tuple[str, ...]
+    app_roles: tuple[str, ...] = ()
+    scopes: tuple[str, ...] = ()
+    assignment_required: bool = False
+    token_version: int = 1
+    first_party: bool = False
+    pre_authorized: dict[str, frozenset[str]] = field(default_factory=dict)
+
+    def audience_for(self, requested: str) -> str:
+        """The ``aud`` claim: v2 tokens always carry the app id; v1 the identifier as registered.
+
+        Lookup is case-insensitive (that is what makes the managed-identity cache workaround
+        work), but the audience is the registered spelling, so APIs comparing exactly still match.
+        """
+        if self.token_version == 2 or requested.lower() == self.app_id.lower():
+            return self.app_id
+        for uri in self.identifier_uris:
+            if uri.rstrip("/").lower() == requested.rstrip("/").lower():
+                return uri
+        return self.app_id
+
+
+# Resources every tenant has. Key Vault tokens are v1; the token-exchange audience (what a managed
+# identity requests to act as a federated credential) is answered with v2 tokens.
+BUILTIN_RESOURCES = (
+    Resource("Azure Key Vault", "cfa8b339-82a2-471a-a3c9-0fc0be7a4093", "Azure Key Vault",
+             ("https://vault.azure.net",), scopes=("user_impersonation",), first_party=True),
+    Resource("AzureADTokenExchange", "fb60f99c-7a34-4190-8149-302f77469936", "AzureADTokenExchange",
+             ("api://AzureADTokenExchange",), token_version=2, first_party=True),
+    Resource("Microsoft Graph", "00000003-0000-0000-c000-000000000000", "Microsoft Graph",
+             ("https://graph.microsoft.com",), scopes=("User.Read",), first_party=True),
+)
+TOKEN_EXCHANGE = BUILTIN_RESOURCES[1]
+KEY_VAULT = BUILTIN_RESOURCES[0]
+
+
+@dataclass(frozen=True)
+class Principal:
+    """Anything that can hold a role: a user, a group, a managed identity or an app's service principal."""
+
+    kind: str  # "user" | "group" | "managedIdentity" | "application"
+    name: str
+    object_id: str
+    display_name: str
+    app_id: str | None = None  # client id for managed identities and applications
+    upn: str | None = None
+    password: str | None = None
+    mi_type: str | None = None  # "SystemAssigned" | "UserAssigned"
+    resource_id: str | None = None  # ARM id of a managed identity (xms_mirid, mi_res_id)
+
+    @property
+    def is_service_principal(self) -> bool:
+        return self.kind in ("managedIdentity", "application")
+
+
+@dataclass(frozen=True)
+class Application:
+    """An app registration that can act as a confidential client."""
+
+    name: str
+    app_id: str
+    display_name: str
+    identifier_uris: tuple[str, ...]
+    federated_identities: tuple[str, ...]  # managed identity names trusted as client assertions
+
+
+class DirectoryError(ValueError):
+    """directory.json is inconsistent (a name that resolves to nothing, a role that does not exist)."""
+
+
+class Directory:
+    def __init__(self, data: dict) -> None:
+        tenant = data["tenant"]
+        self.tenant_id: str = tenant["id"]
+        self.tenant_domain: str = tenant.get("domain", "")
+        self.principals: dict[str, Principal] = {}
+        self.resources: dict[str, Resource] = {}  # by name
+        self.applications: dict[str, Application] = {}  # by app id (lower case)
+        self.group_members: dict[str, frozenset[str]] = {}  # group name -> member names
+        self.vault_name, self.vault_secrets, self.vault_readers = "", {}, frozenset()
+        self._load_applications(data.get("applications", {}))
+        self._load_principals(data)
+        self._load_vault(data.get("keyVaults", {}))
+        self._initial_assignments = [self._checked_assignment(a) for a in data.get("appRoleAssignments", [])]
+        self._initial_grants = [self._checked_grant(g) for g in data.get("oauth2PermissionGrants", [])]
+        self.reset()
+
+    @classmethod
+    def load(cls, path: Path) -> Directory:
+        try:
+            return cls(json.loads(Path(path).read_text()))
+        except (OSError, json.JSONDecodeError, KeyError) as exc:
+            raise DirectoryError(f"cannot read directory {path}: {exc}") from exc
+
+    # -- loading -------------------------------------------------------------------------------
+
+    def _load_applications(self, apps: dict) -> None:
+        for name, app in apps.items():
+            pre_authorized = {p["appId"].lower(): frozenset(p.get("scopes", [])) for p in
+                              app.get("preAuthorizedApplications", [])}
+            self.resources[name] = Resource(
+                name=name,
+                app_id=app["appId"],
+                display_name=app.get("displayName", name),
+                identifier_uris=tuple(app.get("identifierUris", [])),
+                app_roles=tuple(r["value"] for r in app.get("appRoles", [])),
+                scopes=tuple(s["value"] for s in app.get("scopes", [])),
+                assignment_required=bool(app.get("appRoleAssignmentRequired", False)),
+                token_version=int(app.get("requestedAccessTokenVersion") or 1),
+                pre_authorized=pre_authorized,
+            )
+            self.applications[app["appId"].lower()] = Application(
+                name=name,
+                app_id=app["appId"],
+                display_name=app.get("displayName", name),
+                identifier_uris=tuple(app.get("identifierUris", [])),
+                federated_identities=tuple(f["managedIdentity"] for f in app.get("federatedIdentityCredentials", [])),
+            )
+            sp_id = app.get("servicePrincipalId") or str(uuid.uuid5(_LOCAL_IDS, app["appId"]))
+            self._add(Principal("application", name, sp_id, app.get("displayName", name), app_id=app["appId"]))
+
+    def _load_principals(self, data: dict) -> None:
+        for name, mi in data.get("managedIdentities", {}).items():
+            group = f"/subscriptions/{_LOCAL_SUBSCRIPTION}/resourcegroups/local/providers"
+            if mi.get("type") == "SystemAssigned":
+                arm_id = f"{group}/Microsoft.Web/sites/{name}"
+            else:
+                arm_id = f"{group}/Microsoft.ManagedIdentity/userAssignedIdentities/{name}"
+            self._add(Principal("managedIdentity", name, mi["principalId"], name, app_id=mi["clientId"],
+                                mi_type=mi.get("type", "UserAssigned"), resource_id=mi.get("resourceId", arm_id)))
+        for name, user in data.get("users", {}).items():
+            self._add(Principal("user", name, user["id"], user.get("displayName", name),
+                                upn=user["userPrincipalName"], password=user.get("password")))
+        for name, group in data.get("groups", {}).items():
+            self._add(Principal("group", name, group["id"], group.get("displayName", name)))
+            members = frozenset(group.get("members", []))
+            for member in members:
+                self.principal(member)  # fails early on a typo
+            self.group_members[name] = members
+        for app_id in self.applications:
+            for identity in self.applications[app_id].federated_identities:
+                if self.principal(identity).mi_type != "UserAssigned":
+                    raise DirectoryError(f"federated credential {identity}: only user-assigned identities qualify")
+
+    def _load_vault(self, vaults: dict) -> None:
+        # One origin serves one vault; the first one in the file.
+        for name, vault in vaults.items():
+            self.vault_name = name
+            self.vault_secrets = dict(vault.get("secrets", {}))
+            self.vault_readers = frozenset(vault.get("secretsUsers", []))
+            for reader in self.vault_readers:
+                self.principal(reader)
+            break
+
+    def _add(self, principal: Principal) -> None:
+        if principal.name in self.principals:
+            raise DirectoryError(f"the name {principal.name!r} is used twice")
+        self.principals[principal.name] = principal
+
+    def _checked_assignment(self, assignment: dict) -> tuple[str, str, str]:
+        principal, resource, role = assignment["principal"], assignment["resource"], assignment["role"]
+        self.principal(principal)
+        if role not in self.resource(resource).app_roles:
+            raise DirectoryError(f"{resource} has no app role {role!r}")
+        return principal, resource, role
+
+    def _checked_grant(self, grant: dict) -> tuple[str, str, frozenset[str]]:
+        client, resource = grant["clientAppId"].lower(), grant["resource"]
+        unknown = set(grant["scopes"]) - set(self.resource(resource).scopes)
+        if unknown:
+            raise DirectoryError(f"{resource} has no scopes {sorted(unknown)}")
+        return client, resource, frozenset(grant["scopes"])
+
+    # -- run-time state ------------------------------------------------------------------------
+
+    def reset(self) -> None:
+        """Back to what the file says: assignments and grants."""
+        self.assignments: set[tuple[str, str, str]] = set(self._initial_assignments)
+        self.grants: set[tuple[str, str, frozenset[str]]] = set(self._initial_grants)
+
+    def assign(self, principal: str, resource: str, role: str) -> bool:
+        entry = self._checked_assignment({"principal": principal, "resource": resource, "role": role})
+        added = entry not in self.assignments
+        self.assignments.add(entry)
+        return added
+
+    def unassign(self, principal: str, resource: str, role: str) -> bool:
+        entry = (principal, resource, role)
+        removed = entry in self.assignments
+        self.assignments.discard(entry)
+        return removed
+
+    def grant(self, client_app_id: str, resource: str, scopes: list[str]) -> None:
+        self.grants.add(self._checked_grant({"clientAppId": client_app_id, "resource": resource, "scopes": scopes}))
+
+    # -- lookups -------------------------------------------------------------------------------
+
+    def principal(self, name: str) -> Principal:
+        try:
+            return self.principals[name]
+        except KeyError:
+            raise DirectoryError(f"no user, group, identity or application named {name!r}") from None
+
+    def resource(self, name: str) -> Resource:
+        try:
+            return self.resources[name]
+        except KeyError:
+            raise DirectoryError(f"no application named {name!r}") from None
+
+    def find_resource(self, identifier: str) -> Resource | None:
+        """Resolve an App ID URI or app id, case-insensitively, as Entra does (AADSTS500011 if None)."""
+        wanted = identifier.rstrip("/").lower()
+        for resource in (*self.resources.values(), *BUILTIN_RESOURCES):
+            if wanted == resource.app_id.lower() or wanted in (u.rstrip("/").lower() for u in resource.identifier_uris):
+                return resource
+        return None
+
+    def find_user(self, login: str) -> Principal | None:
+        """By UPN, object id or short name (the short name is a local convenience)."""
+        login = login.lower()
+        for p in self.principals.values():
+            if p.kind == "user" and login in (p.upn.lower(), p.object_id.lower(), p.name.lower()):
+                return p
+        return None
+
+    def find_by_object_id(self, object_id: str) -> Principal | None:
+        return next((p for p in self.principals.values() if p.object_id.lower() == object_id.lower()), None)
+
+    def find_managed_identity(self, *, client_id: str = "", object_id: str = "",
+                              resource_id: str = "") -> Principal | None:
+        for p in self.principals.values():
+            if p.kind != "managedIdentity":
+                continue
+            if (client_id and p.app_id.lower() == client_id.lower()) or (
+                object_id and p.object_id.lower() == object_id.lower()) or (
+                resource_id and p.resource_id.lower() == resource_id.lower()):
+                return p
+        return None
+
+    def application(self, app_id: str) -> Application | None:
+        return self.applications.get(app_id.lower())
+
+    def service_principal_of(self, app: Application) -> Principal:
+        return self.principals[app.name]
+
+    # -- decisions -----------------------------------------------------------------------------
+
+    def groups_of(self, principal: Principal) -> list[str]:
+        return [group for group, members in self.group_members.items() if principal.name in members]
+
+    def roles(self, principal: Principal, resource: Resource) -> list[str]:
+        """App roles the principal holds on the resource.
+
+        Roles assigned to a group reach its *user* members only: Entra does not pass group
+        assignments on to service principals (managed identities included).
+        """
+        holders = {principal.name}
+        if principal.kind == "user":
+            holders.update(self.groups_of(principal))
+        return sorted({role for who, res, role in self.assignments if who in holders and res == resource.name})
+
+    def is_assigned(self, principal: Principal, resource: Resource) -> bool:
+        return bool(self.roles(principal, resource))
+
+    def consented_scopes(self, client_app_id: str, resource: Resource) -> frozenset[str]:
+        """Delegated scopes the client may obtain without asking anyone (pre-authorized or granted)."""
+        if resource.first_party:
+            return frozenset(resource.scopes)
+        scopes = set(resource.pre_authorized.get(client_app_id.lower(), frozenset()))
+        for client, res, granted in self.grants:
+            if client == client_app_id.lower() and res == resource.name:
+                scopes |= granted
+        return frozenset(scopes)
+
+    def client_name(self, client_app_id: str) -> str:
+        app = self.application(client_app_id)
+        return app.display_name if app else FIRST_PARTY_CLIENTS.get(client_app_id.lower(), client_app_id)
+
+    def vault_reader(self, object_id: str) -> bool:
+        """Key Vault Secrets User, by RBAC: direct, or through a group for users."""
+        principal = self.find_by_object_id(object_id)
+        if principal is None:
+            return False
+        holders = {principal.name, *self.groups_of(principal)} if principal.kind == "user" else {principal.name}
+        return bool(holders & self.vault_readers)
+
+    def summary(self) -> dict:
+        """What the home page and ``GET /admin/directory`` show."""
+        return {
+            "tenant": {"id": self.tenant_id, "domain": self.tenant_domain},
+            "applications": [
+                {"name": r.name, "appId": r.app_id, "identifierUris": list(r.identifier_uris),
+                 "appRoles": list(r.app_roles), "scopes": list(r.scopes),
+                 "appRoleAssignmentRequired": r.assignment_required, "tokenVersion": r.token_version}
+                for r in self.resources.values()
+            ],
+            "principals": [
+                {"name": p.name, "kind": p.kind, "objectId": p.object_id, "clientId": p.app_id, "upn": p.upn}
+                for p in self.principals.values()
+            ],
+            "appRoleAssignments": [
+                {"principal": p, "resource": r, "role": role} for p, r, role in sorted(self.assignments)
+            ],
+            "oauth2PermissionGrants": [
+                {"clientAppId": c, "resource": r, "scopes": sorted(s)} for c, r, s in sorted(self.grants, key=str)
+            ],
+        }

@@ -1,0 +1,323 @@
+"""The token endpoint's decisions, one function per grant type, free of HTTP.
+
+Each grant authenticates the client, resolves the resource from ``scope``, applies Entra's rules
+(assignment required, consent, group roles reach users only) and returns the JSON body Entra
+would return. Failures raise :class:`~emulator.errors.EntraError`.
+"""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import hmac
+import time
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+
+import jwt
+
+from . import errors
+from .directory import FIRST_PARTY_CLIENTS, TOKEN_EXCHANGE, Application, Principal, Resource
+from .state import State
+from .tokens import ACCESS_TOKEN_LIFETIME
+
+OIDC_SCOPES = {"openid", "profile", "offline_access", "email"}
+CLIENT_ASSERTION_TYPE = "urn:ietf:params:oauth:client-assertion-type:jwt-bearer"
+Form = Mapping[str, str]
+
+
+def required(form: Form, name: str) -> str:
+    value = form.get(name, "").strip()
+    if not value:
+        raise errors.missing_parameter(name)
+    return value
+
+
+# -- clients -----------------------------------------------------------------------------------
+
+@dataclass(frozen=True)
+class Client:
+    app_id: str
+    name: str
+    acr: str  # appidacr/azpacr: "0" public client, "1" secret, "2" certificate or assertion
+    method: str  # "none" | "secret" | "federated"
+    application: Application | None = None
+    federated_identity: str | None = None
+
+
+def authenticate_client(state: State, form: Form) -> Client:
+    """Who is calling: a first-party public client, or one of our apps proving itself.
+
+    A confidential client proves itself with a secret or, secretless, with a federated
+    credential: a managed identity's token for ``api://AzureADTokenExchange``.
+    """
+    client_id = required(form, "client_id")
+    secret, assertion = form.get("client_secret"), form.get("client_assertion")
+    if client_id.lower() in FIRST_PARTY_CLIENTS:
+        if secret or assertion:
+            raise errors.public_client_with_credential()
+        return Client(client_id, FIRST_PARTY_CLIENTS[client_id.lower()], "0", "none")
+    app = state.directory.application(client_id)
+    if app is None:
+        raise errors.application_not_found(client_id, state.directory.tenant_id)
+    if secret:
+        if not state.client_secrets.verify(app.app_id, secret):
+            raise errors.invalid_client_secret(app.app_id)
+        state.activity.count(f"client_auth:secret:{app.name}")
+        return Client(app.app_id, app.display_name, "1", "secret", app)
+    if assertion:
+        if form.get("client_assertion_type") != CLIENT_ASSERTION_TYPE:
+            raise errors.malformed_request(f"client_assertion_type must be '{CLIENT_ASSERTION_TYPE}'.")
+        identity = _verify_federated_assertion(state, app, assertion)
+        state.activity.count(f"client_auth:federated:{identity}")
+        return Client(app.app_id, app.display_name, "2", "federated", app, identity)
+    raise errors.missing_client_credential()
+
+
+def _verify_federated_assertion(state: State, app: Application, assertion: str) -> str:
+    """Check a managed identity token presented as a client assertion; return the identity's name."""
+    try:
+        claims = state.issuer.verify(assertion)
+    except jwt.ExpiredSignatureError:
+        raise errors.client_assertion_invalid(700024, "Client assertion is not within its valid time range.") from None
+    except jwt.InvalidSignatureError:
+        raise errors.client_assertion_invalid(700027, "Client assertion failed signature validation.") from None
+    except jwt.InvalidTokenError as exc:
+        raise errors.malformed_jwt(f"The client assertion could not be read ({exc}).") from None
+    issuer, subject, audience = claims.get("iss", ""), claims.get("sub", ""), claims.get("aud", "")
+    if issuer != state.issuer.issuer_v2:
+        raise errors.client_assertion_invalid(
+            700211, f"No matching federated identity record found for presented assertion issuer '{issuer}'.")
+    if audience.lower() not in (TOKEN_EXCHANGE.app_id, TOKEN_EXCHANGE.identifier_uris[0].lower()):
+        raise errors.client_assertion_invalid(
+            700212, f"No matching federated identity record found for presented assertion audience '{audience}'. "
+            "The managed identity must request a token for api://AzureADTokenExchange.")
+    for name in app.federated_identities:
+        if state.directory.principal(name).object_id.lower() == subject.lower():
+            return name
+    raise errors.EntraError(
+        70021, "invalid_request",
+        f"No matching federated identity record found for presented assertion. Assertion Issuer: '{issuer}'. "
+        f"Assertion Subject: '{subject}'. Assertion Audience: '{audience}'. Add a federated identity credential "
+        f"for this managed identity to the app registration '{app.name}'.")
+
+
+# -- scopes ------------------------------------------------------------------------------------
+
+@dataclass(frozen=True)
+class ScopeRequest:
+    resource: Resource
+    identifier: str  # the resource as the client wrote it
+    names: tuple[str, ...] | None  # requested scope names; None for ".default"
+    oidc: frozenset[str]
+    raw: tuple[str, ...]  # resource scopes exactly as requested
+
+    @property
+    def audience(self) -> str:
+        return self.resource.audience_for(self.identifier)
+
+
+def parse_scope(state: State, scope_param: str) -> ScopeRequest:
+    """Split ``api://x/a api://x/b openid`` into one resource, its scope names and OIDC scopes."""
+    parts = scope_param.split()
+    oidc = frozenset(p for p in parts if p.lower() in OIDC_SCOPES)
+    raw = tuple(p for p in parts if p.lower() not in OIDC_SCOPES)
+    if not raw:  # only OpenID scopes: Entra returns a Microsoft Graph token
+        raw = ("https://graph.microsoft.com/User.Read",)
+    identifiers, names = set(), []
+    for scope in raw:
+        identifier, _, name = scope.rpartition("/")
+        if not identifier:  # a bare name such as "User.Read" is a Microsoft Graph scope
+            identifier, name = "https://graph.microsoft.com", scope
+        identifiers.add(identifier.rstrip("/"))
+        names.append(name)
+    if len({i.lower() for i in identifiers}) > 1:
+        raise errors.EntraError(28000, "invalid_scope", "Provided value for the input parameter scope is not valid "
+                                "because it contains more than one resource. Request one resource per token.")
+    identifier = identifiers.pop()
+    resource = state.directory.find_resource(identifier)
+    if resource is None:
+        raise errors.resource_not_found(identifier, state.directory.tenant_id)
+    if ".default" in names:
+        if len(names) > 1:
+            raise errors.invalid_scope(scope_param, "'.default' cannot be combined with other scopes of the "
+                                       "same resource.")
+        return ScopeRequest(resource, identifier, None, oidc, raw)
+    return ScopeRequest(resource, identifier, tuple(names), oidc, raw)
+
+
+# -- tokens ------------------------------------------------------------------------------------
+
+def app_token(state: State, principal: Principal, request: ScopeRequest, acr: str,
+              lifetime: int = ACCESS_TOKEN_LIFETIME) -> tuple[str, dict]:
+    """An app-only token for a service principal or managed identity (client credentials, MSI)."""
+    directory, resource = state.directory, request.resource
+    if request.names is not None:
+        raise errors.client_credentials_need_default(" ".join(request.raw))
+    if resource.assignment_required and not directory.is_assigned(principal, resource):
+        raise errors.app_not_assigned(principal.app_id, principal.display_name, resource.app_id,
+                                      resource.display_name)
+    claims = state.issuer.app_token_claims(subject=principal, resource=resource, audience=request.audience,
+                                           roles=directory.roles(principal, resource), client_auth=acr,
+                                           lifetime=lifetime)
+    return state.issuer.sign(claims), claims
+
+
+def delegated_scopes(state: State, client: Client, user: Principal, request: ScopeRequest) -> list[str]:
+    """Entra's order: the user must be allowed into the resource, then the client needs consent."""
+    directory, resource = state.directory, request.resource
+    if resource.assignment_required and not directory.is_assigned(user, resource):
+        raise errors.user_not_assigned(user.upn, resource.display_name, resource.app_id)
+    consented = directory.consented_scopes(client.app_id, resource)
+    if request.names is None:
+        if not consented:
+            raise errors.consent_required(client.app_id, client.name, [f"{request.identifier}/.default"])
+        return sorted(consented)
+    registered = {s.lower(): s for s in resource.scopes}
+    unknown = [n for n in request.names if n.lower() not in registered]
+    if unknown:
+        raise errors.invalid_scope(" ".join(request.raw), f"The scope(s) {', '.join(unknown)} do not exist on "
+                                   f"{resource.display_name}.")
+    scopes = [registered[n.lower()] for n in request.names]
+    missing = [s for s in scopes if s not in consented]
+    if missing:
+        raise errors.consent_required(client.app_id, client.name, [f"{request.identifier}/{s}" for s in missing])
+    return scopes
+
+
+def user_token_response(state: State, client: Client, user: Principal, request: ScopeRequest,
+                        nonce: str | None = None, client_info: bool = False) -> dict:
+    """Access token for a user, plus what MSAL needs to cache it (id_token, client_info, refresh_token)."""
+    scopes = delegated_scopes(state, client, user, request)
+    claims = state.issuer.user_token_claims(
+        user=user, resource=request.resource, audience=request.audience, client_app_id=client.app_id,
+        client_auth=client.acr, scopes=scopes, roles=state.directory.roles(user, request.resource))
+    state.activity.issued("user", claims)
+    # The granted scopes, plus what was asked for as it was spelled, so MSAL's cache lookup matches.
+    granted = [f"{request.identifier}/{s}" for s in scopes]
+    scope_out = list(dict.fromkeys([*request.raw, *granted, *sorted(request.oidc)]))
+    body = {
+        "token_type": "Bearer",
+        "scope": " ".join(scope_out),
+        "expires_in": ACCESS_TOKEN_LIFETIME,
+        "ext_expires_in": ACCESS_TOKEN_LIFETIME,
+        "access_token": state.issuer.sign(claims),
+    }
+    if "offline_access" in request.oidc:
+        body["refresh_token"] = state.new_refresh_token(user.object_id, client.app_id)
+    if "openid" in request.oidc:
+        body["id_token"] = state.issuer.id_token(user=user, client_app_id=client.app_id, nonce=nonce)
+    if client_info:
+        body["client_info"] = state.issuer.client_info(user)
+    return body
+
+
+# -- grants ------------------------------------------------------------------------------------
+
+def client_credentials(state: State, form: Form, client: Client) -> dict:
+    if client.application is None:
+        raise errors.EntraError(7000232, "invalid_client", f"{client.name} is a public client: the client "
+                                "credentials flow needs an app registration with a credential.", status=401)
+    request = parse_scope(state, required(form, "scope"))
+    principal = state.directory.service_principal_of(client.application)
+    token, claims = app_token(state, principal, request, client.acr)
+    state.activity.count("grant:client_credentials")
+    state.activity.issued("client_credentials", claims)
+    return {"token_type": "Bearer", "expires_in": ACCESS_TOKEN_LIFETIME, "ext_expires_in": ACCESS_TOKEN_LIFETIME,
+            "access_token": token}
+
+
+def password(state: State, form: Form, client: Client) -> dict:
+    """Resource owner password credentials: local users only, for tests and the token CLI."""
+    username = required(form, "username")
+    secret = form.get("password", "")
+    request = parse_scope(state, required(form, "scope"))
+    user = state.directory.find_user(username)
+    if user is None:
+        raise errors.user_not_found(username, state.directory.tenant_domain or state.directory.tenant_id)
+    if not user.password or not hmac.compare_digest(user.password.encode(), secret.encode()):
+        raise errors.invalid_password()
+    state.activity.count("grant:password")
+    return user_token_response(state, client, user, request, client_info=form.get("client_info") == "1")
+
+
+def on_behalf_of(state: State, form: Form, client: Client) -> dict:
+    """Exchange a user's token for the client (the assertion) for a token to a downstream API."""
+    if client.application is None:
+        raise errors.EntraError(7000232, "invalid_client", "On-behalf-of needs a confidential client.", status=401)
+    if form.get("requested_token_use") != "on_behalf_of":
+        raise errors.malformed_request("requested_token_use must be 'on_behalf_of'.")
+    user = _user_from_assertion(state, client, required(form, "assertion"))
+    request = parse_scope(state, required(form, "scope"))
+    body = user_token_response(state, client, user, request, client_info=form.get("client_info") == "1")
+    state.activity.count("grant:on_behalf_of", f"obo:{client.application.name}")
+    return body
+
+
+def _user_from_assertion(state: State, client: Client, assertion: str) -> Principal:
+    try:
+        claims = state.issuer.verify(assertion)
+    except jwt.ExpiredSignatureError:
+        unverified = jwt.decode(assertion, options={"verify_signature": False})
+        raise errors.assertion_expired(int(time.time()), int(unverified.get("exp", 0))) from None
+    except jwt.InvalidSignatureError:
+        raise errors.assertion_signature_invalid("The key was not found or the signature does not match.") from None
+    except jwt.InvalidTokenError as exc:
+        raise errors.malformed_jwt(f"The assertion could not be read ({exc}).") from None
+    if claims.get("iss") not in (state.issuer.issuer_v1, state.issuer.issuer_v2):
+        raise errors.assertion_signature_invalid(f"The issuer '{claims.get('iss')}' is not this tenant's.")
+    audience = str(claims.get("aud", ""))
+    app = client.application
+    if audience.lower() not in {app.app_id.lower(), *(u.lower() for u in app.identifier_uris)}:
+        raise errors.assertion_audience_mismatch(audience, app.app_id, app.display_name)
+    if "scp" not in claims:
+        raise errors.malformed_jwt("The assertion is an app-only token; on-behalf-of needs a user's token.")
+    user = state.directory.find_by_object_id(str(claims.get("oid", "")))
+    if user is None or user.kind != "user":
+        raise errors.user_not_found(str(claims.get("oid")), state.directory.tenant_id)
+    return user
+
+
+def refresh_token(state: State, form: Form, client: Client) -> dict:
+    grant = state.refresh_grants.get(required(form, "refresh_token"))
+    if grant is None or grant.expires < time.time():
+        raise errors.grant_expired("refresh token")
+    if grant.client_id != client.app_id.lower():
+        raise errors.EntraError(70000, "invalid_grant", "The refresh token was issued to a different client.")
+    user = state.directory.find_by_object_id(grant.user_oid)
+    request = parse_scope(state, required(form, "scope"))
+    state.activity.count("grant:refresh_token")
+    return user_token_response(state, client, user, request, client_info=form.get("client_info") == "1")
+
+
+def authorization_code(state: State, form: Form, client: Client) -> dict:
+    code = state.codes.get(required(form, "code"))
+    if code is None or code.expires < time.time():
+        raise errors.grant_expired("authorization code")
+    if code.redeemed:
+        raise errors.code_already_redeemed()
+    if code.client_id.lower() != client.app_id.lower():
+        raise errors.EntraError(70000, "invalid_grant", "The authorization code was issued to a different client.")
+    if form.get("redirect_uri", "") != code.redirect_uri:
+        raise errors.redirect_uri_mismatch(form.get("redirect_uri", ""), client.app_id)
+    if code.code_challenge is not None:
+        verifier = required(form, "code_verifier")
+        if code.code_challenge_method == "S256":
+            verifier = base64.urlsafe_b64encode(hashlib.sha256(verifier.encode()).digest()).rstrip(b"=").decode()
+        if not hmac.compare_digest(verifier, code.code_challenge):
+            raise errors.pkce_mismatch()
+    code.redeemed = True
+    user = state.directory.find_by_object_id(code.user_oid)
+    request = parse_scope(state, form.get("scope") or code.scope)
+    state.activity.count("grant:authorization_code")
+    return user_token_response(state, client, user, request, nonce=code.nonce,
+                               client_info=form.get("client_info") == "1")
+
+
+GRANTS: dict[str, Callable[[State, Form, Client], dict]] = {
+    "client_credentials": client_credentials,
+    "password": password,
+    "urn:ietf:params:oauth:grant-type:jwt-bearer": on_behalf_of,
+    "refresh_token": refresh_token,
+    "authorization_code": authorization_code,
+}

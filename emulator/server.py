@@ -1,0 +1,116 @@
+"""Start the emulator: key material, the env file the apps read, then uvicorn over TLS."""
+
+from __future__ import annotations
+
+import logging
+import secrets
+import socket
+import sys
+from pathlib import Path
+
+import uvicorn
+
+from .app import build_app
+from .certs import ensure_signing_key, ensure_tls
+from .directory import Directory
+from .state import Config, State
+from .tokens import TokenIssuer
+
+
+class PortInUse(RuntimeError):
+    pass
+
+
+def bind(host: str, port: int) -> socket.socket:
+    """Bind before starting, so a busy port is a clear error and ``--port 0`` reports the real port."""
+    family = socket.AF_INET6 if ":" in host else socket.AF_INET
+    sock = socket.socket(family, socket.SOCK_STREAM)
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    try:
+        sock.bind((host, port))
+    except OSError as exc:
+        sock.close()
+        raise PortInUse(f"cannot listen on {host}:{port}: {exc.strerror}. Is another emulator running? "
+                        "Stop it or pass --port.") from None
+    sock.listen(2048)
+    sock.set_inheritable(True)
+    return sock
+
+
+def identity_header(state_dir: Path) -> str:
+    """Stable across restarts, so a functions host started earlier keeps working."""
+    path = state_dir / "identity-header"
+    if not path.exists():
+        path.write_text(secrets.token_urlsafe(24))
+        path.chmod(0o600)
+    return path.read_text().strip()
+
+
+def write_env(state_dir: Path, values: dict[str, str]) -> Path:
+    path = state_dir / "env"
+    path.write_text("".join(f"{k}={v}\n" for k, v in values.items()))
+    return path
+
+
+def env_values(config: Config, tenant_id: str, bundle: Path) -> dict[str, str]:
+    # REQUESTS_CA_BUNDLE reaches requests/azure-core/MSAL; SSL_CERT_FILE reaches PyJWT (FACTS.md).
+    return {
+        "AZURE_TENANT_ID": tenant_id,
+        "AZURE_AUTHORITY_HOST": config.origin,
+        "IDENTITY_ENDPOINT": f"{config.origin}/msi/token",
+        "IDENTITY_HEADER": config.identity_header,
+        "REQUESTS_CA_BUNDLE": str(bundle),
+        "SSL_CERT_FILE": str(bundle),
+        "KEY_VAULT_URL": f"{config.origin}/",
+    }
+
+
+class _Server(uvicorn.Server):
+    ready_line = ""
+
+    async def startup(self, sockets=None) -> None:
+        await super().startup(sockets=sockets)
+        if self.started:
+            print(self.ready_line, flush=True)
+
+
+def serve(*, host: str, port: int, state_dir: Path, directory_path: Path, msi_cache: bool,
+          system_identity: str, access_log: bool) -> int:
+    state_dir = state_dir.resolve()
+    state_dir.mkdir(parents=True, exist_ok=True)
+    directory = Directory.load(directory_path)
+    if system_identity not in directory.principals or directory.principals[system_identity].kind != "managedIdentity":
+        print(f"error: --system-identity {system_identity!r} is not a managed identity in {directory_path}",
+              file=sys.stderr)
+        return 2
+    tls = ensure_tls(state_dir)
+    signing_key = ensure_signing_key(state_dir)
+    try:
+        sock = bind(host, port)
+    except PortInUse as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
+    port = sock.getsockname()[1]
+    config = Config(origin=f"https://localhost:{port}", state_dir=state_dir,
+                    identity_header=identity_header(state_dir), system_identity=system_identity,
+                    msi_cache=msi_cache)
+    state = State(config, directory, TokenIssuer(signing_key, directory.tenant_id, config.origin))
+    env = env_values(config, directory.tenant_id, tls.bundle)
+    env_file = write_env(state_dir, env)
+
+    tid = directory.tenant_id
+    print(f"tenant           {tid} ({directory.tenant_domain})")
+    print(f"authority        {config.origin}/{tid}  (issuer v2 {state.issuer.issuer_v2})")
+    print(f"managed identity {env['IDENTITY_ENDPOINT']}  (system-assigned: {system_identity}; "
+          f"cache {'on' if msi_cache else 'off'})")
+    print(f"key vault        {env['KEY_VAULT_URL']}  ({directory.vault_name})")
+    print(f"home page        {config.origin}/")
+    print(f"env file         {env_file}  (CA bundle {tls.bundle})", flush=True)
+
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    server = _Server(uvicorn.Config(build_app(state), ssl_certfile=str(tls.cert), ssl_keyfile=str(tls.key),
+                                    log_level="warning", access_log=access_log, lifespan="off",
+                                    timeout_keep_alive=30))
+    server.ready_line = f"emulator ready on https://{host}:{port}"
+    server.run(sockets=[sock])
+    return 0

@@ -1,0 +1,121 @@
+"""What the running emulator remembers: secrets it issued, codes, refresh tokens, the managed
+identity cache, and what it has seen (counters and recent tokens, for tests and the home page).
+
+The server runs one asyncio event loop and every handler is ``async`` without awaits in the
+middle of a state change, so nothing here needs a lock.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import json
+import secrets
+import time
+from collections import Counter, deque
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from .directory import Directory
+from .tokens import TokenIssuer
+
+RECENT_TOKENS = 50
+
+
+@dataclass
+class Config:
+    origin: str  # https://localhost:PORT: issuer, authority, vault URL
+    state_dir: Path
+    identity_header: str
+    system_identity: str  # the managed identity /msi/token answers for without client_id
+    msi_cache: bool = True
+
+
+@dataclass
+class AuthCode:
+    client_id: str
+    redirect_uri: str
+    user_oid: str
+    scope: str
+    code_challenge: str | None
+    code_challenge_method: str
+    nonce: str | None
+    expires: float
+    redeemed: bool = False
+
+
+@dataclass
+class RefreshGrant:
+    user_oid: str
+    client_id: str
+    expires: float
+
+
+class ClientSecrets:
+    """Secrets made by ``credential-reset`` (like ``az ad app credential reset``), stored hashed.
+
+    The value is shown once, when created; the state directory keeps only SHA-256 digests.
+    """
+
+    def __init__(self, path: Path) -> None:
+        self.path = path
+        self._hashes: dict[str, list[str]] = json.loads(path.read_text()) if path.exists() else {}
+
+    def create(self, app_id: str) -> str:
+        value = secrets.token_urlsafe(30)
+        self._hashes.setdefault(app_id.lower(), []).append(self._digest(value))
+        self.path.write_text(json.dumps(self._hashes))
+        self.path.chmod(0o600)
+        return value
+
+    def verify(self, app_id: str, value: str) -> bool:
+        digest = self._digest(value)
+        return any(hmac.compare_digest(digest, h) for h in self._hashes.get(app_id.lower(), []))
+
+    @staticmethod
+    def _digest(value: str) -> str:
+        return hashlib.sha256(value.encode()).hexdigest()
+
+
+@dataclass
+class Activity:
+    """Counters and a short history, so tests can ask "how many OBO exchanges happened?"."""
+
+    counters: Counter = field(default_factory=Counter)
+    recent: deque = field(default_factory=lambda: deque(maxlen=RECENT_TOKENS))
+
+    def count(self, *keys: str) -> None:
+        for key in keys:
+            self.counters[key] += 1
+
+    def issued(self, kind: str, claims: dict) -> None:
+        """Remember the claims (never the token) of an issued token."""
+        shown = ("aud", "iss", "ver", "appid", "azp", "oid", "upn", "preferred_username", "roles", "scp", "idtyp",
+                 "exp", "iat")
+        self.recent.appendleft({"kind": kind, "at": int(time.time()),
+                                "claims": {k: claims[k] for k in shown if k in claims}})
+
+
+class State:
+    def __init__(self, config: Config, directory: Directory, issuer: TokenIssuer) -> None:
+        self.config = config
+        self.directory = directory
+        self.issuer = issuer
+        self.client_secrets = ClientSecrets(config.state_dir / "client-secrets.json")
+        self.reset()
+
+    def reset(self) -> None:
+        """Back to a just-started emulator (the file's assignments, empty caches and counters)."""
+        self.directory.reset()
+        self.activity = Activity()
+        self.codes: dict[str, AuthCode] = {}
+        self.refresh_grants: dict[str, RefreshGrant] = {}
+        # (identity object id, resource exactly as requested) -> (token, expires_on, claims)
+        self.msi_cache: dict[tuple[str, str], tuple[str, int, dict]] = {}
+
+    def new_refresh_token(self, user_oid: str, client_id: str) -> str:
+        token = secrets.token_urlsafe(48)
+        now = time.time()
+        self.refresh_grants = {k: v for k, v in self.refresh_grants.items() if v.expires > now}
+        self.refresh_grants[token] = RefreshGrant(user_oid, client_id.lower(), now + 24 * 3600)
+        return token

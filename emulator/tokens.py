@@ -1,0 +1,143 @@
+"""Entra-shaped tokens: signed with PyJWT, claims laid out as Entra lays them out.
+
+v1 or v2 follows the *resource's* ``requestedAccessTokenVersion`` (not the endpoint the client
+called), exactly as in Entra: a v1 API gets ``iss https://sts.windows.net/{tid}/``, ``appid`` and
+``aud`` as requested; a v2 API gets ``iss {authority}/{tid}/v2.0``, ``azp`` and ``aud`` = app id.
+"""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import json
+import secrets
+import time
+import uuid
+
+import jwt
+from cryptography.hazmat.primitives import serialization
+
+from .certs import SigningKey
+from .directory import Principal, Resource
+
+ACCESS_TOKEN_LIFETIME = 3599  # Entra: 60-90 minutes for most tokens
+MANAGED_IDENTITY_LIFETIME = 24 * 3600 - 1  # managed identity tokens live about 24 hours
+
+
+def _b64url(data: bytes) -> str:
+    return base64.urlsafe_b64encode(data).rstrip(b"=").decode()
+
+
+def _uint_b64(n: int) -> str:
+    return _b64url(n.to_bytes((n.bit_length() + 7) // 8, "big"))
+
+
+class TokenIssuer:
+    def __init__(self, key: SigningKey, tenant_id: str, origin: str) -> None:
+        self.key = key
+        self.kid = key.kid
+        self.public_key = key.private_key.public_key()
+        self.tenant_id = tenant_id
+        self.origin = origin
+        self.issuer_v1 = f"https://sts.windows.net/{tenant_id}/"
+        self.issuer_v2 = f"{origin}/{tenant_id}/v2.0"
+
+    def issuer(self, version: int) -> str:
+        return self.issuer_v2 if version == 2 else self.issuer_v1
+
+    def jwks(self) -> dict:
+        numbers = self.public_key.public_numbers()
+        cert_der = self.key.certificate.public_bytes(serialization.Encoding.DER)
+        return {"keys": [{
+            "kty": "RSA", "use": "sig", "alg": "RS256", "kid": self.kid, "x5t": self.kid,
+            "n": _uint_b64(numbers.n), "e": _uint_b64(numbers.e),
+            "x5c": [base64.b64encode(cert_der).decode()],
+            "issuer": self.issuer_v2,
+        }]}
+
+    def sign(self, claims: dict) -> str:
+        return jwt.encode(claims, self.key.private_key, algorithm="RS256",
+                          headers={"typ": "JWT", "kid": self.kid, "x5t": self.kid})
+
+    def verify(self, token: str, *, leeway: int = 0) -> dict:
+        """Signature and time only; callers check ``iss``/``aud`` to give precise errors.
+
+        Raises ``jwt.InvalidTokenError`` subclasses (``DecodeError``, ``InvalidSignatureError``,
+        ``ExpiredSignatureError``, ``ImmatureSignatureError``).
+        """
+        return jwt.decode(token, self.public_key, algorithms=["RS256"], leeway=leeway,
+                          options={"verify_aud": False, "require": ["exp", "iat"]})
+
+    # -- claims --------------------------------------------------------------------------------
+
+    def _base(self, *, version: int, audience: str, subject: Principal, lifetime: int) -> dict:
+        now = int(time.time())
+        return {
+            "aud": audience,
+            "iss": self.issuer(version),
+            "iat": now,
+            "nbf": now,
+            "exp": now + lifetime,
+            "aio": _b64url(secrets.token_bytes(48)),
+            "oid": subject.object_id,
+            "tid": self.tenant_id,
+            "uti": _b64url(uuid.uuid4().bytes),
+            "ver": "2.0" if version == 2 else "1.0",
+        }
+
+    def app_token_claims(self, *, subject: Principal, resource: Resource, audience: str, roles: list[str],
+                         client_auth: str, lifetime: int = ACCESS_TOKEN_LIFETIME) -> dict:
+        """An app-only token: ``roles`` and no ``scp``, ``idtyp: app``, ``sub`` = ``oid``.
+
+        ``client_auth`` is Entra's ``appidacr``/``azpacr``: 0 public, 1 secret, 2 certificate or assertion.
+        """
+        claims = self._base(version=resource.token_version, audience=audience, subject=subject, lifetime=lifetime)
+        claims.update({"sub": subject.object_id, "idtyp": "app"})
+        if resource.token_version == 2:
+            claims.update({"azp": subject.app_id, "azpacr": client_auth})
+        else:
+            claims.update({"appid": subject.app_id, "appidacr": client_auth, "idp": self.issuer_v1})
+        if roles:
+            claims["roles"] = roles
+        if subject.kind == "managedIdentity":
+            claims["xms_mirid"] = subject.resource_id
+        return claims
+
+    def user_token_claims(self, *, user: Principal, resource: Resource, audience: str, client_app_id: str,
+                          client_auth: str, scopes: list[str], roles: list[str],
+                          lifetime: int = ACCESS_TOKEN_LIFETIME) -> dict:
+        """A delegated token: ``scp`` (what the client may do) and the *user's* ``roles``."""
+        claims = self._base(version=resource.token_version, audience=audience, subject=user, lifetime=lifetime)
+        claims.update({
+            "sub": self.pairwise_sub(user, client_app_id),
+            "idtyp": "user",
+            "name": user.display_name,
+            "scp": " ".join(scopes),
+        })
+        if resource.token_version == 2:
+            claims.update({"azp": client_app_id, "azpacr": client_auth, "preferred_username": user.upn})
+        else:
+            claims.update({"appid": client_app_id, "appidacr": client_auth, "amr": ["pwd"],
+                           "upn": user.upn, "unique_name": user.upn})
+        if roles:
+            claims["roles"] = roles
+        return claims
+
+    def id_token(self, *, user: Principal, client_app_id: str, nonce: str | None) -> str:
+        now = int(time.time())
+        claims = {
+            "aud": client_app_id, "iss": self.issuer_v2, "iat": now, "nbf": now, "exp": now + 3600,
+            "name": user.display_name, "oid": user.object_id, "preferred_username": user.upn,
+            "sub": self.pairwise_sub(user, client_app_id), "tid": self.tenant_id, "ver": "2.0",
+        }
+        if nonce:
+            claims["nonce"] = nonce
+        return self.sign(claims)
+
+    def client_info(self, user: Principal) -> str:
+        """MSAL keys its account cache on this (``uid.utid``); without it OBO results are not cached."""
+        return _b64url(json.dumps({"uid": user.object_id, "utid": self.tenant_id}).encode())
+
+    @staticmethod
+    def pairwise_sub(user: Principal, app_id: str) -> str:
+        return _b64url(hashlib.sha256(f"{user.object_id}:{app_id.lower()}".encode()).digest())
