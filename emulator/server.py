@@ -110,7 +110,7 @@ def serve(*, host: str, port: int, state_dir: Path, directory_path: Path, msi_ca
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     server = _Server(uvicorn.Config(build_app(state), ssl_certfile=str(tls.cert), ssl_keyfile=str(tls.key),
                                     log_level="warning", access_log=access_log, lifespan="off",
-                                    timeout_keep_alive=30))
+                                    timeout_keep_alive=30, timeout_graceful_shutdown=2))
     server.ready_line = f"emulator ready on https://{host}:{port}"
     server.run(sockets=[sock])
     return 0

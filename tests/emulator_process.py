@@ -1,0 +1,151 @@
+"""Start the emulator as a real process (``python -m emulator --port 0``) and talk to it.
+
+Shared by every test package that needs Entra ID locally. Each instance has its own state
+directory; ``share_tls_with`` copies another instance's CA so one CA bundle trusts both.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import queue
+import shutil
+import subprocess
+import sys
+import threading
+from pathlib import Path
+
+import pytest
+import requests
+
+ROOT = Path(__file__).resolve().parents[1]
+DIRECTORY = ROOT / "directory.json"
+AZURE_CLI = "04b07795-8ddb-461a-bbee-02f9e1bf7b46"
+READY = "emulator ready on "
+TLS_FILES = ("ca.pem", "ca-key.pem", "server.pem", "server-key.pem")
+
+
+class EmulatorProcess:
+    def __init__(self, state_dir: Path, directory: Path = DIRECTORY, *args: str,
+                 share_tls_with: EmulatorProcess | None = None) -> None:
+        self.state_dir = state_dir
+        self.directory_path = directory
+        self.directory = json.loads(directory.read_text())
+        state_dir.mkdir(parents=True, exist_ok=True)
+        if share_tls_with:
+            for name in TLS_FILES:
+                shutil.copy2(share_tls_with.state_dir / name, state_dir / name)
+        self.log = open(state_dir / "emulator.log", "w")  # noqa: SIM115 - closed in stop()
+        self.process = subprocess.Popen(
+            [sys.executable, "-m", "emulator", "--state-dir", str(state_dir), "--directory", str(directory),
+             "serve", "--port", "0", *args],
+            cwd=ROOT, stdout=subprocess.PIPE, stderr=self.log, text=True)
+        self.output: list[str] = []
+        lines: queue.Queue[str] = queue.Queue()
+
+        def drain() -> None:  # keep reading so the child never blocks on a full pipe
+            for line in self.process.stdout:
+                self.output.append(line)
+                lines.put(line)
+            lines.put("")
+
+        threading.Thread(target=drain, daemon=True).start()
+        while True:
+            try:
+                line = lines.get(timeout=30)
+            except queue.Empty:
+                self.stop()
+                raise RuntimeError("the emulator did not print its ready line within 30 s") from None
+            if not line:
+                raise RuntimeError(f"the emulator exited: {''.join(self.output)}{self.log_text()}")
+            if line.startswith(READY):
+                break
+        self.env = dict(x.split("=", 1) for x in (state_dir / "env").read_text().splitlines())
+        self.origin = self.env["AZURE_AUTHORITY_HOST"]
+        self.port = int(self.origin.rsplit(":", 1)[1])
+        self.tenant = self.env["AZURE_TENANT_ID"]
+        self.bundle = self.env["REQUESTS_CA_BUNDLE"]
+        self.session = requests.Session()
+        self.session.verify = self.bundle
+
+    # -- process ------------------------------------------------------------------------------
+
+    def log_text(self) -> str:
+        return (self.state_dir / "emulator.log").read_text()
+
+    def stop(self) -> None:
+        self.process.terminate()
+        try:
+            self.process.wait(timeout=10)
+        except subprocess.TimeoutExpired:
+            self.process.kill()
+        self.log.close()
+
+    def activate(self, monkeypatch: pytest.MonkeyPatch) -> None:
+        """Point azure-identity, MSAL, PyJWT and requests at this emulator (what local settings do)."""
+        for name, value in self.env.items():
+            monkeypatch.setenv(name, value)
+
+    # -- directory ------------------------------------------------------------------------------
+
+    def app_id(self, name: str) -> str:
+        return self.directory["applications"][name]["appId"]
+
+    def identity(self, name: str) -> dict:
+        return self.directory["managedIdentities"][name]
+
+    def user(self, name: str) -> dict:
+        return self.directory["users"][name]
+
+    @property
+    def authority(self) -> str:
+        return f"{self.origin}/{self.tenant}"
+
+    @property
+    def token_endpoint(self) -> str:
+        return f"{self.authority}/oauth2/v2.0/token"
+
+    # -- admin API ------------------------------------------------------------------------------
+
+    def admin(self, method: str, path: str, **kwargs) -> dict | list:
+        response = self.session.request(method, f"{self.origin}/admin/{path}", timeout=10, **kwargs)
+        response.raise_for_status()
+        return response.json()
+
+    def reset(self) -> None:
+        self.admin("POST", "reset")
+
+    def stats(self) -> dict:
+        return self.admin("GET", "stats")
+
+    def new_secret(self, application: str) -> str:
+        return self.admin("POST", "credentials", json={"application": application})["secretText"]
+
+    def mint(self, claims: dict) -> str:
+        return self.admin("POST", "mint", json={"claims": claims})["token"]
+
+    def token_request(self, **form: str) -> requests.Response:
+        return self.session.post(self.token_endpoint, data=form, timeout=10)
+
+    def user_token(self, user: str, scope: str) -> str:
+        """A user's token through the Azure CLI client (password grant; local users only)."""
+        response = self.token_request(grant_type="password", client_id=AZURE_CLI, scope=scope,
+                                      username=self.user(user)["userPrincipalName"],
+                                      password=self.user(user)["password"])
+        assert response.status_code == 200, response.text
+        return response.json()["access_token"]
+
+
+def variant_directory(tmp: Path, change) -> Path:
+    """A copy of directory.json changed by ``change(data)``, for behaviours the seeded cast does not show."""
+    data = json.loads(DIRECTORY.read_text())
+    change(data)
+    path = tmp / "directory.json"
+    path.write_text(json.dumps(data))
+    return path
+
+
+def clear_machine_ca_settings() -> None:
+    """This machine points REQUESTS_CA_BUNDLE/SSL_CERT_FILE at the system bundle; tests set their own."""
+    for name in ("REQUESTS_CA_BUNDLE", "SSL_CERT_FILE", "CURL_CA_BUNDLE"):
+        os.environ.pop(name, None)
