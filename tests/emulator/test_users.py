@@ -1,0 +1,184 @@
+"""User sign-in through the Azure CLI's client id: password grant, MSAL auth code + PKCE, refresh.
+
+MSAL's own username/password call cannot reach the emulator: before ROPC it asks
+``https://{hostname}/common/userrealm/...`` with the port dropped (msal 1.39 ``Authority.instance``
+is the bare hostname), i.e. port 443. The password grant is therefore sent as a plain form
+here, exactly what MSAL would send after that lookup, and MSAL is exercised through the
+authorization code flow and its refresh-token path.
+"""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+from urllib.parse import parse_qs, urlsplit
+
+import msal
+import pytest
+
+from tests.emulator_process import AZURE_CLI, ROOT, EmulatorProcess
+
+API = "api://notification-api/.default"
+PROXY = "api://obo-proxy/access_as_user"
+
+
+@pytest.fixture
+def cli_app(emulator: EmulatorProcess) -> msal.PublicClientApplication:
+    return msal.PublicClientApplication(AZURE_CLI, authority=emulator.authority, instance_discovery=False)
+
+
+def sign_in(emulator: EmulatorProcess, user: str, scopes: list[str], password: str | None = None) -> dict:
+    login = emulator.user(user) if user in emulator.directory["users"] else {"userPrincipalName": user}
+    return emulator.token_request(grant_type="password", client_id=AZURE_CLI, client_info="1",
+                                  username=login["userPrincipalName"], password=password or login["password"],
+                                  scope=" ".join([*scopes, "openid", "profile", "offline_access"])).json()
+
+
+def test_user_token_for_a_v1_api_carries_scopes_and_the_users_roles(emulator, verify) -> None:
+    result = sign_in(emulator, "alice", [API])
+    assert "access_token" in result, result
+    claims = verify(result["access_token"])
+    alice = emulator.user("alice")
+    assert claims["aud"] == "api://notification-api" and claims["ver"] == "1.0"
+    assert claims["appid"] == AZURE_CLI and claims["appidacr"] == "0"
+    assert claims["idtyp"] == "user" and claims["oid"] == alice["id"]
+    assert claims["upn"] == alice["userPrincipalName"] and claims["name"] == alice["displayName"]
+    # .default: every scope the Azure CLI is pre-authorized for; roles: what alice holds.
+    assert claims["scp"] == "notification.create notification.read"
+    assert claims["roles"] == ["notification.read"]
+    assert {"refresh_token", "id_token", "client_info"} <= result.keys()
+
+
+def test_user_token_for_a_v2_api(emulator, verify) -> None:
+    claims = verify(sign_in(emulator, "bob", [PROXY])["access_token"])
+    assert claims["aud"] == emulator.app_id("obo-proxy") and claims["ver"] == "2.0"
+    assert claims["iss"] == f"{emulator.authority}/v2.0"
+    assert claims["azp"] == AZURE_CLI and claims["scp"] == "access_as_user"
+    assert claims["preferred_username"] == emulator.user("bob")["userPrincipalName"]
+    assert "roles" not in claims
+
+
+def test_roles_reach_a_user_through_a_group(emulator, verify) -> None:
+    claims = verify(sign_in(emulator, "carol", [API])["access_token"])
+    assert claims["roles"] == ["notification.create", "notification.read"]
+
+
+def test_unassigned_user_is_aadsts50105(emulator) -> None:
+    result = sign_in(emulator, "bob", [API])
+    assert result["error"] == "invalid_grant" and 50105 in result["error_codes"]
+
+
+def test_wrong_password_and_unknown_user(emulator) -> None:
+    assert 50126 in sign_in(emulator, "alice", [API], password="nope")["error_codes"]
+    assert 50034 in sign_in(emulator, "mallory@contoso.onmicrosoft.com", [API], password="x")["error_codes"]
+
+
+def test_unknown_scope_is_aadsts70011(emulator) -> None:
+    result = sign_in(emulator, "alice", ["api://notification-api/notification.delete"])
+    assert result["error"] == "invalid_scope" and 70011 in result["error_codes"]
+
+
+def test_explicit_scope_is_granted_as_asked(emulator, verify) -> None:
+    result = sign_in(emulator, "alice", ["api://notification-api/notification.read"])
+    assert verify(result["access_token"])["scp"] == "notification.read"
+
+
+def test_refresh_token_reaches_another_resource(cli_app, emulator, verify) -> None:
+    flow = cli_app.initiate_auth_code_flow([PROXY], redirect_uri="http://localhost:8400")
+    assert "access_token" in cli_app.acquire_token_by_auth_code_flow(
+        flow, _browser_sign_in(emulator, flow["auth_uri"], "alice"))
+    account = cli_app.get_accounts()[0]
+    result = cli_app.acquire_token_silent([API], account=account)
+    assert result and "access_token" in result
+    assert verify(result["access_token"])["aud"] == "api://notification-api"
+    assert emulator.stats()["grant:refresh_token"] == 1
+
+
+def _browser_sign_in(emulator: EmulatorProcess, auth_uri: str, user: str) -> dict:
+    """What a person does in the browser: open the page, submit the form, follow the redirect."""
+    page = emulator.session.get(auth_uri)
+    assert page.status_code == 200 and "<form" in page.text
+    login = emulator.user(user)
+    response = emulator.session.post(auth_uri, data={"username": login["userPrincipalName"],
+                                                     "password": login["password"]}, allow_redirects=False)
+    assert response.status_code == 302, response.text
+    location = urlsplit(response.headers["location"])
+    assert location.hostname == "localhost"
+    return {k: v[0] for k, v in parse_qs(location.query).items()}
+
+
+def test_authorization_code_with_pkce(cli_app, emulator, verify) -> None:
+    flow = cli_app.initiate_auth_code_flow([PROXY], redirect_uri="http://localhost:8400")
+    auth_response = _browser_sign_in(emulator, flow["auth_uri"], "alice")
+    result = cli_app.acquire_token_by_auth_code_flow(flow, auth_response)
+    assert "access_token" in result, result
+    assert verify(result["access_token"])["scp"] == "access_as_user"
+    assert result["id_token_claims"]["preferred_username"] == emulator.user("alice")["userPrincipalName"]
+
+
+def test_authorization_code_rules(cli_app, emulator) -> None:
+    flow = cli_app.initiate_auth_code_flow([PROXY], redirect_uri="http://localhost:8400")
+    code = _browser_sign_in(emulator, flow["auth_uri"], "alice")["code"]
+    base = {"grant_type": "authorization_code", "client_id": AZURE_CLI, "code": code,
+            "redirect_uri": "http://localhost:8400", "scope": PROXY}
+    wrong_verifier = emulator.token_request(**base, code_verifier="x" * 43).json()
+    assert wrong_verifier["error_codes"] == [501481]
+    wrong_redirect = emulator.token_request(**{**base, "redirect_uri": "http://localhost:9999"},
+                                            code_verifier=flow["code_verifier"]).json()
+    assert wrong_redirect["error_codes"] == [50011]
+    assert "access_token" in emulator.token_request(**base, code_verifier=flow["code_verifier"]).json()
+    replay = emulator.token_request(**base, code_verifier=flow["code_verifier"]).json()
+    assert replay["error_codes"] == [54005]
+
+
+def test_sign_in_page_errors(cli_app, emulator) -> None:
+    flow = cli_app.initiate_auth_code_flow([PROXY], redirect_uri="http://localhost:8400")
+    wrong = emulator.session.post(flow["auth_uri"], data={"username": "alice", "password": "nope"},
+                                  allow_redirects=False)
+    assert wrong.status_code == 200 and "AADSTS50126" in wrong.text
+    # A redirect URI that is not loopback is never redirected to.
+    evil = flow["auth_uri"].replace("http%3A%2F%2Flocalhost%3A8400", "https%3A%2F%2Fevil.example")
+    response = emulator.session.get(evil, allow_redirects=False)
+    assert response.status_code == 400 and "AADSTS50011" in response.text
+    # An unassigned user is sent back with the error, as Entra does.
+    flow = cli_app.initiate_auth_code_flow([API], redirect_uri="http://localhost:8400")
+    response = emulator.session.post(flow["auth_uri"], data={"username": "bob", "password": "local-only-bob"},
+                                     allow_redirects=False)
+    query = parse_qs(urlsplit(response.headers["location"]).query)
+    assert query["error"] == ["invalid_grant"] and "AADSTS50105" in query["error_description"][0]
+    assert query["state"] == [flow["state"]]
+
+
+def test_token_cli_prints_a_verifiable_token(emulator: EmulatorProcess, verify) -> None:
+    result = subprocess.run([sys.executable, "-m", "emulator", "--state-dir", str(emulator.state_dir), "token",
+                             "--user", "alice", "--scope", PROXY], cwd=ROOT, capture_output=True, text=True,
+                            timeout=30)
+    assert result.returncode == 0, result.stderr
+    claims = verify(result.stdout.strip())
+    assert claims["azp"] == AZURE_CLI and claims["oid"] == emulator.user("alice")["id"]
+
+
+def test_token_cli_reports_entra_errors_plainly(emulator: EmulatorProcess) -> None:
+    result = subprocess.run([sys.executable, "-m", "emulator", "--state-dir", str(emulator.state_dir), "token",
+                             "--user", "bob", "--scope", API], cwd=ROOT, capture_output=True, text=True, timeout=30)
+    assert result.returncode == 1
+    assert result.stderr.startswith("error: AADSTS50105") and "Traceback" not in result.stderr
+
+
+def test_assign_and_unassign_cli_change_the_running_emulator(emulator: EmulatorProcess) -> None:
+    def run(*args: str) -> str:
+        result = subprocess.run([sys.executable, "-m", "emulator", "--state-dir", str(emulator.state_dir), *args],
+                                cwd=ROOT, capture_output=True, text=True, timeout=30)
+        assert result.returncode == 0, result.stderr
+        return result.stdout
+
+    assert "bob assigned" in run("assign", "--principal", "bob", "--resource", "notification-api",
+                                 "--role", "notification.read")
+    assert "access_token" in sign_in(emulator, "bob", [API])
+    assert "bob unassigned" in run("unassign", "--principal", "bob", "--resource", "notification-api",
+                                   "--role", "notification.read")
+    assert 50105 in sign_in(emulator, "bob", [API])["error_codes"]
+    bad = subprocess.run([sys.executable, "-m", "emulator", "--state-dir", str(emulator.state_dir), "assign",
+                          "--principal", "bob", "--resource", "notification-api", "--role", "notification.delete"],
+                         cwd=ROOT, capture_output=True, text=True, timeout=30)
+    assert bad.returncode == 1 and "no app role 'notification.delete'" in bad.stderr
