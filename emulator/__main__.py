@@ -29,12 +29,14 @@ class EmulatorClient:
         env = read_env(state_dir)
         self.origin = env["AZURE_AUTHORITY_HOST"]
         self.tenant = env["AZURE_TENANT_ID"]
+        self.bundle = env["REQUESTS_CA_BUNDLE"]
         self.session = requests.Session()
-        self.session.verify = env["REQUESTS_CA_BUNDLE"]
 
     def call(self, method: str, path: str, **kwargs) -> dict:
         try:
-            response = self.session.request(method, f"{self.origin}{path}", timeout=10, **kwargs)
+            # verify per request: requests lets a REQUESTS_CA_BUNDLE in the environment beat session.verify.
+            response = self.session.request(method, f"{self.origin}{path}", timeout=10, verify=self.bundle,
+                                            **kwargs)
         except requests.ConnectionError:
             raise SystemExit(f"error: no emulator answers on {self.origin}. Is it running?") from None
         body = response.json()
@@ -79,7 +81,14 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m emulator", description=__doc__.splitlines()[0])
     parser.add_argument("--state-dir", type=Path, default=Path(".emulator"))
     parser.add_argument("--directory", default="directory.json")
+    # The same two options after the command (`token --state-dir X`); SUPPRESS keeps the top-level value.
+    common = argparse.ArgumentParser(add_help=False)
+    common.add_argument("--state-dir", type=Path, default=argparse.SUPPRESS)
+    common.add_argument("--directory", default=argparse.SUPPRESS)
     commands = parser.add_subparsers(dest="command")
+
+    def command(name: str, summary: str) -> argparse.ArgumentParser:
+        return commands.add_parser(name, help=summary, parents=[common])
 
     def add_serve_args(p: argparse.ArgumentParser) -> None:
         p.add_argument("--host", default="127.0.0.1")
@@ -91,18 +100,18 @@ def main(argv: list[str] | None = None) -> int:
         p.add_argument("--access-log", action="store_true")
 
     add_serve_args(parser)
-    add_serve_args(commands.add_parser("serve", help="serve (the default)"))
-    token = commands.add_parser("token", help="sign a directory user in (Azure CLI client) and print the token")
+    add_serve_args(command("serve", "serve (the default)"))
+    token = command("token", "sign a directory user in (Azure CLI client) and print the token")
     token.add_argument("--user", required=True, help="name or UPN from directory.json")
     token.add_argument("--scope", required=True, help="for example api://obo-proxy/access_as_user")
     token.add_argument("--password", help="defaults to the user's local password in directory.json")
     token.add_argument("--client-id", default=AZURE_CLI_CLIENT_ID)
     for name in ("assign", "unassign"):
-        p = commands.add_parser(name, help=f"{name} an app role at run time")
+        p = command(name, f"{name} an app role at run time")
         p.add_argument("--principal", required=True, help="user, group, managed identity or application name")
         p.add_argument("--resource", required=True, help="application name, for example notification-api")
         p.add_argument("--role", required=True, help="app role value, for example notification.create")
-    reset = commands.add_parser("credential-reset", help="create a client secret for an app and print it once")
+    reset = command("credential-reset", "create a client secret for an app and print it once")
     reset.add_argument("--app", required=True)
 
     args = parser.parse_args(argv)

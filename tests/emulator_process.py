@@ -25,6 +25,22 @@ READY = "emulator ready on "
 TLS_FILES = ("ca.pem", "ca-key.pem", "server.pem", "server-key.pem")
 
 
+class BundleSession(requests.Session):
+    """A session that trusts the emulator's CA even when REQUESTS_CA_BUNDLE says otherwise.
+
+    ``requests`` lets the environment variable beat ``Session.verify``; only a per-request
+    ``verify`` wins, so it is set on every request.
+    """
+
+    def __init__(self, bundle: str) -> None:
+        super().__init__()
+        self.bundle = bundle
+
+    def request(self, method, url, **kwargs):
+        kwargs.setdefault("verify", self.bundle)
+        return super().request(method, url, **kwargs)
+
+
 class EmulatorProcess:
     def __init__(self, state_dir: Path, directory: Path = DIRECTORY, *args: str,
                  share_tls_with: EmulatorProcess | None = None) -> None:
@@ -65,8 +81,7 @@ class EmulatorProcess:
         self.port = int(self.origin.rsplit(":", 1)[1])
         self.tenant = self.env["AZURE_TENANT_ID"]
         self.bundle = self.env["REQUESTS_CA_BUNDLE"]
-        self.session = requests.Session()
-        self.session.verify = self.bundle
+        self.session = BundleSession(self.bundle)
 
     # -- process ------------------------------------------------------------------------------
 

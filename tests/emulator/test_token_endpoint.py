@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import subprocess
+import sys
 import time
 
 import jwt
@@ -10,7 +12,7 @@ from azure.core.exceptions import ClientAuthenticationError
 from azure.identity import ClientAssertionCredential, ClientSecretCredential, ManagedIdentityCredential
 from cryptography.hazmat.primitives.asymmetric import rsa
 
-from tests.emulator_process import EmulatorProcess
+from tests.emulator_process import ROOT, EmulatorProcess
 
 EXCHANGE = "api://AzureADTokenExchange/.default"
 OBO_IDENTITY = "128eee4f-bbd7-4895-9017-e06bca8f75e2"
@@ -174,6 +176,13 @@ def test_v1_endpoint_takes_a_resource(emulator: EmulatorProcess, verify) -> None
     assert verify(response.json()["access_token"])["aud"] == "https://vault.azure.net"
 
 
-def test_secrets_are_stored_hashed(emulator: EmulatorProcess) -> None:
-    secret = emulator.new_secret("obo-proxy")
+def test_credential_reset_cli_prints_a_working_secret_stored_hashed(emulator: EmulatorProcess) -> None:
+    result = subprocess.run([sys.executable, "-m", "emulator", "credential-reset", "--app", "obo-proxy",
+                             "--state-dir", str(emulator.state_dir)], cwd=ROOT, capture_output=True, text=True,
+                            timeout=30)
+    assert result.returncode == 0, result.stderr
+    secret = result.stdout.strip()
+    response = emulator.token_request(grant_type="client_credentials", client_id=emulator.app_id("obo-proxy"),
+                                      client_secret=secret, scope="api://obo-proxy/.default")
+    assert response.status_code == 200
     assert secret not in (emulator.state_dir / "client-secrets.json").read_text()

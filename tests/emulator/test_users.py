@@ -150,8 +150,9 @@ def test_sign_in_page_errors(cli_app, emulator) -> None:
 
 
 def test_token_cli_prints_a_verifiable_token(emulator: EmulatorProcess, verify) -> None:
-    result = subprocess.run([sys.executable, "-m", "emulator", "--state-dir", str(emulator.state_dir), "token",
-                             "--user", "alice", "--scope", PROXY], cwd=ROOT, capture_output=True, text=True,
+    # Options after the command, as the README writes them.
+    result = subprocess.run([sys.executable, "-m", "emulator", "token", "--user", "alice", "--scope", PROXY,
+                             "--state-dir", str(emulator.state_dir)], cwd=ROOT, capture_output=True, text=True,
                             timeout=30)
     assert result.returncode == 0, result.stderr
     claims = verify(result.stdout.strip())
