@@ -77,3 +77,8 @@ def test_user_not_in_secrets_users_is_forbidden(emulator: EmulatorProcess) -> No
                                     headers={"Authorization": f"Bearer {token}"})
     assert response.status_code == 403
     assert response.json()["error"]["innererror"]["code"] == "ForbiddenByRbac"
+
+
+def test_missing_api_version_is_a_clear_400(emulator: EmulatorProcess) -> None:
+    response = emulator.session.get(f"{emulator.origin}/secrets/{SECRET}")
+    assert response.status_code == 400 and "api-version" in response.json()["error"]["message"]

@@ -126,3 +126,8 @@ def test_consent_missing_then_granted(variant: EmulatorProcess, monkeypatch) -> 
                                           "scopes": ["notification.read"]})
     claims = jwt.decode(obo(variant, alice).get_token(API).token, options={"verify_signature": False})
     assert claims["scp"] == "notification.read"
+
+
+def test_garbage_assertion_is_aadsts50027(emulator: EmulatorProcess) -> None:
+    with pytest.raises(ClientAuthenticationError, match="AADSTS50027"):
+        obo(emulator, "not.a.jwt").get_token(API)

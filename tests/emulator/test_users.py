@@ -183,3 +183,19 @@ def test_assign_and_unassign_cli_change_the_running_emulator(emulator: EmulatorP
                           "--principal", "bob", "--resource", "notification-api", "--role", "notification.delete"],
                          cwd=ROOT, capture_output=True, text=True, timeout=30)
     assert bad.returncode == 1 and "no app role 'notification.delete'" in bad.stderr
+
+
+def test_client_without_consent_is_aadsts65001(emulator) -> None:
+    # Visual Studio Code is a first-party client, but nobody pre-authorized it on our API.
+    result = emulator.token_request(grant_type="password", client_id="aebc6443-996d-45c2-90f0-388ff96faa56",
+                                    username=emulator.user("alice")["userPrincipalName"],
+                                    password=emulator.user("alice")["password"], scope=API).json()
+    assert result["error"] == "invalid_grant" and result["error_codes"] == [65001]
+
+
+def test_the_emulator_never_logs_tokens(emulator) -> None:
+    emulator.user_token("alice", PROXY)
+    sign_in(emulator, "bob", [API])  # an error path logs a line
+    log = emulator.log_text()
+    assert "AADSTS50105" in log
+    assert "eyJ" not in log
