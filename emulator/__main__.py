@@ -39,7 +39,10 @@ class EmulatorClient:
                                             **kwargs)
         except requests.ConnectionError:
             raise SystemExit(f"error: no emulator answers on {self.origin}. Is it running?") from None
-        body = response.json()
+        try:
+            body = response.json()
+        except ValueError:
+            raise SystemExit(f"error: {self.origin}{path} answered {response.status_code} without JSON") from None
         if response.status_code >= 400:
             raise SystemExit(f"error: {body.get('error_description') or body.get('error') or body}")
         return body

@@ -19,6 +19,7 @@ from . import errors, grants
 from .directory import FIRST_PARTY_CLIENTS
 from .discovery import tenant_of
 from .state import AuthCode, State
+from .token_endpoint import read_form
 
 CODE_LIFETIME = 600
 _PASSED_ON = ("client_id", "redirect_uri", "scope", "state", "nonce", "code_challenge", "code_challenge_method",
@@ -59,7 +60,7 @@ async def authorize(request: Request) -> Response:
     tenant_of(request)
     params = dict(request.query_params)
     if request.method == "POST":
-        params.update({k: v for k, v in (await request.form()).items() if isinstance(v, str)})
+        params.update(await read_form(request))
     client_id = params.get("client_id", "")
     known = client_id.lower() in FIRST_PARTY_CLIENTS or state.directory.application(client_id) is not None
     if not known:

@@ -180,14 +180,14 @@ class Directory:
                     raise DirectoryError(f"federated credential {identity}: only user-assigned identities qualify")
 
     def _load_vault(self, vaults: dict) -> None:
-        # One origin serves one vault; the first one in the file.
-        for name, vault in vaults.items():
-            self.vault_name = name
-            self.vault_secrets = dict(vault.get("secrets", {}))
-            self.vault_readers = frozenset(vault.get("secretsUsers", []))
-            for reader in self.vault_readers:
-                self.principal(reader)
-            break
+        # One origin serves one vault: the first one in the file.
+        if not vaults:
+            return
+        self.vault_name, vault = next(iter(vaults.items()))
+        self.vault_secrets = dict(vault.get("secrets", {}))
+        self.vault_readers = frozenset(vault.get("secretsUsers", []))
+        for reader in self.vault_readers:
+            self.principal(reader)  # fails early on a typo
 
     def _add(self, principal: Principal) -> None:
         if principal.name in self.principals:

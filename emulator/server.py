@@ -12,7 +12,7 @@ import uvicorn
 
 from .app import build_app
 from .certs import ensure_signing_key, ensure_tls
-from .directory import Directory
+from .directory import Directory, DirectoryError
 from .state import Config, State
 from .tokens import TokenIssuer
 
@@ -78,7 +78,11 @@ def serve(*, host: str, port: int, state_dir: Path, directory_path: Path, msi_ca
           system_identity: str, access_log: bool) -> int:
     state_dir = state_dir.resolve()
     state_dir.mkdir(parents=True, exist_ok=True)
-    directory = Directory.load(directory_path)
+    try:
+        directory = Directory.load(directory_path)
+    except DirectoryError as exc:
+        print(f"error: {directory_path}: {exc}", file=sys.stderr)
+        return 2
     if system_identity not in directory.principals or directory.principals[system_identity].kind != "managedIdentity":
         print(f"error: --system-identity {system_identity!r} is not a managed identity in {directory_path}",
               file=sys.stderr)

@@ -10,7 +10,7 @@ import certifi
 import jwt
 import requests
 
-from tests.emulator_process import ROOT, EmulatorProcess
+from tests.emulator_process import ROOT, EmulatorProcess, variant_directory
 
 
 def test_v2_metadata_points_at_this_tenant(emulator: EmulatorProcess) -> None:
@@ -103,3 +103,16 @@ def test_env_file_has_the_contract_keys(emulator: EmulatorProcess) -> None:
                                  "REQUESTS_CA_BUNDLE", "SSL_CERT_FILE", "KEY_VAULT_URL"}
     assert emulator.env["IDENTITY_ENDPOINT"] == f"{emulator.origin}/msi/token"
     assert (emulator.state_dir / "ca.pem").exists() and (emulator.state_dir / "ca-bundle.pem").exists()
+
+
+def test_an_inconsistent_directory_is_a_clear_error(tmp_path) -> None:
+    def typo(data: dict) -> None:
+        data["appRoleAssignments"].append({"principal": "alice", "resource": "notification-api",
+                                           "role": "notification.delete"})
+
+    path = variant_directory(tmp_path, typo)
+    result = subprocess.run([sys.executable, "-m", "emulator", "--state-dir", str(tmp_path / "state"), "--directory",
+                             str(path), "serve", "--port", "0"], cwd=ROOT, capture_output=True, text=True, timeout=30)
+    assert result.returncode == 2
+    assert "notification-api has no app role 'notification.delete'" in result.stderr
+    assert "Traceback" not in result.stderr
