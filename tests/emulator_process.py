@@ -8,17 +8,15 @@ from __future__ import annotations
 
 import json
 import os
-import queue
 import shutil
-import subprocess
 import sys
-import threading
 from pathlib import Path
 
 import pytest
 import requests
 
-ROOT = Path(__file__).resolve().parents[1]
+from tests.processes import ROOT, ReadyProcess
+
 DIRECTORY = ROOT / "directory.json"
 AZURE_CLI = "04b07795-8ddb-461a-bbee-02f9e1bf7b46"
 READY = "emulator ready on "
@@ -51,31 +49,9 @@ class EmulatorProcess:
         if share_tls_with:
             for name in TLS_FILES:
                 shutil.copy2(share_tls_with.state_dir / name, state_dir / name)
-        self.log = open(state_dir / "emulator.log", "w")  # noqa: SIM115 - closed in stop()
-        self.process = subprocess.Popen(
+        self.process = ReadyProcess(
             [sys.executable, "-m", "emulator", "--state-dir", str(state_dir), "--directory", str(directory),
-             "serve", "--port", "0", *args],
-            cwd=ROOT, stdout=subprocess.PIPE, stderr=self.log, text=True)
-        self.output: list[str] = []
-        lines: queue.Queue[str] = queue.Queue()
-
-        def drain() -> None:  # keep reading so the child never blocks on a full pipe
-            for line in self.process.stdout:
-                self.output.append(line)
-                lines.put(line)
-            lines.put("")
-
-        threading.Thread(target=drain, daemon=True).start()
-        while True:
-            try:
-                line = lines.get(timeout=30)
-            except queue.Empty:
-                self.stop()
-                raise RuntimeError("the emulator did not print its ready line within 30 s") from None
-            if not line:
-                raise RuntimeError(f"the emulator exited: {''.join(self.output)}{self.log_text()}")
-            if line.startswith(READY):
-                break
+             "serve", "--port", "0", *args], READY, state_dir / "emulator.log")
         self.env = dict(x.split("=", 1) for x in (state_dir / "env").read_text().splitlines())
         self.origin = self.env["AZURE_AUTHORITY_HOST"]
         self.port = int(self.origin.rsplit(":", 1)[1])
@@ -86,15 +62,10 @@ class EmulatorProcess:
     # -- process ------------------------------------------------------------------------------
 
     def log_text(self) -> str:
-        return (self.state_dir / "emulator.log").read_text()
+        return self.process.log_text()
 
     def stop(self) -> None:
-        self.process.terminate()
-        try:
-            self.process.wait(timeout=10)
-        except subprocess.TimeoutExpired:
-            self.process.kill()
-        self.log.close()
+        self.process.stop()
 
     def activate(self, monkeypatch: pytest.MonkeyPatch) -> None:
         """Point azure-identity, MSAL, PyJWT and requests at this emulator (what local settings do)."""

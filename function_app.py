@@ -1,0 +1,31 @@
+"""The Functions entry point: registers the blueprints named in ``APPS`` (all three by default).
+
+Locally one host serves all three; in Azure each function app sets ``APPS`` to its own blueprint,
+so an app never imports another's code (DESIGN §3, §10). Only the selected packages are imported.
+"""
+
+from __future__ import annotations
+
+import importlib
+import os
+
+import azure.functions as func
+
+BLUEPRINTS = ("notification_api", "caller_app", "obo_proxy")
+
+
+def selected_apps(value: str | None) -> list[str]:
+    """Parse ``APPS``: a comma list of blueprint packages; empty means all of them."""
+    names = [name.strip() for name in (value or "").split(",") if name.strip()]
+    unknown = [name for name in names if name not in BLUEPRINTS]
+    if unknown:
+        raise ValueError(f"APPS names unknown app(s) {', '.join(unknown)}; use a comma list of "
+                         f"{', '.join(BLUEPRINTS)} (empty for all three)")
+    return list(dict.fromkeys(names)) or list(BLUEPRINTS)
+
+
+# Every route is ANONYMOUS to the Functions host: function keys are not identity. Each route
+# authorizes the caller's bearer token itself (see auth/).
+app = func.FunctionApp(http_auth_level=func.AuthLevel.ANONYMOUS)
+for _name in selected_apps(os.environ.get("APPS")):
+    app.register_functions(importlib.import_module(_name).bp)

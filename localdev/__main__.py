@@ -1,0 +1,70 @@
+"""``python -m localdev host``: serve function_app.py like ``func start`` does, without Core Tools."""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import os
+import sys
+from pathlib import Path
+
+import uvicorn
+
+from emulator.server import PortInUse, bind
+
+from .host import build, load_app
+from .routes import RouteTemplateError
+
+
+class _Server(uvicorn.Server):
+    ready_line = ""
+
+    async def startup(self, sockets=None) -> None:
+        await super().startup(sockets=sockets)
+        if self.started:
+            print(self.ready_line, flush=True)
+
+
+def serve_host(args: argparse.Namespace) -> int:
+    root = Path.cwd()
+    try:
+        app = load_app(args.app)
+        starlette = build(app, root, run_timers=args.run_timers)
+    except (ValueError, RouteTemplateError, ImportError) as exc:
+        print(f"error: cannot load {args.app}: {exc}", file=sys.stderr)
+        return 2
+    try:
+        sock = bind(args.host, args.port)
+    except PortInUse as exc:
+        print(f"error: {exc}".replace("Is another emulator running?", "Is another host running?"), file=sys.stderr)
+        return 2
+    port = sock.getsockname()[1]
+    base = f"http://localhost:{port}"
+    print("Functions:")
+    for name, methods, path in starlette.state.http_routes:
+        print(f"  {name}: [{','.join(methods or ['ALL'])}] {base}{path}")
+    for name, schedule in starlette.state.timers.items():
+        print(f"  {name}: timerTrigger '{schedule}' (POST {base}/admin/functions/{name})")
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    server = _Server(uvicorn.Config(starlette, log_level="warning", access_log=args.access_log,
+                                    timeout_graceful_shutdown=2))
+    server.ready_line = f"dev host ready on {base}/api (APPS={os.environ.get('APPS') or 'all'})"
+    server.run(sockets=[sock])
+    return 0
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m localdev")
+    commands = parser.add_subparsers(dest="command", required=True)
+    host = commands.add_parser("host", help="serve function_app.py over HTTP (no Core Tools needed)")
+    host.add_argument("--host", default="127.0.0.1")
+    host.add_argument("--port", type=int, default=7071, help="0 picks a free port (printed in the ready line)")
+    host.add_argument("--app", default="function_app:app", help="module:attribute of the FunctionApp")
+    host.add_argument("--run-timers", action="store_true", help="also run timer functions on their schedule")
+    host.add_argument("--access-log", action="store_true")
+    args = parser.parse_args(argv)
+    return {"host": serve_host}[args.command](args)
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,167 @@
+"""A dev host for machines without Azure Functions Core Tools (DESIGN §8).
+
+It serves the very ``function_app.py`` the Functions host would load: the routes come from
+``app.get_functions()`` and the prefix from ``host.json``, so there is no second routing table.
+Handlers get real ``func.HttpRequest`` objects and return real ``func.HttpResponse`` objects.
+Timer functions run on ``POST /admin/functions/{name}`` (as with Core Tools) and, with
+``--run-timers``, on their NCRONTAB schedule.
+
+Not emulated: function keys (every route here is anonymous; see DESIGN §3), bindings other
+than HTTP and timer, and host.json settings other than ``routePrefix``.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import datetime as dt
+import functools
+import importlib
+import inspect
+import json
+import logging
+import uuid
+from collections.abc import Callable
+from pathlib import Path
+
+import azure.functions as func
+from azure.functions import _abc
+from croniter import croniter
+from starlette.applications import Starlette
+from starlette.concurrency import run_in_threadpool
+from starlette.requests import Request
+from starlette.responses import JSONResponse, Response
+from starlette.routing import Route
+
+from .routes import translate
+
+log = logging.getLogger("localdev.host")
+
+
+class InvocationContext(_abc.Context):
+    """The ``context`` argument a handler may declare."""
+
+    def __init__(self, function_name: str, directory: str) -> None:
+        self._function_name, self._directory, self._id = function_name, directory, str(uuid.uuid4())
+
+    invocation_id = property(lambda self: self._id)
+    function_name = property(lambda self: self._function_name)
+    function_directory = property(lambda self: self._directory)
+    thread_local_storage = property(lambda self: None)
+    trace_context = property(lambda self: None)
+    retry_context = property(lambda self: None)
+
+
+def load_app(spec: str) -> func.FunctionApp:
+    """``module:attribute``, by default ``function_app:app``."""
+    module_name, _, attribute = spec.partition(":")
+    return getattr(importlib.import_module(module_name), attribute or "app")
+
+
+def route_prefix(root: Path) -> str:
+    try:
+        host = json.loads((root / "host.json").read_text())
+    except FileNotFoundError:
+        return "api"
+    return host.get("extensions", {}).get("http", {}).get("routePrefix", "api")
+
+
+async def invoke(function: func.FunctionBuilder | object, trigger_name: str, trigger_value: object, root: Path):
+    """Call the user function with its trigger (and ``context`` if it asks), sync or async."""
+    user_function: Callable = function.get_user_function()
+    kwargs = {trigger_name: trigger_value}
+    for name, parameter in inspect.signature(user_function).parameters.items():
+        if name == "context" or parameter.annotation in (func.Context, "func.Context"):
+            kwargs[name] = InvocationContext(function.get_function_name(), str(root))
+    if inspect.iscoroutinefunction(user_function):
+        return await user_function(**kwargs)
+    return await run_in_threadpool(functools.partial(user_function, **kwargs))
+
+
+def to_response(result: object) -> Response:
+    """``func.HttpResponse`` (or a str/bytes, which the worker turns into a 200) as an HTTP response."""
+    if isinstance(result, str | bytes):
+        result = func.HttpResponse(result)
+    if not isinstance(result, func.HttpResponse):
+        raise TypeError(f"an HTTP function returned {type(result).__name__}, not func.HttpResponse")
+    headers = dict(result.headers)
+    if not any(k.lower() == "content-type" for k in headers) and result.mimetype:
+        charset = f"; charset={result.charset}" if result.charset else ""
+        headers["Content-Type"] = f"{result.mimetype}{charset}"
+    return Response(result.get_body(), status_code=result.status_code, headers=headers)
+
+
+def _http_endpoint(function, trigger, root: Path) -> Callable:
+    async def endpoint(request: Request) -> Response:
+        request_obj = func.HttpRequest(
+            method=request.method, url=str(request.url), headers=dict(request.headers),
+            params=dict(request.query_params), route_params=dict(request.path_params), body=await request.body())
+        try:
+            result = await invoke(function, trigger.name, request_obj, root)
+            return to_response(result)
+        except Exception:
+            # As the Functions host: the caller gets an empty 500, the traceback goes to the log.
+            log.exception("Executed 'Functions.%s' (Failed)", function.get_function_name())
+            return Response(status_code=500)
+
+    return endpoint
+
+
+def build(app: func.FunctionApp, root: Path, *, run_timers: bool = False) -> Starlette:
+    prefix = route_prefix(root)
+    functions = {f.get_function_name(): f for f in app.get_functions()}
+    http_routes, timers = [], {}
+    for name, function in functions.items():
+        trigger = function.get_trigger()
+        if trigger.get_binding_name() == "httpTrigger":
+            template = translate(trigger.route if trigger.route is not None else name, prefix)
+            methods = [str(getattr(m, "value", m)).upper() for m in (trigger.methods or [])] or None
+            http_routes.append((template, methods, function, trigger))
+        elif trigger.get_binding_name() == "timerTrigger":
+            timers[name] = (function, trigger)
+    http_routes.sort(key=lambda item: item[0].precedence)
+
+    async def trigger_function(request: Request) -> Response:
+        """Core Tools' way to run a non-HTTP function now. Waits for the run, then answers 202."""
+        name = request.path_params["name"]
+        if name not in timers:
+            kind = "an HTTP function: call its route" if name in functions else "no such function"
+            return JSONResponse({"error": f"{name}: {kind}"}, status_code=404 if name not in functions else 400)
+        function, trigger = timers[name]
+        try:
+            await invoke(function, trigger.name, func.TimerRequest(past_due=False), root)
+        except Exception:
+            log.exception("Executed 'Functions.%s' (Failed)", name)
+            return JSONResponse({"error": f"{name} failed; see the host log"}, status_code=500)
+        return Response(status_code=202)
+
+    routes = [Route("/admin/functions/{name}", trigger_function, methods=["POST"])]
+    for template, methods, function, trigger in http_routes:
+        endpoint = _http_endpoint(function, trigger, root)
+        routes.extend(Route(path, endpoint, methods=methods) for path in template.paths)
+
+    @contextlib.asynccontextmanager
+    async def lifespan(_: Starlette):
+        tasks = [asyncio.create_task(_run_on_schedule(name, function, trigger, root))
+                 for name, (function, trigger) in timers.items()] if run_timers else []
+        yield
+        for task in tasks:
+            task.cancel()
+
+    starlette = Starlette(routes=routes, lifespan=lifespan)
+    starlette.state.http_routes = [(f.get_function_name(), m, t.paths[0]) for t, m, f, _ in http_routes]
+    starlette.state.timers = {name: trigger.schedule for name, (_, trigger) in timers.items()}
+    return starlette
+
+
+async def _run_on_schedule(name: str, function, trigger, root: Path) -> None:
+    # NCRONTAB has six fields with seconds first; croniter reads that with second_at_beginning.
+    schedule = croniter(trigger.schedule, dt.datetime.now(dt.UTC), second_at_beginning=True)
+    while True:
+        next_run = schedule.get_next(dt.datetime)
+        await asyncio.sleep(max(0.0, (next_run - dt.datetime.now(dt.UTC)).total_seconds()))
+        try:
+            await invoke(function, trigger.name, func.TimerRequest(past_due=False), root)
+            log.info("Executed 'Functions.%s' (Succeeded)", name)
+        except Exception:
+            log.exception("Executed 'Functions.%s' (Failed)", name)

@@ -1,0 +1,59 @@
+"""A child process that is ready once it prints a known line (the emulator, the dev host, the stack)."""
+
+from __future__ import annotations
+
+import os
+import queue
+import signal
+import subprocess
+import threading
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+class ReadyProcess:
+    def __init__(self, command: list[str], ready_prefix: str, log_path: Path, *, env: dict | None = None,
+                 timeout: float = 60) -> None:
+        self.log_path = log_path
+        self._log = open(log_path, "w")  # noqa: SIM115 - closed in stop()
+        self.popen = subprocess.Popen(command, cwd=ROOT, stdout=subprocess.PIPE, stderr=self._log, text=True,
+                                      env={**os.environ, **(env or {})}, start_new_session=True)
+        self.output: list[str] = []
+        lines: queue.Queue[str] = queue.Queue()
+
+        def drain() -> None:  # keep reading so the child never blocks on a full pipe
+            for line in self.popen.stdout:
+                self.output.append(line)
+                lines.put(line)
+            lines.put("")
+
+        threading.Thread(target=drain, daemon=True).start()
+        while True:
+            try:
+                line = lines.get(timeout=timeout)
+            except queue.Empty:
+                self.stop()
+                raise RuntimeError(f"{command[2:4]} printed no ready line within {timeout:g} s: "
+                                   f"{''.join(self.output)}{self.log_text()}") from None
+            if not line:
+                self.popen.wait(timeout=10)
+                raise RuntimeError(f"{command[2:4]} exited ({self.popen.returncode}): "
+                                   f"{''.join(self.output)}{self.log_text()}")
+            if line.startswith(ready_prefix):
+                self.ready_line = line.strip()
+                return
+
+    def log_text(self) -> str:
+        return self.log_path.read_text()
+
+    def stop(self, sig: int = signal.SIGTERM) -> int:
+        if self.popen.poll() is None:
+            self.popen.send_signal(sig)
+            try:
+                self.popen.wait(timeout=15)
+            except subprocess.TimeoutExpired:
+                self.popen.kill()
+                self.popen.wait()
+        self._log.close()
+        return self.popen.returncode
