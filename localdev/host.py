@@ -26,6 +26,7 @@ from pathlib import Path
 
 import azure.functions as func
 from azure.functions import _abc
+from azure.functions.timer import TimerRequest
 from croniter import croniter
 from starlette.applications import Starlette
 from starlette.concurrency import run_in_threadpool
@@ -129,7 +130,7 @@ def build(app: func.FunctionApp, root: Path, *, run_timers: bool = False) -> Sta
             return JSONResponse({"error": f"{name}: {kind}"}, status_code=404 if name not in functions else 400)
         function, trigger = timers[name]
         try:
-            await invoke(function, trigger.name, func.TimerRequest(past_due=False), root)
+            await invoke(function, trigger.name, TimerRequest(past_due=False), root)
         except Exception:
             log.exception("Executed 'Functions.%s' (Failed)", name)
             return JSONResponse({"error": f"{name} failed; see the host log"}, status_code=500)
@@ -161,7 +162,7 @@ async def _run_on_schedule(name: str, function, trigger, root: Path) -> None:
         next_run = schedule.get_next(dt.datetime)
         await asyncio.sleep(max(0.0, (next_run - dt.datetime.now(dt.UTC)).total_seconds()))
         try:
-            await invoke(function, trigger.name, func.TimerRequest(past_due=False), root)
+            await invoke(function, trigger.name, TimerRequest(past_due=False), root)
             log.info("Executed 'Functions.%s' (Succeeded)", name)
         except Exception:
             log.exception("Executed 'Functions.%s' (Failed)", name)
