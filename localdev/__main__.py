@@ -1,4 +1,4 @@
-"""``python -m localdev host``: serve function_app.py like ``func start`` does, without Core Tools."""
+"""``python -m localdev up`` (the whole local stack) and ``python -m localdev host`` (the dev host alone)."""
 
 from __future__ import annotations
 
@@ -14,6 +14,7 @@ from emulator.server import PortInUse, bind
 
 from .host import build, load_app
 from .routes import RouteTemplateError
+from .stack import Stack, StackError
 
 
 class _Server(uvicorn.Server):
@@ -53,9 +54,29 @@ def serve_host(args: argparse.Namespace) -> int:
     return 0
 
 
+def stack_up(args: argparse.Namespace) -> int:
+    try:
+        stack = Stack(port=args.port, emulator_port=args.emulator_port, storage_port=args.storage_port,
+                      apps=args.apps, use_func=not args.no_func, state_dir=args.state_dir,
+                      azurite_dir=args.azurite_dir)
+    except StackError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
+    return stack.up()
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m localdev")
     commands = parser.add_subparsers(dest="command", required=True)
+    up = commands.add_parser("up", help="Azurite + emulator + functions host (func start, or the dev host)")
+    up.add_argument("--port", type=int, default=7071, help="functions host port (0: any free port)")
+    up.add_argument("--emulator-port", type=int, default=8443)
+    up.add_argument("--storage-port", type=int, default=10000,
+                    help="Azurite blob port; queue and table use the next two (0: any free ports)")
+    up.add_argument("--apps", default=os.environ.get("APPS", ""), help="comma list of blueprints (default: all)")
+    up.add_argument("--no-func", action="store_true", help="use the dev host even when Core Tools is installed")
+    up.add_argument("--state-dir", type=Path, default=Path(".emulator"))
+    up.add_argument("--azurite-dir", type=Path, default=Path(".azurite"))
     host = commands.add_parser("host", help="serve function_app.py over HTTP (no Core Tools needed)")
     host.add_argument("--host", default="127.0.0.1")
     host.add_argument("--port", type=int, default=7071, help="0 picks a free port (printed in the ready line)")
@@ -63,7 +84,7 @@ def main(argv: list[str] | None = None) -> int:
     host.add_argument("--run-timers", action="store_true", help="also run timer functions on their schedule")
     host.add_argument("--access-log", action="store_true")
     args = parser.parse_args(argv)
-    return {"host": serve_host}[args.command](args)
+    return {"host": serve_host, "up": stack_up}[args.command](args)
 
 
 if __name__ == "__main__":

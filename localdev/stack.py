@@ -1,0 +1,244 @@
+"""``python -m localdev up``: Azurite, the emulator and the functions host, started, watched, stopped.
+
+Each child runs in its own process group so that stopping the stack also stops what a child
+started (``func start`` starts a language worker). Ctrl-C or SIGTERM stops all of them, newest
+first; if one child dies, the others are stopped too and the exit status says which.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import threading
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import requests
+
+ROOT = Path(__file__).resolve().parents[1]
+AZURITE = ROOT / "node_modules" / ".bin" / "azurite"
+# Azurite's well-known development account. Microsoft publishes this key for every developer's
+# emulator; it opens nothing in Azure. Needed only when Azurite runs on non-default ports, where
+# "UseDevelopmentStorage=true" cannot be used.
+DEV_ACCOUNT = "devstoreaccount1"
+DEV_KEY = "Eby8vdM02xNOcqFlqUwJPLlmEtlCDXJ1OUzFT50uSRZ6IFsuFq2UVErCz4I6tq/K1SZFPTOtr/KBHBeksoGMGw=="  # noqa: S105
+DEFAULT_STORAGE_PORTS = (10000, 10001, 10002)
+
+
+class StackError(RuntimeError):
+    """Something the user can fix (a busy port, a missing tool); printed as one line, exit 2."""
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+def claim_port(port: int, what: str) -> int:
+    """Port 0 means any free port; a busy port is an error now rather than a hang later."""
+    if port == 0:
+        return free_port()
+    with socket.socket() as sock:
+        try:
+            sock.bind(("127.0.0.1", port))
+        except OSError:
+            raise StackError(f"port {port} ({what}) is already in use. Stop whatever listens there "
+                             "(another `localdev up`?) or choose another port.") from None
+    return port
+
+
+def storage_connection_string(blob: int, queue: int, table: int) -> str:
+    if (blob, queue, table) == DEFAULT_STORAGE_PORTS:
+        return "UseDevelopmentStorage=true"
+    return (f"DefaultEndpointsProtocol=http;AccountName={DEV_ACCOUNT};AccountKey={DEV_KEY};"
+            f"BlobEndpoint=http://127.0.0.1:{blob}/{DEV_ACCOUNT};QueueEndpoint=http://127.0.0.1:{queue}/{DEV_ACCOUNT};"
+            f"TableEndpoint=http://127.0.0.1:{table}/{DEV_ACCOUNT};")
+
+
+def local_settings(root: Path) -> dict[str, str]:
+    """The sample's values, overlaid with the user's local.settings.json when there is one."""
+    values: dict[str, str] = {}
+    for name in ("local.settings.sample.json", "local.settings.json"):
+        path = root / name
+        if path.exists():
+            values.update({k: str(v) for k, v in json.loads(path.read_text()).get("Values", {}).items()})
+    return values
+
+
+@dataclass
+class Child:
+    name: str
+    popen: subprocess.Popen
+    lines: list[str] = field(default_factory=list)
+
+    def stop(self, timeout: float = 10) -> None:
+        if self.popen.poll() is not None:
+            return
+        try:
+            os.killpg(self.popen.pid, signal.SIGTERM)
+            self.popen.wait(timeout=timeout)
+        except ProcessLookupError:
+            return
+        except subprocess.TimeoutExpired:
+            os.killpg(self.popen.pid, signal.SIGKILL)
+            self.popen.wait()
+
+
+class Stack:
+    def __init__(self, *, port: int, emulator_port: int, storage_port: int, apps: str, use_func: bool,
+                 state_dir: Path, azurite_dir: Path) -> None:
+        self.children: list[Child] = []
+        self.port = claim_port(port, "functions host")
+        self.emulator_port = claim_port(emulator_port, "emulator")
+        if storage_port == 0:
+            self.storage_ports = (free_port(), free_port(), free_port())
+        else:
+            self.storage_ports = tuple(claim_port(storage_port + i, f"Azurite {kind}")
+                                       for i, kind in enumerate(("blob", "queue", "table")))
+        self.apps = apps
+        self.func = shutil.which("func") if use_func else None
+        self.state_dir = state_dir.resolve()
+        self.azurite_dir = azurite_dir.resolve()
+        self._stop = threading.Event()
+
+    # -- children ------------------------------------------------------------------------------
+
+    def _check_interrupted(self) -> None:
+        if self._stop.is_set():
+            raise StackError("interrupted while starting")
+
+    def _spawn(self, name: str, command: list[str], env: dict[str, str], ready: str | None = None,
+               timeout: float = 60) -> Child:
+        popen = subprocess.Popen(command, cwd=ROOT, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
+                                 text=True, start_new_session=True)
+        child = Child(name, popen)
+        self.children.append(child)
+        seen = threading.Event()
+
+        def pump() -> None:  # prefix the child's output, and notice its ready line
+            for line in popen.stdout:
+                child.lines.append(line)
+                if ready and line.startswith(ready):
+                    seen.set()
+                print(f"[{name}] {line}", end="", flush=True)
+
+        threading.Thread(target=pump, daemon=True).start()
+        if ready:
+            deadline = time.monotonic() + timeout
+            while not seen.wait(0.1):
+                self._check_interrupted()
+                if popen.poll() is not None or time.monotonic() > deadline:
+                    raise StackError(f"{name} did not start: {''.join(child.lines[-20:]).strip()}")
+        return child
+
+    def _wait_for_port(self, name: str, child: Child, port: int, timeout: float = 60) -> None:
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            self._check_interrupted()
+            if child.popen.poll() is not None:
+                raise StackError(f"{name} exited: {''.join(child.lines[-20:]).strip()}")
+            with socket.socket() as sock:
+                if sock.connect_ex(("127.0.0.1", port)) == 0:
+                    return
+            time.sleep(0.1)
+        raise StackError(f"{name} did not open port {port} within {timeout:g} s")
+
+    def start_azurite(self) -> None:
+        if not AZURITE.exists():
+            print("[localdev] installing Azurite (npm ci)", flush=True)
+            npm = ["npm", "ci", "--no-audit", "--no-fund", "--loglevel=error"]
+            result = subprocess.run(npm, cwd=ROOT)  # noqa: S607 - npm from PATH, as the README asks
+            if result.returncode != 0 or not AZURITE.exists():
+                raise StackError("npm ci failed: Azurite is needed for storage (Node 18+ and npm on PATH)")
+        self.azurite_dir.mkdir(parents=True, exist_ok=True)
+        blob, queue, table = self.storage_ports
+        child = self._spawn("azurite", [str(AZURITE), "--silent", "--disableTelemetry", "--skipApiVersionCheck",
+                                        "--location", str(self.azurite_dir), "--blobHost", "127.0.0.1",
+                                        "--queueHost", "127.0.0.1", "--tableHost", "127.0.0.1",
+                                        "--blobPort", str(blob), "--queuePort", str(queue),
+                                        "--tablePort", str(table)], dict(os.environ))
+        for port in self.storage_ports:
+            self._wait_for_port("azurite", child, port)
+
+    def start_emulator(self) -> dict[str, str]:
+        self._spawn("emulator", [sys.executable, "-m", "emulator", "--state-dir", str(self.state_dir), "serve",
+                                 "--port", str(self.emulator_port)], dict(os.environ), ready="emulator ready on ")
+        return dict(line.split("=", 1) for line in (self.state_dir / "env").read_text().splitlines() if "=" in line)
+
+    def host_env(self, emulator_env: dict[str, str]) -> dict[str, str]:
+        storage = storage_connection_string(*self.storage_ports)
+        return {
+            **os.environ,
+            **local_settings(ROOT),
+            **emulator_env,
+            "APPS": self.apps,
+            "AzureWebJobsStorage": storage,
+            "NotificationStorage": storage,
+            "NOTIFICATION_API_URL": f"http://localhost:{self.port}/api",
+            "FUNCTIONS_WORKER_RUNTIME": "python",
+        }
+
+    def start_host(self, env: dict[str, str]) -> None:
+        if self.func:
+            child = self._spawn("func", [self.func, "start", "--port", str(self.port)], env)
+        else:
+            child = self._spawn("host", [sys.executable, "-m", "localdev", "host", "--port", str(self.port)], env,
+                                ready="dev host ready on ")
+        health = f"http://127.0.0.1:{self.port}/api/health"
+        deadline = time.monotonic() + 120
+        while time.monotonic() < deadline:
+            self._check_interrupted()
+            if child.popen.poll() is not None:
+                raise StackError(f"the functions host exited: {''.join(child.lines[-20:]).strip()}")
+            try:
+                if "notification_api" not in (self.apps or "notification_api"):
+                    self._wait_for_port("functions host", child, self.port)
+                    return
+                if requests.get(health, timeout=2).status_code == 200:
+                    return
+            except requests.RequestException:
+                pass
+            time.sleep(0.2)
+        raise StackError(f"the functions host did not answer {health} within 120 s")
+
+    # -- lifecycle -----------------------------------------------------------------------------
+
+    def up(self) -> int:
+        """Start everything, print where it is, then wait for a signal or a child's death."""
+        for sig in (signal.SIGINT, signal.SIGTERM):
+            signal.signal(sig, lambda *_: self._stop.set())
+        try:
+            self.start_azurite()
+            env = self.start_emulator()
+            self.start_host(self.host_env(env))
+            base = f"http://localhost:{self.port}/api"
+            print(f"[localdev] azurite   blob/queue/table on 127.0.0.1:{'/'.join(map(str, self.storage_ports))}")
+            print(f"[localdev] emulator  {env['AZURE_AUTHORITY_HOST']}/  (env: {self.state_dir / 'env'})")
+            print(f"[localdev] host      {'func start' if self.func else 'dev host (no Core Tools)'} on {base}")
+            print(f"local stack ready: {base}", flush=True)
+            while not self._stop.wait(0.5):
+                dead = next((c for c in self.children if c.popen.poll() is not None), None)
+                if dead:
+                    print(f"[localdev] {dead.name} exited with {dead.popen.returncode}; stopping the stack",
+                          file=sys.stderr, flush=True)
+                    return 1
+            return 0
+        except StackError as exc:
+            if not self._stop.is_set():
+                print(f"error: {exc}", file=sys.stderr, flush=True)
+                return 2
+            return 0
+        finally:
+            self.down()
+
+    def down(self) -> None:
+        for child in reversed(self.children):
+            child.stop()
+        print("[localdev] stopped", flush=True)
