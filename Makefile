@@ -3,7 +3,7 @@ PYTHON ?= python3
 VENV := .venv
 PY := $(VENV)/bin/python
 
-.PHONY: setup run emulator test lint bench clean
+.PHONY: setup run emulator host test lint bench clean
 
 # The venv is rebuilt when a requirements file changes; npm packages when the lock file does.
 $(VENV)/.installed: requirements.txt requirements-dev.txt
@@ -18,10 +18,15 @@ node_modules/.installed: package.json package-lock.json
 
 setup: $(VENV)/.installed node_modules/.installed
 
-run: emulator
+# The whole local stack: Azurite, the emulator, then `func start` (or the dev host without Core Tools).
+run: setup
+	$(PY) -m localdev up
 
 emulator: setup
 	$(PY) -m emulator
+
+host: setup
+	$(PY) -m localdev host
 
 test: setup
 	$(PY) -m ruff check .
@@ -29,10 +34,10 @@ test: setup
 
 lint: setup
 	$(PY) -m ruff check .
-	$(PY) -m ruff format --check .
 
 bench: setup
 	$(PY) bench/emulator_tokens.py
+	$(PY) bench/host_overhead.py
 
 clean:
-	rm -rf $(VENV) node_modules .emulator .azurite .pytest_cache .ruff_cache
+	rm -rf $(VENV) .venv-worker node_modules .emulator .azurite .pytest_cache .ruff_cache

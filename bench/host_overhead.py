@@ -1,0 +1,53 @@
+"""What the dev host costs: ``GET /api/health`` through it vs a bare route on the same server stack.
+
+Both run as their own uvicorn process (one worker); the load comes from separate client
+processes with keep-alive sessions. Prints requests/s for each and the ratio (target >= 0.7).
+
+    python bench/host_overhead.py [--seconds 5] [--clients 4]
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import platform
+import sys
+import tempfile
+from pathlib import Path
+
+from load import measure
+
+from tests.processes import ReadyProcess
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--seconds", type=float, default=5)
+    parser.add_argument("--clients", type=int, default=4)
+    args = parser.parse_args()
+    with tempfile.TemporaryDirectory() as tmp:
+        host = ReadyProcess([sys.executable, "-m", "localdev", "host", "--port", "0"], "dev host ready on ",
+                            Path(tmp) / "host.log", env={"APPS": "notification_api"})
+        bare = ReadyProcess([sys.executable, "bench/hello_app.py"], "hello ready on ", Path(tmp) / "bare.log")
+        try:
+            host_url = host.ready_line.removeprefix("dev host ready on ").split()[0] + "/health"
+            bare_url = bare.ready_line.removeprefix("hello ready on ") + "/health"
+            rows = {
+                "dev host (function_app.py)": measure("GET", host_url, clients=args.clients, seconds=args.seconds),
+                "bare Starlette route": measure("GET", bare_url, clients=args.clients, seconds=args.seconds),
+            }
+        finally:
+            host.stop()
+            bare.stop()
+    print(f"\nPython {platform.python_version()}, {os.cpu_count()} cores, {args.clients} clients, "
+          f"{args.seconds:g} s per row\n")
+    print("| server | requests/s | p50 ms | p95 ms | errors |")
+    print("|---|---:|---:|---:|---:|")
+    for name, r in rows.items():
+        print(f"| {name} | {r['per_s']:.0f} | {r['p50_ms']:.1f} | {r['p95_ms']:.1f} | {r['errors']} |")
+    host_rate, bare_rate = (r["per_s"] for r in rows.values())
+    print(f"\nratio dev host / bare: {host_rate / bare_rate:.2f}")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,43 @@
+"""Closed-loop HTTP load: C client processes, each with one keep-alive session, for a fixed time."""
+
+from __future__ import annotations
+
+import multiprocessing as mp
+import statistics
+import sys
+import time
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+from tests.emulator_process import BundleSession  # noqa: E402
+
+
+def _client(method: str, url: str, kwargs: dict, bundle: str | None, seconds: float, start_at: float,
+            out: mp.Queue) -> None:
+    session = BundleSession(bundle) if bundle else __import__("requests").Session()
+    session.request(method, url, timeout=10, **kwargs).raise_for_status()  # warm the connection first
+    while time.time() < start_at:
+        time.sleep(0.001)
+    latencies, errors, end = [], 0, start_at + seconds
+    while time.time() < end:
+        t0 = time.perf_counter()
+        response = session.request(method, url, timeout=10, **kwargs)
+        latencies.append(time.perf_counter() - t0)
+        errors += response.status_code != 200
+    out.put((latencies, errors))
+
+
+def measure(method: str, url: str, *, clients: int, seconds: float, bundle: str | None = None, **kwargs) -> dict:
+    """Requests per second, p50/p95 latency in ms, and non-200 answers."""
+    out: mp.Queue = mp.Queue()
+    start_at = time.time() + 1.5
+    procs = [mp.Process(target=_client, args=(method, url, kwargs, bundle, seconds, start_at, out))
+             for _ in range(clients)]
+    for p in procs:
+        p.start()
+    results = [out.get() for _ in procs]
+    for p in procs:
+        p.join()
+    latencies = sorted(x for lat, _ in results for x in lat)
+    return {"clients": clients, "per_s": len(latencies) / seconds, "p50_ms": 1000 * statistics.median(latencies),
+            "p95_ms": 1000 * latencies[int(0.95 * (len(latencies) - 1))], "errors": sum(e for _, e in results)}
