@@ -9,6 +9,7 @@ processes with keep-alive sessions. Prints requests/s for each and the ratio (ta
 from __future__ import annotations
 
 import argparse
+import contextlib
 import os
 import platform
 import sys
@@ -25,20 +26,18 @@ def main() -> None:
     parser.add_argument("--seconds", type=float, default=5)
     parser.add_argument("--clients", type=int, default=4)
     args = parser.parse_args()
-    with tempfile.TemporaryDirectory() as tmp:
+    with tempfile.TemporaryDirectory() as tmp, contextlib.ExitStack() as cleanup:
         host = ReadyProcess([sys.executable, "-m", "localdev", "host", "--port", "0"], "dev host ready on ",
                             Path(tmp) / "host.log", env={"APPS": "notification_api"})
+        cleanup.callback(host.stop)
         bare = ReadyProcess([sys.executable, "bench/hello_app.py"], "hello ready on ", Path(tmp) / "bare.log")
-        try:
-            host_url = host.ready_line.removeprefix("dev host ready on ").split()[0] + "/health"
-            bare_url = bare.ready_line.removeprefix("hello ready on ") + "/health"
-            rows = {
-                "dev host (function_app.py)": measure("GET", host_url, clients=args.clients, seconds=args.seconds),
-                "bare Starlette route": measure("GET", bare_url, clients=args.clients, seconds=args.seconds),
-            }
-        finally:
-            host.stop()
-            bare.stop()
+        cleanup.callback(bare.stop)
+        host_url = host.ready_line.removeprefix("dev host ready on ").split()[0] + "/health"
+        bare_url = bare.ready_line.removeprefix("hello ready on ") + "/health"
+        rows = {
+            "dev host (function_app.py)": measure("GET", host_url, clients=args.clients, seconds=args.seconds),
+            "bare Starlette route": measure("GET", bare_url, clients=args.clients, seconds=args.seconds),
+        }
     print(f"\nPython {platform.python_version()}, {os.cpu_count()} cores, {args.clients} clients, "
           f"{args.seconds:g} s per row\n")
     print("| server | requests/s | p50 ms | p95 ms | errors |")
