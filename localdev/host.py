@@ -20,6 +20,7 @@ import importlib
 import inspect
 import json
 import logging
+import re
 import uuid
 from collections.abc import Callable
 from pathlib import Path
@@ -139,7 +140,11 @@ def build(app: func.FunctionApp, root: Path, *, run_timers: bool = False) -> Sta
     routes = [Route("/admin/functions/{name}", trigger_function, methods=["POST"])]
     for template, methods, function, trigger in http_routes:
         endpoint = _http_endpoint(function, trigger, root)
-        routes.extend(Route(path, endpoint, methods=methods) for path in template.paths)
+        for path in template.paths:
+            route = Route(path, endpoint, methods=methods)
+            # ASP.NET Core routing, which the Functions host uses, ignores the case of literal segments.
+            route.path_regex = re.compile(route.path_regex.pattern, re.IGNORECASE)
+            routes.append(route)
 
     @contextlib.asynccontextmanager
     async def lifespan(_: Starlette):

@@ -40,6 +40,8 @@ def test_route_templates(host) -> None:
         "/users": ("users", {}),
         "/users/7": ("users", {"id": "7"}),
         "/files/a/b/c.txt": ("files", {"rest": "a/b/c.txt"}),
+        "/ITEMS/Latest": ("latest", {}),  # literals match whatever their case, as in ASP.NET Core
+        "/Items/Widget": ("by-name", {"name": "Widget"}),  # values keep theirs
     }
     for path, (route, params) in cases.items():
         response = requests.get(f"{base}{path}", timeout=5)
