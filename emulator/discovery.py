@@ -62,6 +62,7 @@ async def openid_configuration_v1(request: Request) -> JSONResponse:
 async def keys(request: Request) -> JSONResponse:
     tenant_of(request)
     state: State = request.app.state.emulator
+    state.activity.count("jwks:fetch")  # validators should fetch once and cache (bench/auth_validation.py)
     return JSONResponse(state.issuer.jwks(), headers={"Cache-Control": "max-age=86400, private"})
 
 

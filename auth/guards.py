@@ -1,0 +1,129 @@
+"""Route guards: every HTTP function declares what it needs, or says it is anonymous.
+
+    api = Authorizer("NOTIFICATION_API_AUDIENCES")
+
+    @bp.route(route="notifications", methods=["GET"])
+    @api.requires("notification.read")
+    def list_notifications(req: func.HttpRequest) -> func.HttpResponse:
+        caller = principal_of(req)
+
+"Scope or app permission" (as Microsoft.Identity.Web does it): an app-only token needs the
+app role; a delegated token needs the scope *and* the user's own app role. A token with neither
+``roles`` nor ``scp`` gets nothing. The wrapper keeps the handler's signature (``req`` only), which
+the Functions worker checks against the bindings.
+"""
+
+from __future__ import annotations
+
+import functools
+import inspect
+import logging
+from collections.abc import Callable
+from dataclasses import dataclass
+
+import azure.functions as func
+
+from . import problems
+from .errors import KeysUnavailable, TokenError
+from .principal import Principal
+from .settings import AuthSettings
+from .validation import TokenValidator
+
+log = logging.getLogger(__name__)
+
+ANONYMOUS = "anonymous"
+_PRINCIPAL_ATTRIBUTE = "_auth_principal"
+
+
+@dataclass(frozen=True)
+class AuthRequirement:
+    role: str
+    scope: str
+
+    def missing(self, caller: Principal) -> list[str]:
+        """What the caller lacks; empty when the call is allowed."""
+        if caller.is_app:
+            return [] if self.role in caller.roles else [f"app role {self.role}"]
+        lacks = []
+        if self.scope not in caller.scopes:
+            lacks.append(f"scope {self.scope}")
+        if self.role not in caller.roles:
+            lacks.append(f"user role {self.role}")
+        return lacks
+
+
+def anonymous(handler: Callable) -> Callable:
+    """Mark a route as deliberately open (health probes). The deny-by-default test looks for this."""
+    handler.__auth__ = ANONYMOUS
+    return handler
+
+
+def principal_of(req: func.HttpRequest) -> Principal:
+    """The caller a guard validated for this request."""
+    return getattr(req, _PRINCIPAL_ATTRIBUTE)
+
+
+def bearer_token(req: func.HttpRequest) -> str | None:
+    scheme, _, token = (req.headers.get("Authorization") or "").strip().partition(" ")
+    return token.strip() if scheme.lower() == "bearer" and token.strip() else None
+
+
+class Authorizer:
+    """Validates tokens for one API (its audiences come from ``audiences_setting``) and guards routes."""
+
+    def __init__(self, audiences_setting: str) -> None:
+        self.audiences_setting = audiences_setting
+        self._validator: TokenValidator | None = None
+
+    @property
+    def validator(self) -> TokenValidator:
+        # Built on first use, so importing the app (indexing, tests) needs no settings.
+        if self._validator is None:
+            self._validator = TokenValidator(AuthSettings.from_env(self.audiences_setting))
+        return self._validator
+
+    def authorize(self, req: func.HttpRequest, requirement: AuthRequirement) -> func.HttpResponse | None:
+        """None when the call may proceed (and the principal is attached), else the 401/403/503."""
+        route = f"{req.method} {req.url.split('?', 1)[0]}"
+        token = bearer_token(req)
+        if token is None:
+            log.info("401 %s: no bearer token", route)
+            return problems.unauthorized("A bearer token is required.", token_presented=False)
+        try:
+            caller = self.validator.validate(token)
+        except TokenError as exc:
+            log.warning("401 %s: %s", route, exc.detail)  # the detail, never the token
+            return problems.unauthorized(exc.reason)
+        except KeysUnavailable as exc:
+            log.error("503 %s: %s", route, exc)
+            return problems.unavailable("The API cannot check tokens right now.")
+        lacks = requirement.missing(caller)
+        if lacks:
+            who = "app" if caller.is_app else "user"
+            log.warning("403 %s: %s oid=%s appid=%s lacks %s", route, who, caller.object_id, caller.app_id, lacks)
+            return problems.forbidden(f"The caller lacks {' and '.join(lacks)}.", lacks)
+        setattr(req, _PRINCIPAL_ATTRIBUTE, caller)
+        return None
+
+    def requires(self, role: str, scope: str | None = None) -> Callable[[Callable], Callable]:
+        """Guard a handler: app role ``role``, or delegated scope ``scope`` (default: same name) + user role."""
+        requirement = AuthRequirement(role, scope or role)
+
+        def decorate(handler: Callable) -> Callable:
+            if inspect.iscoroutinefunction(handler):
+                @functools.wraps(handler)
+                async def guarded_async(req: func.HttpRequest) -> func.HttpResponse:
+                    refusal = self.authorize(req, requirement)
+                    return refusal if refusal is not None else await handler(req)
+
+                guarded = guarded_async
+            else:
+                @functools.wraps(handler)
+                def guarded(req: func.HttpRequest) -> func.HttpResponse:
+                    refusal = self.authorize(req, requirement)
+                    return refusal if refusal is not None else handler(req)
+
+            guarded.__auth__ = requirement
+            return guarded
+
+        return decorate

@@ -1,0 +1,48 @@
+"""Who is calling, from a validated token's claims."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from .errors import TokenError
+
+_USER_MARKERS = ("upn", "unique_name", "preferred_username")
+
+
+@dataclass(frozen=True)
+class Principal:
+    """The caller. App-only tokens carry ``roles`` and no ``scp``; delegated tokens carry ``scp``
+    (what the client app may do for the user) and the *user's* ``roles``.
+    """
+
+    object_id: str  # oid: the user, or the service principal / managed identity
+    tenant_id: str  # tid
+    app_id: str  # the calling client: appid (v1) or azp (v2)
+    roles: frozenset[str]
+    scopes: frozenset[str]
+    is_app: bool
+    name: str | None = None
+    username: str | None = None  # upn (v1) or preferred_username (v2)
+
+    @classmethod
+    def from_claims(cls, claims: dict) -> Principal:
+        roles, scp = claims.get("roles", []), claims.get("scp", "")
+        if not isinstance(roles, list) or not all(isinstance(r, str) for r in roles):
+            raise TokenError("malformed roles claim", f"roles is {type(roles).__name__}, not a list of strings")
+        if not isinstance(scp, str):
+            raise TokenError("malformed scp claim", f"scp is {type(scp).__name__}, not a string")
+        scopes = frozenset(scp.split())
+        user_markers = claims.get("idtyp") == "user" or any(k in claims for k in _USER_MARKERS)
+        if user_markers and not scopes:
+            # A user's token always has scp; one without it is not what Entra issues to a client.
+            raise TokenError("user token without scp", "a token naming a user carries roles but no scp")
+        if claims.get("idtyp") == "app" and scopes:
+            raise TokenError("app token with scp", "idtyp is app but the token carries scp")
+        app_id = claims.get("azp") or claims.get("appid")
+        oid, tid = claims.get("oid"), claims.get("tid")
+        if not all(isinstance(v, str) and v for v in (app_id, oid, tid)):
+            raise TokenError("token lacks oid, tid or client id", "oid, tid and appid/azp must be non-empty strings")
+        return cls(
+            object_id=oid, tenant_id=tid, app_id=app_id, roles=frozenset(roles), scopes=scopes, is_app=not scopes,
+            name=claims.get("name"), username=claims.get("upn") or claims.get("preferred_username"),
+        )

@@ -1,0 +1,173 @@
+"""Is this token genuine, current, from our tenant and for us? (RS256, Entra ID v1 and v2.)
+
+Every rule is a line below; the checks PyJWT does are named in the ``jwt.decode`` call:
+signature (RS256 only, key chosen by ``kid`` from the tenant's published keys and nowhere
+else: ``jku``, ``x5u``, ``jwk`` and ``x5c`` headers are never read), ``exp``/``nbf`` with a
+small leeway, ``aud`` in the configured list, ``iss`` one of the tenant's two issuers. Then:
+the issuer must match the token version, and ``tid`` must be ours.
+
+Validated tokens are cached by their SHA-256 until they expire, because callers reuse a token
+for an hour (managed identity tokens for a day) and PyJWT's decode costs ~7x the RSA check.
+The cache empties whenever the key set is fetched again.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import logging
+import threading
+import time
+from collections import OrderedDict
+
+import jwt
+import requests
+
+from .errors import KeysUnavailable, TokenError
+from .principal import Principal
+from .settings import AuthSettings
+
+log = logging.getLogger(__name__)
+
+MAX_TOKEN_LENGTH = 16 * 1024  # Entra tokens are 1-3 KiB; refuse anything huge before parsing it
+CLOCK_SKEW = 60  # seconds of leeway on exp and nbf
+KEY_SET_LIFETIME = 6 * 3600  # Entra rotates signing keys rarely and announces them weeks ahead
+UNKNOWN_KID_COOLDOWN = 300  # at most one refetch per 5 min, however many unknown kids arrive
+CACHE_SIZE = 10_000
+
+_PYJWT_REASONS = [  # most specific first: PyJWT's exceptions form a hierarchy
+    (jwt.ExpiredSignatureError, "token expired"),
+    (jwt.ImmatureSignatureError, "token not yet valid"),
+    (jwt.InvalidAudienceError, "token is for another audience"),
+    (jwt.InvalidIssuerError, "token is from another issuer"),
+    (jwt.MissingRequiredClaimError, "token lacks a required claim"),
+    (jwt.InvalidSignatureError, "signature does not verify"),
+    (jwt.InvalidAlgorithmError, "algorithm not allowed"),
+    (jwt.DecodeError, "malformed token"),
+    (jwt.InvalidTokenError, "invalid token"),
+]
+
+
+class _TenantKeys(jwt.PyJWKClient):
+    """PyJWKClient that tells us when it fetches, so cached validations of old keys can go."""
+
+    def __init__(self, uri: str, on_fetch) -> None:
+        super().__init__(uri, cache_keys=False, lifespan=KEY_SET_LIFETIME, timeout=5,
+                         cooldown_duration=UNKNOWN_KID_COOLDOWN)
+        self._on_fetch = on_fetch
+
+    def fetch_data(self):
+        data = super().fetch_data()
+        self._on_fetch()
+        return data
+
+
+class TokenValidator:
+    def __init__(self, settings: AuthSettings, *, cache_size: int = CACHE_SIZE) -> None:
+        self.settings = settings
+        self.issuers = {
+            "1.0": f"https://sts.windows.net/{settings.tenant_id}/",
+            "2.0": f"{settings.authority_host}/{settings.tenant_id}/v2.0",
+        }
+        self._keys: _TenantKeys | None = None
+        self._keys_lock = threading.Lock()
+        self._cache: OrderedDict[bytes, Principal] = OrderedDict()
+        self._cache_expiry: dict[bytes, int] = {}
+        self._cache_lock = threading.Lock()
+        self._cache_size = cache_size
+
+    # -- public --------------------------------------------------------------------------------
+
+    def validate(self, token: str) -> Principal:
+        """The caller, or ``TokenError`` (401) / ``KeysUnavailable`` (503)."""
+        if len(token) > MAX_TOKEN_LENGTH:
+            raise TokenError("token too large", f"{len(token)} characters, limit {MAX_TOKEN_LENGTH}")
+        digest = hashlib.sha256(token.encode()).digest()
+        cached = self._cached(digest)
+        if cached is not None:
+            return cached
+        claims = self._decode(token)
+        principal = Principal.from_claims(claims)
+        self._remember(digest, principal, int(claims["exp"]))
+        return principal
+
+    # -- the checks ----------------------------------------------------------------------------
+
+    def _decode(self, token: str) -> dict:
+        try:
+            header = jwt.get_unverified_header(token)
+        except jwt.DecodeError as exc:
+            raise TokenError("malformed token", str(exc)) from None
+        if header.get("alg") != "RS256":  # refuses "none", HS256 signed with our public key, ES256...
+            raise TokenError("algorithm not allowed", f"alg {header.get('alg')!r}")
+        kid = header.get("kid")
+        if not isinstance(kid, str) or not kid:
+            raise TokenError("token has no key id")
+        key = self._signing_key(kid)
+        try:
+            claims = jwt.decode(
+                token, key, algorithms=["RS256"],
+                audience=list(self.settings.audiences),
+                issuer=list(self.issuers.values()),
+                leeway=CLOCK_SKEW,
+                options={"require": ["exp", "nbf", "iat", "iss", "aud", "tid", "oid", "ver"]},
+            )
+        except jwt.InvalidTokenError as exc:
+            reason = next(r for kind, r in _PYJWT_REASONS if isinstance(exc, kind))
+            raise TokenError(reason, f"{type(exc).__name__}: {exc}") from None
+        # A v1 token carries the sts.windows.net issuer, a v2 token the authority's: never crossed.
+        if self.issuers.get(str(claims["ver"])) != claims["iss"]:
+            raise TokenError("token is from another issuer", f"ver {claims['ver']!r} with iss {claims['iss']!r}")
+        if claims["tid"] != self.settings.tenant_id:
+            raise TokenError("token is from another tenant", f"tid {claims['tid']!r}")
+        return claims
+
+    def _signing_key(self, kid: str):
+        try:
+            return self._key_client().get_signing_key(kid).key
+        except jwt.PyJWKClientConnectionError as exc:
+            raise KeysUnavailable(f"cannot fetch the tenant's signing keys: {exc}") from None
+        except jwt.PyJWKClientError as exc:
+            raise TokenError("signing key not found", f"kid {kid[:64]!r}: {exc}") from None
+
+    def _key_client(self) -> _TenantKeys:
+        """The JWKS URI comes from the tenant's OpenID metadata, fetched once."""
+        with self._keys_lock:
+            if self._keys is None:
+                url = f"{self.issuers['2.0']}/.well-known/openid-configuration"
+                try:
+                    response = requests.get(url, timeout=5)
+                    response.raise_for_status()
+                    metadata = response.json()
+                except (requests.RequestException, ValueError) as exc:
+                    raise KeysUnavailable(f"cannot read {url}: {exc}") from None
+                if metadata.get("issuer") != self.issuers["2.0"]:
+                    raise KeysUnavailable(f"{url} names issuer {metadata.get('issuer')!r}, not {self.issuers['2.0']!r}")
+                self._keys = _TenantKeys(metadata["jwks_uri"], self._forget_all)
+            return self._keys
+
+    # -- cache ---------------------------------------------------------------------------------
+
+    def _cached(self, digest: bytes) -> Principal | None:
+        with self._cache_lock:
+            principal = self._cache.get(digest)
+            if principal is None:
+                return None
+            if time.time() > self._cache_expiry[digest] + CLOCK_SKEW:
+                del self._cache[digest], self._cache_expiry[digest]
+                return None  # validate again, which says "token expired"
+            self._cache.move_to_end(digest)
+            return principal
+
+    def _remember(self, digest: bytes, principal: Principal, exp: int) -> None:
+        with self._cache_lock:
+            self._cache[digest] = principal
+            self._cache_expiry[digest] = exp
+            while len(self._cache) > self._cache_size:
+                oldest, _ = self._cache.popitem(last=False)
+                del self._cache_expiry[oldest]
+
+    def _forget_all(self) -> None:
+        with self._cache_lock:
+            self._cache.clear()
+            self._cache_expiry.clear()
+        log.info("signing keys fetched; validated-token cache emptied")

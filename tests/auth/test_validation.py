@@ -1,0 +1,167 @@
+"""Every rule of token validation, each shown refusing the attack it exists for."""
+
+from __future__ import annotations
+
+import hashlib
+import time
+
+import pytest
+
+from auth import KeysUnavailable, TokenError, TokenValidator
+from auth.settings import AuthSettings
+from tests.auth.token_factory import TokenFactory, b64
+from tests.emulator_process import EmulatorProcess
+
+NOW = int(time.time())
+
+
+OTHER_TENANT = "11111111-2222-3333-4444-555555555555"
+
+
+def _tampered(f: TokenFactory) -> str:
+    head, _, signature = f.tenant_signed(f.app_claims()).split(".")
+    return f"{head}.{b64(f.app_claims(roles=['notification.create']))}.{signature}"
+
+
+def _parts(f: TokenFactory, keep: slice, extra: str = "") -> str:
+    return ".".join(f.tenant_signed(f.app_claims()).split(".")[keep]) + extra
+
+
+# name -> (how to build the token, the reason the client is told). Each is one test.
+BAD_TOKENS = {
+    "expired": (lambda f: f.tenant_signed(f.app_claims(iat=NOW - 7200, nbf=NOW - 7200, exp=NOW - 3600)),
+                "token expired"),
+    "not yet valid": (lambda f: f.tenant_signed(f.app_claims(nbf=NOW + 3600, exp=NOW + 7200)), "token not yet valid"),
+    "wrong audience": (lambda f: f.tenant_signed(f.app_claims(aud="api://some-other-api")),
+                       "token is for another audience"),
+    "audience of our other app": (lambda f: f.tenant_signed(f.app_claims(aud="api://obo-proxy")),
+                                  "token is for another audience"),
+    "audience differs in case": (lambda f: f.tenant_signed(f.app_claims(aud="api://Notification-API")),
+                                 "token is for another audience"),
+    "wrong issuer": (lambda f: f.tenant_signed(f.app_claims(iss="https://evil.example/")),
+                     "token is from another issuer"),
+    "other tenant": (lambda f: f.tenant_signed(f.app_claims(iss=f"https://sts.windows.net/{OTHER_TENANT}/",
+                                                            tid=OTHER_TENANT)), "token is from another issuer"),
+    "our issuer, other tid": (lambda f: f.tenant_signed(f.app_claims(tid=OTHER_TENANT)),
+                              "token is from another tenant"),
+    "v1 token claiming the v2 issuer": (lambda f: f.tenant_signed(f.app_claims(iss=f"{f.emulator.authority}/v2.0")),
+                                        "token is from another issuer"),
+    "v2 token claiming the v1 issuer": (lambda f: f.tenant_signed(
+        f.app_claims("2.0", iss=f"https://sts.windows.net/{f.tenant}/")), "token is from another issuer"),
+    "unknown version": (lambda f: f.tenant_signed(f.app_claims(ver="3.0")), "token is from another issuer"),
+    "alg none": (lambda f: f.unsigned(f.app_claims()), "algorithm not allowed"),
+    "HS256 keyed with the public key": (lambda f: f.hs256_with_public_key(f.app_claims()), "algorithm not allowed"),
+    "ES256": (lambda f: f.es256(f.app_claims()), "algorithm not allowed"),
+    "unknown kid": (lambda f: f.attacker_signed(f.app_claims(), kid="not-a-tenant-key"), "signing key not found"),
+    "kid with path characters": (lambda f: f.attacker_signed(f.app_claims(), kid="../../../etc/passwd"),
+                                 "signing key not found"),
+    "no kid": (lambda f: f.attacker_signed(f.app_claims(), kid=None), "token has no key id"),
+    "foreign key with our kid": (lambda f: f.attacker_signed(f.app_claims()), "signature does not verify"),
+    "jku to the attacker's keys": (lambda f: f.attacker_signed(f.app_claims(), kid="attacker",
+                                                               jku="https://evil.example/keys"),
+                                   "signing key not found"),
+    "x5u to the attacker's certificate": (lambda f: f.attacker_signed(f.app_claims(), kid="attacker",
+                                                                      x5u="https://evil.example/cert"),
+                                          "signing key not found"),
+    "embedded jwk of the attacker": (lambda f: f.attacker_signed(f.app_claims(), jwk=f.attacker_jwk_header()),
+                                     "signature does not verify"),
+    "tampered payload": (_tampered, "signature does not verify"),
+    "stripped signature": (lambda f: _parts(f, slice(0, 2), "."), "signature does not verify"),
+    "two parts": (lambda f: _parts(f, slice(0, 2)), "malformed token"),
+    "five parts (JWE shape)": (lambda f: _parts(f, slice(0, 3), ".x.y"), "malformed token"),
+    "garbage base64": (lambda f: "%%%.@@@.!!!", "malformed token"),
+    "not a JWT at all": (lambda f: "hello", "malformed token"),
+    "oversized": (lambda f: f.tenant_signed(f.app_claims(padding="x" * 17000)), "token too large"),
+    "missing exp": (lambda f: f.tenant_signed(f.app_claims(exp=None)), "token lacks a required claim"),
+    "missing aud": (lambda f: f.tenant_signed(f.app_claims(aud=None)), "token lacks a required claim"),
+    "missing tid": (lambda f: f.tenant_signed(f.app_claims(tid=None)), "token lacks a required claim"),
+    "missing oid": (lambda f: f.tenant_signed(f.app_claims(oid=None)), "token lacks a required claim"),
+    "roles as a string": (lambda f: f.tenant_signed(f.app_claims(roles="notification.read")),
+                          "malformed roles claim"),
+    "scp as a list": (lambda f: f.tenant_signed(f.user_claims(scp=["notification.read"])), "malformed scp claim"),
+    "scope in roles (user token without scp)": (lambda f: f.tenant_signed(f.user_claims(
+        scp=None, roles=["notification.read"])), "user token without scp"),
+    "app token with scp": (lambda f: f.tenant_signed(f.app_claims(scp="notification.read")), "app token with scp"),
+    "no client id": (lambda f: f.tenant_signed(f.app_claims(appid=None)), "token lacks oid, tid or client id"),
+    "user token expired": (lambda f: f.tenant_signed(f.user_claims(exp=NOW - 3600, iat=NOW - 7200, nbf=NOW - 7200)),
+                           "token expired"),
+}
+
+
+def test_there_are_at_least_thirty_named_attacks() -> None:
+    assert len(BAD_TOKENS) >= 30
+
+
+@pytest.mark.parametrize("name", BAD_TOKENS)
+def test_bad_token_is_refused_with_its_reason(factory: TokenFactory, validator: TokenValidator, name: str) -> None:
+    build, reason = BAD_TOKENS[name]
+    with pytest.raises(TokenError) as refused:
+        validator.validate(build(factory))
+    assert refused.value.reason == reason
+
+
+@pytest.mark.parametrize("version", ["1.0", "2.0"])
+@pytest.mark.parametrize("audience", ["api://notification-api", "guid"])
+def test_good_app_tokens_with_either_audience_form(factory, validator, version, audience) -> None:
+    aud = factory.api_app_id if audience == "guid" else audience
+    caller = validator.validate(factory.tenant_signed(factory.app_claims(version, aud=aud)))
+    assert caller.is_app and caller.roles == {"notification.read"} and not caller.scopes
+    assert caller.app_id == factory.emulator.identity("caller-app")["clientId"]
+
+
+def test_good_user_token(factory, validator) -> None:
+    caller = validator.validate(factory.tenant_signed(factory.user_claims("2.0")))
+    assert not caller.is_app and caller.scopes == {"notification.read"}
+    assert caller.username == factory.emulator.user("alice")["userPrincipalName"]
+
+
+def test_clock_skew_is_tolerated(factory, validator) -> None:
+    token = factory.tenant_signed(factory.app_claims(exp=NOW - 30, nbf=NOW + 30))
+    assert validator.validate(token).is_app
+
+
+def test_real_tokens_from_the_emulator_validate(emulator: EmulatorProcess, validator) -> None:
+    """The same validator accepts what the real token endpoint and managed identity issue."""
+    from azure.identity import ManagedIdentityCredential
+
+    app = validator.validate(ManagedIdentityCredential().get_token("api://notification-api/.default").token)
+    assert app.is_app and app.roles == {"notification.read"}
+    user = validator.validate(emulator.user_token("carol", "api://notification-api/.default"))
+    assert user.scopes == {"notification.read", "notification.create"}
+    assert user.roles == {"notification.read", "notification.create"}
+
+
+def test_keys_are_fetched_once_and_validations_cached(emulator: EmulatorProcess, factory, settings) -> None:
+    emulator.reset()
+    validator = TokenValidator(settings)
+    tokens = [factory.tenant_signed(factory.app_claims(uti=str(i))) for i in range(20)]
+    for _ in range(5):
+        for token in tokens:
+            validator.validate(token)
+    assert emulator.stats()["jwks:fetch"] == 1
+
+
+def test_a_flood_of_unknown_kids_does_not_hammer_the_tenant(emulator: EmulatorProcess, factory, settings) -> None:
+    emulator.reset()
+    validator = TokenValidator(settings)
+    validator.validate(factory.tenant_signed(factory.app_claims()))
+    for i in range(50):
+        with pytest.raises(TokenError):
+            validator.validate(factory.attacker_signed(factory.app_claims(), kid=f"unknown-{i}"))
+    assert emulator.stats()["jwks:fetch"] <= 2  # the first fetch, at most one refetch per cooldown
+
+
+def test_a_cached_token_still_expires(factory, validator, monkeypatch) -> None:
+    """The cache never outlives the token: past exp + skew the entry is dropped and PyJWT decides again."""
+    token = factory.tenant_signed(factory.app_claims(exp=NOW + 120))
+    assert validator.validate(token).is_app
+    digest = hashlib.sha256(token.encode()).digest()
+    assert validator._cached(digest) is not None
+    monkeypatch.setattr(time, "time", lambda: NOW + 120 + 61)
+    assert validator._cached(digest) is None
+
+
+def test_unreachable_tenant_is_keys_unavailable_not_a_401(emulator: EmulatorProcess) -> None:
+    validator = TokenValidator(AuthSettings(emulator.tenant, "https://127.0.0.1:1", ("api://notification-api",)))
+    with pytest.raises(KeysUnavailable):
+        validator.validate(TokenFactory(emulator).tenant_signed(TokenFactory(emulator).app_claims()))
