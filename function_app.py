@@ -11,6 +11,8 @@ import os
 
 import azure.functions as func
 
+from auth import check_environment
+
 BLUEPRINTS = ("notification_api", "caller_app", "obo_proxy")
 
 
@@ -23,6 +25,8 @@ def selected_apps(value: str | None) -> list[str]:
                          f"{', '.join(BLUEPRINTS)} (empty for all three)")
     return list(dict.fromkeys(names)) or list(BLUEPRINTS)
 
+
+check_environment()  # in Azure, refuse settings that would trust the local emulator
 
 # Every route is ANONYMOUS to the Functions host: function keys are not identity. Each route
 # authorizes the caller's bearer token itself (see auth/).

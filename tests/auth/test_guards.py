@@ -1,0 +1,119 @@
+"""The guard decorator: who gets in, and what everyone else is told (RFC 6750 + RFC 9457)."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import logging
+
+import azure.functions as func
+import pytest
+
+from auth import Authorizer, principal_of
+from tests.auth.token_factory import TokenFactory
+
+
+@pytest.fixture
+def api(monkeypatch, emulator, factory: TokenFactory) -> Authorizer:
+    monkeypatch.setenv("TEST_AUDIENCES", f"{factory.api_app_id},api://notification-api")
+    monkeypatch.setenv("AZURE_AUTHORITY_HOST", emulator.origin)
+    return Authorizer("TEST_AUDIENCES")
+
+
+def call(api: Authorizer, token: str | None, role: str = "notification.create", *,
+         authorization: str | None = None) -> func.HttpResponse:
+    @api.requires(role)
+    def handler(req: func.HttpRequest) -> func.HttpResponse:
+        caller = principal_of(req)
+        return func.HttpResponse(json.dumps({"oid": caller.object_id}), status_code=200)
+
+    header = authorization if authorization is not None else (f"Bearer {token}" if token else None)
+    headers = {"Authorization": header} if header is not None else {}
+    return handler(func.HttpRequest("POST", "http://localhost/api/notifications", headers=headers, body=b""))
+
+
+def problem(response: func.HttpResponse) -> dict:
+    assert response.mimetype == "application/problem+json"
+    body = json.loads(response.get_body())
+    assert body["status"] == response.status_code and body["title"] and body["detail"]
+    return body
+
+
+def test_app_with_the_role_gets_in(api, factory) -> None:
+    token = factory.tenant_signed(factory.app_claims(roles=["notification.create"]))
+    response = call(api, token)
+    assert response.status_code == 200
+    assert json.loads(response.get_body())["oid"] == factory.emulator.identity("caller-app")["principalId"]
+
+
+def test_app_without_the_role_is_403_naming_it(api, factory) -> None:
+    response = call(api, factory.tenant_signed(factory.app_claims(roles=["notification.read"])))
+    assert response.status_code == 403
+    assert problem(response)["missing"] == ["app role notification.create"]
+    challenge = response.headers["WWW-Authenticate"]
+    assert challenge.startswith('Bearer error="insufficient_scope"') and 'scope="app role notification.create"' in \
+        challenge
+
+
+def test_user_needs_the_scope_and_the_role(api, factory) -> None:
+    both = factory.user_claims(scp="notification.create", roles=["notification.create"])
+    assert call(api, factory.tenant_signed(both)).status_code == 200
+    scope_only = factory.user_claims(scp="notification.create", roles=["notification.read"])
+    assert problem(call(api, factory.tenant_signed(scope_only)))["missing"] == ["user role notification.create"]
+    role_only = factory.user_claims(scp="notification.read", roles=["notification.create"])
+    assert problem(call(api, factory.tenant_signed(role_only)))["missing"] == ["scope notification.create"]
+
+
+def test_a_token_with_neither_roles_nor_scp_gets_nothing(api, factory) -> None:
+    response = call(api, factory.tenant_signed(factory.app_claims(roles=None)))
+    assert response.status_code == 403
+
+
+def test_no_token_is_a_bare_bearer_challenge(api) -> None:
+    for authorization in (None, "", "Bearer", "Bearer   ", "Basic YWxpY2U6cHc="):
+        response = call(api, None, authorization=authorization)
+        assert response.status_code == 401, authorization
+        assert response.headers["WWW-Authenticate"] == "Bearer"
+        problem(response)
+
+
+def test_bad_token_is_401_invalid_token_with_a_short_true_reason(api, factory, caplog) -> None:
+    token = factory.tenant_signed(factory.app_claims(aud="api://elsewhere"))
+    with caplog.at_level(logging.INFO):
+        response = call(api, token)
+    assert response.status_code == 401
+    assert response.headers["WWW-Authenticate"] == (
+        'Bearer error="invalid_token", error_description="token is for another audience"')
+    assert problem(response)["detail"] == "token is for another audience"
+    # The operator sees why; nobody sees the token.
+    assert "InvalidAudienceError" in caplog.text
+    assert token not in caplog.text and token.split(".")[2] not in caplog.text
+
+
+def test_unreachable_keys_are_503_with_retry_after(api, factory, monkeypatch) -> None:
+    monkeypatch.setenv("AZURE_AUTHORITY_HOST", "https://127.0.0.1:1")
+    response = call(Authorizer("TEST_AUDIENCES"), factory.tenant_signed(factory.app_claims()))
+    assert response.status_code == 503 and response.headers["Retry-After"] == "5"
+
+
+def test_async_handlers_are_guarded_too(api, factory) -> None:
+    @api.requires("notification.read")
+    async def handler(req: func.HttpRequest) -> func.HttpResponse:
+        return func.HttpResponse("in")
+
+    anonymous_call = func.HttpRequest("GET", "http://localhost/api/x", body=b"")
+    assert asyncio.run(handler(anonymous_call)).status_code == 401
+    token = factory.tenant_signed(factory.app_claims())
+    allowed = func.HttpRequest("GET", "http://localhost/api/x", headers={"Authorization": f"Bearer {token}"}, body=b"")
+    assert asyncio.run(handler(allowed)).get_body() == b"in"
+
+
+def test_guard_keeps_the_signature_the_worker_checks(api) -> None:
+    import inspect
+
+    @api.requires("notification.read")
+    def handler(req: func.HttpRequest) -> func.HttpResponse:
+        return func.HttpResponse("in")
+
+    assert list(inspect.signature(handler).parameters) == ["req"]
+    assert handler.__auth__.role == "notification.read"

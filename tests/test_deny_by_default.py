@@ -1,0 +1,38 @@
+"""Nothing is reachable by default: every HTTP function is guarded or explicitly anonymous."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+
+from tests.processes import ROOT
+
+# Run in a fresh interpreter: get_functions() may be called once per process.
+LIST_FUNCTIONS = """
+import json, function_app
+out = []
+for f in function_app.app.get_functions():
+    marker = getattr(f.get_user_function(), "__auth__", None)
+    out.append({"name": f.get_function_name(), "trigger": f.get_trigger().get_binding_name(),
+                "auth": marker if marker is None or isinstance(marker, str) else repr(marker)})
+print(json.dumps(out))
+"""
+
+
+def functions() -> list[dict]:
+    result = subprocess.run([sys.executable, "-c", LIST_FUNCTIONS], cwd=ROOT, capture_output=True, text=True,
+                            check=True, timeout=60)
+    return json.loads(result.stdout)
+
+
+def test_every_http_function_declares_its_requirement() -> None:
+    http = [f for f in functions() if f["trigger"] == "httpTrigger"]
+    assert http, "no HTTP functions found: is function_app.py importable?"
+    unguarded = [f["name"] for f in http if f["auth"] is None]
+    assert unguarded == [], f"routes without @<authorizer>.requires(...) or @anonymous: {unguarded}"
+
+
+def test_anonymous_routes_are_the_known_ones() -> None:
+    anonymous = sorted(f["name"] for f in functions() if f["auth"] == "anonymous")
+    assert anonymous == ["health"]
