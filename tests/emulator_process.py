@@ -39,19 +39,13 @@ class BundleSession(requests.Session):
         return super().request(method, url, **kwargs)
 
 
-class EmulatorProcess:
-    def __init__(self, state_dir: Path, directory: Path = DIRECTORY, *args: str,
-                 share_tls_with: EmulatorProcess | None = None) -> None:
+class EmulatorClient:
+    """A running emulator, found through its state directory's ``env`` file."""
+
+    def __init__(self, state_dir: Path, directory: Path = DIRECTORY) -> None:
         self.state_dir = state_dir
         self.directory_path = directory
         self.directory = json.loads(directory.read_text())
-        state_dir.mkdir(parents=True, exist_ok=True)
-        if share_tls_with:
-            for name in TLS_FILES:
-                shutil.copy2(share_tls_with.state_dir / name, state_dir / name)
-        self.process = ReadyProcess(
-            [sys.executable, "-m", "emulator", "--state-dir", str(state_dir), "--directory", str(directory),
-             "serve", "--port", "0", *args], READY, state_dir / "emulator.log")
         self.env = dict(x.split("=", 1) for x in (state_dir / "env").read_text().splitlines())
         self.origin = self.env["AZURE_AUTHORITY_HOST"]
         self.port = int(self.origin.rsplit(":", 1)[1])
@@ -59,13 +53,6 @@ class EmulatorProcess:
         self.bundle = self.env["REQUESTS_CA_BUNDLE"]
         self.session = BundleSession(self.bundle)
 
-    # -- process ------------------------------------------------------------------------------
-
-    def log_text(self) -> str:
-        return self.process.log_text()
-
-    def stop(self) -> None:
-        self.process.stop()
 
     def activate(self, monkeypatch: pytest.MonkeyPatch) -> None:
         """Point azure-identity, MSAL, PyJWT and requests at this emulator (what local settings do)."""
@@ -121,6 +108,26 @@ class EmulatorProcess:
         assert response.status_code == 200, response.text
         return response.json()["access_token"]
 
+
+class EmulatorProcess(EmulatorClient):
+    """Starts ``python -m emulator --port 0`` in ``state_dir`` and waits for its ready line."""
+
+    def __init__(self, state_dir: Path, directory: Path = DIRECTORY, *args: str,
+                 share_tls_with: EmulatorProcess | None = None) -> None:
+        state_dir.mkdir(parents=True, exist_ok=True)
+        if share_tls_with:
+            for name in TLS_FILES:
+                shutil.copy2(share_tls_with.state_dir / name, state_dir / name)
+        self.process = ReadyProcess(
+            [sys.executable, "-m", "emulator", "--state-dir", str(state_dir), "--directory", str(directory),
+             "serve", "--port", "0", *args], READY, state_dir / "emulator.log")
+        super().__init__(state_dir, directory)
+
+    def log_text(self) -> str:
+        return self.process.log_text()
+
+    def stop(self) -> None:
+        self.process.stop()
 
 def variant_directory(tmp: Path, change) -> Path:
     """A copy of directory.json changed by ``change(data)``, for behaviours the seeded cast does not show."""

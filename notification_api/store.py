@@ -1,0 +1,215 @@
+"""Notifications in Azure Table Storage: create (idempotent), read, list (paged), acknowledge (ETag).
+
+One partition holds two kinds of rows: ``n-<id>`` notifications and ``i-<hash>`` idempotency
+records. They share a partition so that a notification and its idempotency record are written in
+one transaction: either both exist or neither, so a retry can never create a duplicate, even when
+two retries race.
+
+Locally the connection string is Azurite's; in Azure the client uses the app's managed identity
+against ``NotificationStorage__tableServiceUri`` (no keys anywhere).
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import contextlib
+import hashlib
+import json
+import os
+import secrets
+import threading
+import time
+from dataclasses import dataclass
+from datetime import UTC, datetime
+
+from azure.core import MatchConditions
+from azure.core.exceptions import (
+    AzureError,
+    HttpResponseError,
+    ResourceExistsError,
+    ResourceModifiedError,
+    ResourceNotFoundError,
+)
+from azure.data.tables import TableClient, TableServiceClient, TableTransactionError, UpdateMode
+
+TABLE = "notifications"
+PARTITION = "notifications"
+# Fail fast when storage is down: the API answers 503 rather than holding the caller.
+CLIENT_OPTIONS = {"retry_total": 2, "retry_backoff_factor": 0.2, "connection_timeout": 2, "read_timeout": 5}
+
+
+class StorageUnavailable(Exception):
+    """Storage did not answer or failed: 503 with Retry-After. Nothing was acknowledged."""
+
+
+class IdempotencyKeyReused(Exception):
+    """The same Idempotency-Key came with a different request body (422)."""
+
+
+class InvalidPageToken(ValueError):
+    pass
+
+
+@dataclass(frozen=True)
+class NewNotification:
+    recipient: str
+    title: str
+    body: str
+
+    def fingerprint(self) -> str:
+        return hashlib.sha256(json.dumps([self.recipient, self.title, self.body]).encode()).hexdigest()
+
+
+def _now() -> str:
+    return datetime.now(UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z")
+
+
+def _new_id() -> str:
+    """Sortable by creation time (row keys list in order), unguessable."""
+    return f"{int(time.time() * 1000):013d}{secrets.token_hex(6)}"
+
+
+def public(entity: dict) -> dict:
+    """The notification as the API shows it (no storage bookkeeping)."""
+    fields = ("id", "recipient", "title", "body", "status", "createdAt", "createdBy", "acknowledgedAt",
+              "acknowledgedBy")
+    return {k: entity[k] for k in fields if entity.get(k) is not None}
+
+
+def _storage_errors(call):
+    """Turn the SDK's transport and 5xx errors into StorageUnavailable; let 4xx meanings through."""
+    try:
+        return call()
+    except (ResourceExistsError, ResourceNotFoundError, ResourceModifiedError, TableTransactionError):
+        raise
+    except HttpResponseError as exc:
+        if exc.status_code is not None and exc.status_code < 500:
+            raise
+        raise StorageUnavailable(str(exc).splitlines()[0]) from exc
+    except AzureError as exc:  # ServiceRequestError (connection refused), ServiceResponseError (timeout)
+        raise StorageUnavailable(str(exc).splitlines()[0]) from exc
+
+
+class NotificationStore:
+    def __init__(self, table: TableClient) -> None:
+        self.table = table
+        self._table_ready = False
+        self._lock = threading.Lock()
+
+    @classmethod
+    def from_env(cls) -> NotificationStore:
+        connection = os.environ.get("NotificationStorage", "").strip()  # noqa: SIM112 - the Functions naming
+        if connection:  # local: Azurite
+            service = TableServiceClient.from_connection_string(connection, **CLIENT_OPTIONS)
+        else:  # Azure: identity-based, the same credential as everything else
+            from azure.identity import ManagedIdentityCredential
+
+            credential = ManagedIdentityCredential(client_id=os.environ.get("AZURE_CLIENT_ID") or None)
+            uri = os.environ["NotificationStorage__tableServiceUri"]  # noqa: SIM112 - identity-based connection
+            service = TableServiceClient(endpoint=uri,
+                                         credential=credential, **CLIENT_OPTIONS)
+        return cls(service.get_table_client(TABLE))
+
+    def _ensure_table(self) -> None:
+        if self._table_ready:
+            return
+        with self._lock:
+            with contextlib.suppress(ResourceExistsError):  # infra or another instance made it
+                _storage_errors(self.table.create_table)
+            self._table_ready = True
+
+    # -- operations ----------------------------------------------------------------------------
+
+    def create(self, new: NewNotification, created_by: str, idempotency_key: str | None) -> tuple[dict, bool]:
+        """The stored notification, and whether this was a replay of an earlier request."""
+        self._ensure_table()
+        notification_id = _new_id()
+        entity = {
+            "PartitionKey": PARTITION, "RowKey": f"n-{notification_id}", "id": notification_id,
+            "recipient": new.recipient, "recipientKey": new.recipient.lower(), "title": new.title, "body": new.body,
+            "status": "pending", "createdAt": _now(), "createdBy": created_by,
+        }
+        if idempotency_key is None:
+            _storage_errors(lambda: self.table.create_entity(entity))
+            return public(entity), False
+        record = {
+            "PartitionKey": PARTITION,
+            "RowKey": "i-" + hashlib.sha256(f"{created_by}\n{idempotency_key}".encode()).hexdigest(),
+            "notificationId": notification_id, "fingerprint": new.fingerprint(), "createdAt": entity["createdAt"],
+        }
+        try:
+            _storage_errors(lambda: self.table.submit_transaction([("create", entity), ("create", record)]))
+            return public(entity), False
+        except TableTransactionError as exc:
+            if exc.status_code != 409:
+                raise StorageUnavailable(f"transaction failed: {exc.error_code}") from exc
+        # The key was used before (or by a racing retry that won): answer with that notification.
+        earlier = _storage_errors(lambda: self.table.get_entity(PARTITION, record["RowKey"]))
+        if earlier["fingerprint"] != record["fingerprint"]:
+            raise IdempotencyKeyReused(idempotency_key)
+        return public(_storage_errors(lambda: self.table.get_entity(PARTITION, f"n-{earlier['notificationId']}"))), True
+
+    def get(self, notification_id: str) -> dict | None:
+        self._ensure_table()
+        try:
+            return _storage_errors(lambda: self.table.get_entity(PARTITION, f"n-{notification_id}"))
+        except ResourceNotFoundError:
+            return None
+
+    def list(self, *, recipients: list[str] | None, status: str | None, top: int,
+             page_token: str | None) -> tuple[list[dict], str | None]:
+        """One page, oldest first. ``recipients`` limits to notifications addressed to those names."""
+        self._ensure_table()
+        conditions = ["PartitionKey eq @pk", "RowKey ge 'n-'", "RowKey lt 'n.'"]
+        parameters: dict[str, str] = {"pk": PARTITION}
+        if status:
+            conditions.append("status eq @status")
+            parameters["status"] = status
+        if recipients is not None:
+            names = [f"recipientKey eq @r{i}" for i in range(len(recipients))]
+            # Spaces inside the parentheses: the SDK finds "@name" parameters between spaces.
+            conditions.append(f"( {' or '.join(names)} )")
+            parameters.update({f"r{i}": r.lower() for i, r in enumerate(recipients)})
+        pages = self.table.query_entities(" and ".join(conditions), parameters=parameters,
+                                          results_per_page=top).by_page(continuation_token=_decode_token(page_token))
+
+        def first_page() -> list[dict]:
+            return [public(e) for e in next(pages, [])]
+
+        items = _storage_errors(first_page)
+        return items, _encode_token(pages.continuation_token)
+
+    def acknowledge(self, notification_id: str, by: str) -> tuple[dict, bool] | None:
+        """Conditional on the ETag: of racing acks exactly one changes the state; the rest see it done."""
+        for _ in range(5):
+            entity = self.get(notification_id)
+            if entity is None:
+                return None
+            if entity["status"] == "acknowledged":
+                return public(entity), False
+            update = {"PartitionKey": PARTITION, "RowKey": entity["RowKey"], "status": "acknowledged",
+                      "acknowledgedAt": _now(), "acknowledgedBy": by}
+            try:
+                _storage_errors(lambda u=update, e=entity: self.table.update_entity(
+                    u, mode=UpdateMode.MERGE, etag=e.metadata["etag"], match_condition=MatchConditions.IfNotModified))
+            except ResourceModifiedError:
+                continue  # someone else changed it first: read again
+            return public({**entity, **update}), True
+        raise StorageUnavailable("the notification kept changing under the acknowledgement")
+
+
+def _encode_token(token: dict | None) -> str | None:
+    return base64.urlsafe_b64encode(json.dumps(token).encode()).decode().rstrip("=") if token else None
+
+
+def _decode_token(token: str | None) -> dict | None:
+    if not token:
+        return None
+    try:
+        value = json.loads(base64.urlsafe_b64decode(token + "=" * (-len(token) % 4)))
+    except (binascii.Error, ValueError, UnicodeDecodeError):
+        raise InvalidPageToken(token) from None
+    if not isinstance(value, dict) or not all(isinstance(v, str | None) for v in value.values()):
+        raise InvalidPageToken(token)
+    return value
