@@ -38,6 +38,8 @@ lint: setup
 bench: setup
 	$(PY) bench/emulator_tokens.py
 	$(PY) bench/host_overhead.py
+	$(PY) bench/auth_validation.py
+	$(PY) bench/api_guard.py
 
 clean:
 	rm -rf $(VENV) .venv-worker node_modules .emulator .azurite .pytest_cache .ruff_cache

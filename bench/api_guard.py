@@ -1,0 +1,80 @@
+"""What the guard costs a real route: ``GET /api/notifications`` with auth vs the same handler without.
+
+Starts the local stack (Azurite + emulator) on free ports, then two dev hosts on the same
+storage: function_app.py, and bench/unguarded_app.py. The load (4 client processes, keep-alive)
+sends the same managed identity token to both. Target: guarded / unguarded >= 0.8.
+
+    python bench/api_guard.py [--seconds 5] [--clients 4]
+"""
+
+from __future__ import annotations
+
+import argparse
+import contextlib
+import os
+import platform
+import sys
+import tempfile
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+import requests  # noqa: E402
+from azure.identity import ManagedIdentityCredential  # noqa: E402
+from load import measure  # noqa: E402
+
+from tests.e2e.stack import start_host, start_stack  # noqa: E402
+from tests.emulator_process import clear_machine_ca_settings  # noqa: E402
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--seconds", type=float, default=5)
+    parser.add_argument("--clients", type=int, default=4)
+    args = parser.parse_args()
+    clear_machine_ca_settings()
+    with tempfile.TemporaryDirectory() as tmp, contextlib.ExitStack() as cleanup:
+        tmp = Path(tmp)
+        stack = start_stack(tmp)
+        cleanup.callback(stack.process.stop)
+        os.environ.update(stack.emulator.env)
+        reader = ManagedIdentityCredential().get_token("api://notification-api/.default").token
+        writer = ManagedIdentityCredential(client_id=stack.emulator.identity("build-agents")["clientId"]).get_token(
+            "api://notification-api/.default").token
+        for i in range(10):
+            requests.post(f"{stack.base_url}/notifications", json={"recipient": "r", "title": f"t{i}", "body": "b"},
+                          headers={"Authorization": f"Bearer {writer}"}, timeout=10).raise_for_status()
+        guarded, guarded_url = start_host(tmp, stack.host_env())
+        cleanup.callback(guarded.stop)
+        env = stack.host_env()
+        unguarded = _start_unguarded(tmp, env)
+        cleanup.callback(unguarded[0].stop)
+        headers = {"Authorization": f"Bearer {reader}"}
+        rows = {
+            "with @api.requires (token validated)": measure(
+                "GET", f"{guarded_url}/notifications", clients=args.clients, seconds=args.seconds,
+                params={"top": 10}, headers=headers),
+            "same handler, no guard": measure(
+                "GET", f"{unguarded[1]}/notifications", clients=args.clients, seconds=args.seconds,
+                params={"top": 10}, headers=headers),
+        }
+    print(f"\nPython {platform.python_version()}, {os.cpu_count()} cores, {args.clients} clients, "
+          f"{args.seconds:g} s per row, storage on Azurite\n")
+    print("| GET /api/notifications?top=10 | requests/s | p50 ms | p95 ms | errors |")
+    print("|---|---:|---:|---:|---:|")
+    for name, r in rows.items():
+        print(f"| {name} | {r['per_s']:.0f} | {r['p50_ms']:.1f} | {r['p95_ms']:.1f} | {r['errors']} |")
+    with_guard, without = (r["per_s"] for r in rows.values())
+    print(f"\nratio guarded / unguarded: {with_guard / without:.2f}")
+
+
+def _start_unguarded(tmp: Path, env: dict[str, str]):
+    from tests.processes import ReadyProcess
+
+    process = ReadyProcess([sys.executable, "-m", "localdev", "host", "--port", "0", "--app",
+                            "bench.unguarded_app:app"], "dev host ready on ", tmp / "unguarded.log", env=env)
+    return process, process.ready_line.removeprefix("dev host ready on ").split()[0]
+
+
+if __name__ == "__main__":
+    main()
