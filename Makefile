@@ -40,6 +40,7 @@ bench: setup
 	$(PY) bench/host_overhead.py
 	$(PY) bench/auth_validation.py
 	$(PY) bench/api_guard.py
+	$(PY) bench/caller.py
 
 clean:
 	rm -rf $(VENV) .venv-worker node_modules .emulator .azurite .pytest_cache .ruff_cache

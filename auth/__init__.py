@@ -5,7 +5,7 @@ is calling), ``guards.py`` (may they call this route?), ``problems.py`` (what th
 """
 
 from .errors import KeysUnavailable, TokenError
-from .guards import Authorizer, AuthRequirement, anonymous, principal_of
+from .guards import Authorizer, AuthRequirement, anonymous, debug_only, principal_of
 from .principal import Principal
 from .settings import AuthSettings, check_environment, debug_endpoints_enabled
 from .validation import TokenValidator
@@ -20,6 +20,7 @@ __all__ = [
     "TokenValidator",
     "anonymous",
     "check_environment",
+    "debug_only",
     "debug_endpoints_enabled",
     "principal_of",
 ]

@@ -26,12 +26,13 @@ import azure.functions as func
 from . import problems
 from .errors import KeysUnavailable, TokenError
 from .principal import Principal
-from .settings import AuthSettings
+from .settings import AuthSettings, debug_endpoints_enabled
 from .validation import TokenValidator
 
 log = logging.getLogger(__name__)
 
 ANONYMOUS = "anonymous"
+DEBUG_ONLY = "debug-only"
 _PRINCIPAL_ATTRIBUTE = "_auth_principal"
 
 
@@ -56,6 +57,20 @@ def anonymous(handler: Callable) -> Callable:
     """Mark a route as deliberately open (health probes). The deny-by-default test looks for this."""
     handler.__auth__ = ANONYMOUS
     return handler
+
+
+def debug_only(handler: Callable) -> Callable:
+    """A route for looking inside while developing: 404 unless debug endpoints are enabled
+    (on locally by default, off in Azure unless DEBUG_ENDPOINTS=true; see settings.py)."""
+
+    @functools.wraps(handler)
+    def guarded(req: func.HttpRequest) -> func.HttpResponse:
+        if not debug_endpoints_enabled():
+            return problems.problem(404, "Not found.")
+        return handler(req)
+
+    guarded.__auth__ = DEBUG_ONLY
+    return guarded
 
 
 def principal_of(req: func.HttpRequest) -> Principal:

@@ -1,10 +1,149 @@
-"""Caller app blueprint: calls the notification API and Key Vault with its managed identity.
+"""Caller app blueprint: service-to-service with a managed identity, no secret anywhere.
 
-Its routes and the ``deliver_pending`` timer arrive with the caller-app issue.
+Read top to bottom: the credential (once per process), the API client that uses it, the Key
+Vault secret read with it, then the timer that does the real work and the debug routes that let
+you drive and inspect it locally. The line that checks the role is on the API's side:
+``AuthRequirement.missing`` in auth/guards.py.
+
+The HTTP routes are debug-only (404 in Azure unless DEBUG_ENDPOINTS=true): exposed publicly they
+would let anyone act with this app's identity (a confused deputy). In production the caller's
+own logic (the timer) calls the API.
 """
 
 from __future__ import annotations
 
+import functools
+import json
+import logging
+import os
+
 import azure.functions as func
 
+from auth import debug_only, problems
+from auth.credentials import build_credential
+from auth.http import BearerClient, retrying_session
+
+from . import diagnosis
+from .api import DownstreamError, NotificationApi, TokenRefused
+from .delivery import deliver_pending as deliver
+from .vault import CachedSecret, SecretForbidden, SecretUnavailable, secret_client
+
+log = logging.getLogger(__name__)
 bp = func.Blueprint()
+
+# One credential for the life of the process: its token cache is what keeps the managed identity
+# endpoint out of every request (system-assigned, or user-assigned when AZURE_CLIENT_ID is set).
+CREDENTIAL = build_credential(os.environ.get("AZURE_CLIENT_ID"))
+
+
+@functools.cache
+def notification_api() -> NotificationApi:
+    client = BearerClient(os.environ["NOTIFICATION_API_URL"], os.environ["NOTIFICATION_API_SCOPE"], CREDENTIAL)
+    return NotificationApi(client)
+
+
+@functools.cache
+def webhook_secret() -> CachedSecret:
+    return CachedSecret(secret_client(CREDENTIAL), os.environ["WEBHOOK_SECRET_NAME"])
+
+
+@functools.cache
+def webhook_session():
+    return retrying_session()
+
+
+def _downstream_problem(exc: Exception) -> func.HttpResponse:
+    """What the caller's client is told when the API (or Entra) said no."""
+    if isinstance(exc, TokenRefused):
+        if exc.permanent:
+            return problems.problem(403, f"No token for the notification API: {exc}", fix=[
+                "Entra refused a token for this identity. AADSTS501051: assign it an app role on the API.",
+                diagnosis.CACHE_TRAP])
+        return problems.unavailable(f"The identity endpoint did not answer: {exc}")
+    assert isinstance(exc, DownstreamError)
+    if exc.status == 403:
+        return problems.problem(403, **diagnosis.forbidden(exc.problem, notification_api().client.token()))
+    if exc.status == 401:
+        return problems.problem(502, "The notification API refused this app's token (401) twice: "
+                                f"{exc.problem.get('detail')}. Check NOTIFICATION_API_SCOPE against the API's "
+                                "audiences (app id and App ID URI).")
+    if exc.status in (400, 404, 409, 413, 415, 422):
+        return problems.problem(exc.status, exc.problem.get("detail", "The API refused the request."),
+                                **{k: v for k, v in exc.problem.items() if k in ("errors",)})
+    return problems.unavailable(f"The notification API is unavailable ({exc.status or 'no answer'}).")
+
+
+def _errors_as_problems(handler):
+    @functools.wraps(handler)
+    def run(req: func.HttpRequest) -> func.HttpResponse:
+        try:
+            return handler(req)
+        except (DownstreamError, TokenRefused) as exc:
+            log.warning("%s %s: %s", req.method, req.url, exc)
+            return _downstream_problem(exc)
+        except SecretForbidden as exc:
+            return problems.problem(403, f"Key Vault refused this app's identity: {exc}", fix=[
+                "Assign 'Key Vault Secrets User' on the vault to this identity (secretsUsers in directory.json "
+                "locally; infra/ in Azure)."])
+        except SecretUnavailable as exc:
+            return problems.unavailable(str(exc))
+
+    return run
+
+
+def _json(value: object, status: int = 200) -> func.HttpResponse:
+    return func.HttpResponse(json.dumps(value), status_code=status, mimetype="application/json")
+
+
+@bp.route(route="caller/notifications", methods=["GET"])
+@debug_only
+@_errors_as_problems
+def caller_list(req: func.HttpRequest) -> func.HttpResponse:
+    """Pending notifications, fetched from the API with this app's identity."""
+    return _json({"items": notification_api().pending()})
+
+
+@bp.route(route="caller/notifications", methods=["POST"])
+@debug_only
+@_errors_as_problems
+def caller_create(req: func.HttpRequest) -> func.HttpResponse:
+    try:
+        notification = req.get_json()
+    except ValueError:
+        return problems.problem(400, "Send a JSON object: recipient, title, body.")
+    created = notification_api().create(notification, req.headers.get("Idempotency-Key"))
+    return _json(created, 201)
+
+
+@bp.route(route="caller/token", methods=["GET"])
+@debug_only
+@_errors_as_problems
+def caller_token(req: func.HttpRequest) -> func.HttpResponse:
+    """The claims of the token this app holds for the API. Never the token itself."""
+    from .get_token import describe
+
+    api = notification_api().client
+    try:
+        token = api.token()
+    except Exception as exc:  # noqa: BLE001 - any credential failure is reported, not raised
+        raise TokenRefused(str(exc)) from exc
+    return _json({"scope": api.scope, **describe(token)})
+
+
+@bp.route(route="caller/secret", methods=["GET"])
+@debug_only
+@_errors_as_problems
+def caller_secret(req: func.HttpRequest) -> func.HttpResponse:
+    """Proof that Key Vault answered: the secret's name and version. Never its value."""
+    secret = webhook_secret()
+    secret.get()
+    return _json({"name": secret.name, "version": secret.version})
+
+
+@bp.timer_trigger(schedule="0 */5 * * * *", arg_name="timer", run_on_startup=False)
+def deliver_pending(timer: func.TimerRequest) -> None:
+    """Every 5 minutes: deliver what is pending, acknowledge what was delivered."""
+    report = deliver(notification_api(), webhook_secret(), os.environ.get("DELIVERY_WEBHOOK_URL") or None,
+                     webhook_session())
+    if report.failed:
+        log.warning("%d notification(s) stay pending after failed delivery: %s", len(report.failed), report.failed)

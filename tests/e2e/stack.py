@@ -43,6 +43,7 @@ class Stack:
 
 
 def start_stack(tmp: Path, *args: str) -> Stack:
+    tmp.mkdir(parents=True, exist_ok=True)
     process = ReadyProcess(
         [sys.executable, "-m", "localdev", "up", "--port", "0", "--emulator-port", "0", "--storage-port", "0",
          "--state-dir", str(tmp / ".emulator"), "--azurite-dir", str(tmp / ".azurite"), *args],
