@@ -41,6 +41,7 @@ bench: setup
 	$(PY) bench/auth_validation.py
 	$(PY) bench/api_guard.py
 	$(PY) bench/caller.py
+	$(PY) bench/obo.py
 
 clean:
 	rm -rf $(VENV) .venv-worker node_modules .emulator .azurite .pytest_cache .ruff_cache

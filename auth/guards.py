@@ -38,17 +38,22 @@ _PRINCIPAL_ATTRIBUTE = "_auth_principal"
 
 @dataclass(frozen=True)
 class AuthRequirement:
-    role: str
+    """``role``: the app role an app-only token needs and a user must hold. ``role=None``: users only
+    (an on-behalf-of proxy acts for a user; an app-only token has nobody to act for)."""
+
+    role: str | None
     scope: str
 
     def missing(self, caller: Principal) -> list[str]:
         """What the caller lacks; empty when the call is allowed."""
         if caller.is_app:
+            if self.role is None:
+                return [f"a user's token with scope {self.scope} (app-only tokens are not accepted)"]
             return [] if self.role in caller.roles else [f"app role {self.role}"]
         lacks = []
         if self.scope not in caller.scopes:
             lacks.append(f"scope {self.scope}")
-        if self.role not in caller.roles:
+        if self.role is not None and self.role not in caller.roles:
             lacks.append(f"user role {self.role}")
         return lacks
 
@@ -120,8 +125,13 @@ class Authorizer:
         setattr(req, _PRINCIPAL_ATTRIBUTE, caller)
         return None
 
-    def requires(self, role: str, scope: str | None = None) -> Callable[[Callable], Callable]:
-        """Guard a handler: app role ``role``, or delegated scope ``scope`` (default: same name) + user role."""
+    def requires(self, role: str | None = None, scope: str | None = None) -> Callable[[Callable], Callable]:
+        """Guard a handler: app role ``role``, or delegated ``scope`` (default: same name) + the user's role.
+
+        ``requires(scope="access_as_user")`` alone admits users' tokens with that scope, and no app.
+        """
+        if role is None and scope is None:
+            raise ValueError("requires() needs a role, a scope, or both")
         requirement = AuthRequirement(role, scope or role)
 
         def decorate(handler: Callable) -> Callable:

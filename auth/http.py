@@ -3,12 +3,16 @@
 Built on ``requests`` + ``urllib3.Retry`` (not hand-written loops): 429/502/503/504 are retried
 with jittered exponential backoff, honouring ``Retry-After`` up to a cap, for every method. That
 is safe here because our POSTs carry an ``Idempotency-Key``: a retried create cannot duplicate.
+
+Where the token comes from is the caller's business: ``credential_tokens`` for an app acting as
+itself (managed identity), an on-behalf-of exchange for an app acting as a user.
 """
 
 from __future__ import annotations
 
 import logging
 import threading
+from collections.abc import Callable
 
 import requests
 from azure.core.credentials import TokenCredential
@@ -17,6 +21,7 @@ from urllib3.util.retry import Retry
 
 log = logging.getLogger(__name__)
 
+TokenProvider = Callable[[bool], str]  # fresh -> access token; fresh=True must bypass any cache
 TIMEOUT = (3.05, 10)  # connect, read (seconds)
 RETRY = Retry(
     total=3, connect=2, read=1, status=3,
@@ -36,34 +41,61 @@ def retrying_session() -> requests.Session:
     return session
 
 
-class BearerClient:
-    """Calls one API as the credential's identity. One instance per process, like the credential."""
+def credential_tokens(credential: TokenCredential, scope: str) -> TokenProvider:
+    """Tokens for ``scope`` from a credential that lives as long as the process."""
+    # One request at a time: azure-identity does not merge concurrent requests for an uncached
+    # token, so a burst at start-up would hit the identity endpoint once per thread. Cached
+    # lookups under the lock take microseconds.
+    lock = threading.Lock()
 
-    def __init__(self, base_url: str, scope: str, credential: TokenCredential,
-                 session: requests.Session | None = None) -> None:
-        self.base_url = base_url.rstrip("/")
-        self.scope = scope
-        self.credential = credential
-        self.session = session or retrying_session()
-        self._token_lock = threading.Lock()
-
-    def token(self, fresh: bool = False) -> str:
-        # One request at a time: azure-identity does not merge concurrent requests for an uncached
-        # token, so a burst at start-up would hit the identity endpoint once per thread. Cached
-        # lookups under the lock take microseconds.
-        with self._token_lock:
+    def token(fresh: bool = False) -> str:
+        with lock:
             # A claims challenge is the supported way to make azure-identity skip its token cache.
-            return self.credential.get_token(self.scope, claims="{}" if fresh else None).token
+            return credential.get_token(scope, claims="{}" if fresh else None).token
+
+    return token
+
+
+class DownstreamError(Exception):
+    """The API answered with an error (``status``), or did not answer at all (``status`` None)."""
+
+    def __init__(self, status: int | None, problem: dict, headers: dict | None = None) -> None:
+        super().__init__(f"{status}: {problem.get('detail') or problem}")
+        self.status, self.problem, self.headers = status, problem, headers or {}
+
+
+class BearerClient:
+    """Calls one API with tokens from ``tokens``. Share one session per process."""
+
+    def __init__(self, base_url: str, tokens: TokenProvider, session: requests.Session | None = None) -> None:
+        self.base_url = base_url.rstrip("/")
+        self.tokens = tokens
+        self.session = session or retrying_session()
 
     def request(self, method: str, path: str, **kwargs) -> requests.Response:
         headers = kwargs.pop("headers", {})
         kwargs.setdefault("timeout", TIMEOUT)
-        response = self.session.request(method, f"{self.base_url}{path}",
-                                        headers={**headers, "Authorization": f"Bearer {self.token()}"}, **kwargs)
+        url = f"{self.base_url}{path}"
+        response = self.session.request(method, url, headers={**headers, "Authorization": f"Bearer "
+                                                               f"{self.tokens(False)}"}, **kwargs)
         if response.status_code == 401:
             # Once, with a token fetched anew (a key rollover, a revoked token); never in a loop.
             log.warning("%s %s answered 401; retrying once with a fresh token", method, path)
-            response = self.session.request(method, f"{self.base_url}{path}",
-                                            headers={**headers, "Authorization": f"Bearer {self.token(True)}"},
-                                            **kwargs)
+            response = self.session.request(method, url, headers={**headers, "Authorization": f"Bearer "
+                                                                   f"{self.tokens(True)}"}, **kwargs)
         return response
+
+    def json(self, method: str, path: str, **kwargs) -> dict:
+        """The JSON body of a 2xx answer, else DownstreamError with the API's problem details."""
+        try:
+            response = self.request(method, path, **kwargs)
+        except requests.RequestException as exc:  # unreachable after the retries
+            raise DownstreamError(None, {"detail": f"the API did not answer: {type(exc).__name__}"}) from exc
+        if response.ok:
+            return response.json()
+        try:
+            problem = response.json()
+        except ValueError:
+            problem = {"detail": response.text[:200]}
+        raise DownstreamError(response.status_code, problem if isinstance(problem, dict) else {},
+                              dict(response.headers))

@@ -21,7 +21,7 @@ import azure.functions as func
 
 from auth import debug_only, problems
 from auth.credentials import build_credential
-from auth.http import BearerClient, retrying_session
+from auth.http import BearerClient, credential_tokens, retrying_session
 
 from . import diagnosis
 from .api import DownstreamError, NotificationApi, TokenRefused
@@ -38,8 +38,8 @@ CREDENTIAL = build_credential(os.environ.get("AZURE_CLIENT_ID"))
 
 @functools.cache
 def notification_api() -> NotificationApi:
-    client = BearerClient(os.environ["NOTIFICATION_API_URL"], os.environ["NOTIFICATION_API_SCOPE"], CREDENTIAL)
-    return NotificationApi(client)
+    tokens = credential_tokens(CREDENTIAL, os.environ["NOTIFICATION_API_SCOPE"])
+    return NotificationApi(BearerClient(os.environ["NOTIFICATION_API_URL"], tokens))
 
 
 @functools.cache
@@ -62,7 +62,7 @@ def _downstream_problem(exc: Exception) -> func.HttpResponse:
         return problems.unavailable(f"The identity endpoint did not answer: {exc}")
     assert isinstance(exc, DownstreamError)
     if exc.status == 403:
-        return problems.problem(403, **diagnosis.forbidden(exc.problem, notification_api().client.token()))
+        return problems.problem(403, **diagnosis.forbidden(exc.problem, notification_api().client.tokens(False)))
     if exc.status == 401:
         return problems.problem(502, "The notification API refused this app's token (401) twice: "
                                 f"{exc.problem.get('detail')}. Check NOTIFICATION_API_SCOPE against the API's "
@@ -122,12 +122,11 @@ def caller_token(req: func.HttpRequest) -> func.HttpResponse:
     """The claims of the token this app holds for the API. Never the token itself."""
     from .get_token import describe
 
-    api = notification_api().client
     try:
-        token = api.token()
+        token = notification_api().client.tokens(False)
     except Exception as exc:  # noqa: BLE001 - any credential failure is reported, not raised
         raise TokenRefused(str(exc)) from exc
-    return _json({"scope": api.scope, **describe(token)})
+    return _json({"scope": os.environ["NOTIFICATION_API_SCOPE"], **describe(token)})
 
 
 @bp.route(route="caller/secret", methods=["GET"])

@@ -4,28 +4,11 @@ from __future__ import annotations
 
 import uuid
 
-import requests
 from azure.core.exceptions import AzureError
 
-from auth.http import BearerClient
+from auth.http import BearerClient, DownstreamError
 
-
-class DownstreamError(Exception):
-    """The API answered with an error, or did not answer."""
-
-    def __init__(self, status: int | None, problem: dict, headers: dict | None = None) -> None:
-        super().__init__(f"{status}: {problem.get('detail') or problem}")
-        self.status, self.problem, self.headers = status, problem, headers or {}
-
-
-def _result(response: requests.Response) -> dict:
-    if response.ok:
-        return response.json()
-    try:
-        problem = response.json()
-    except ValueError:
-        problem = {"detail": response.text[:200]}
-    raise DownstreamError(response.status_code, problem if isinstance(problem, dict) else {}, dict(response.headers))
+__all__ = ["DownstreamError", "NotificationApi", "TokenRefused"]
 
 
 class TokenRefused(Exception):
@@ -42,12 +25,9 @@ class NotificationApi:
 
     def _call(self, method: str, path: str, **kwargs) -> dict:
         try:
-            return _result(self.client.request(method, path, **kwargs))
-        except requests.RequestException as exc:  # unreachable after the retries
-            raise DownstreamError(None, {"detail": f"the API did not answer: {type(exc).__name__}"}) from exc
+            return self.client.json(method, path, **kwargs)
         except AzureError as exc:  # from the credential: Entra said no, or the identity endpoint is down
             raise TokenRefused(exc.message) from exc
-
     def pending(self, limit: int = 500) -> list[dict]:
         items: list[dict] = []
         token = None

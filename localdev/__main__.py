@@ -58,7 +58,7 @@ def stack_up(args: argparse.Namespace) -> int:
     try:
         stack = Stack(port=args.port, emulator_port=args.emulator_port, storage_port=args.storage_port,
                       apps=args.apps, use_func=not args.no_func, state_dir=args.state_dir,
-                      azurite_dir=args.azurite_dir)
+                      azurite_dir=args.azurite_dir, directory=args.directory)
     except StackError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2
@@ -76,6 +76,8 @@ def main(argv: list[str] | None = None) -> int:
     up.add_argument("--apps", default=os.environ.get("APPS", ""), help="comma list of blueprints (default: all)")
     up.add_argument("--no-func", action="store_true", help="use the dev host even when Core Tools is installed")
     up.add_argument("--state-dir", type=Path, default=Path(".emulator"))
+    up.add_argument("--directory", type=Path, default=Path("directory.json"),
+                    help="the tenant the emulator serves (a variant lets you try, say, missing consent)")
     up.add_argument("--azurite-dir", type=Path, default=Path(".azurite"))
     host = commands.add_parser("host", help="serve function_app.py over HTTP (no Core Tools needed)")
     host.add_argument("--host", default="127.0.0.1")

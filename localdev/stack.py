@@ -93,7 +93,7 @@ class Child:
 
 class Stack:
     def __init__(self, *, port: int, emulator_port: int, storage_port: int, apps: str, use_func: bool,
-                 state_dir: Path, azurite_dir: Path) -> None:
+                 state_dir: Path, azurite_dir: Path, directory: Path = Path("directory.json")) -> None:
         self.children: list[Child] = []
         self.port = claim_port(port, "functions host")
         self.emulator_port = claim_port(emulator_port, "emulator")
@@ -106,6 +106,9 @@ class Stack:
         self.func = shutil.which("func") if use_func else None
         self.state_dir = state_dir.resolve()
         self.azurite_dir = azurite_dir.resolve()
+        self.directory = directory.resolve()
+        if not self.directory.exists():
+            raise StackError(f"{directory} does not exist")
         self._stop = threading.Event()
 
     # -- children ------------------------------------------------------------------------------
@@ -168,8 +171,9 @@ class Stack:
             self._wait_for_port("azurite", child, port)
 
     def start_emulator(self) -> dict[str, str]:
-        self._spawn("emulator", [sys.executable, "-m", "emulator", "--state-dir", str(self.state_dir), "serve",
-                                 "--port", str(self.emulator_port)], dict(os.environ), ready="emulator ready on ")
+        self._spawn("emulator", [sys.executable, "-m", "emulator", "--state-dir", str(self.state_dir), "--directory",
+                                 str(self.directory), "serve", "--port", str(self.emulator_port)], dict(os.environ),
+                    ready="emulator ready on ")
         return dict(line.split("=", 1) for line in (self.state_dir / "env").read_text().splitlines() if "=" in line)
 
     def host_env(self, emulator_env: dict[str, str]) -> dict[str, str]:

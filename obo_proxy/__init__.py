@@ -1,10 +1,149 @@
 """On-behalf-of proxy blueprint: calls the notification API as the signed-in user.
 
-Its routes arrive with the on-behalf-of issue.
+The proxy has no permissions of its own. A request carries the user's token for the proxy
+(scope ``access_as_user``); the proxy exchanges it for the user's token to the API; the API then
+decides with the *user's* roles. Walk through one request in README "On-behalf-of".
 """
 
 from __future__ import annotations
 
-import azure.functions as func
+import functools
+import json
+import logging
+import os
+import uuid
+from urllib.parse import urlencode
 
+import azure.functions as func
+import requests
+from azure.core.exceptions import AzureError
+
+from auth import Authorizer, principal_of, problems
+from auth.guards import bearer_token
+from auth.http import BearerClient, DownstreamError, retrying_session
+
+from .exchange import OboFailure, OnBehalfOf
+
+log = logging.getLogger(__name__)
 bp = func.Blueprint()
+proxy = Authorizer("OBO_AUDIENCES")
+
+
+@functools.cache
+def on_behalf_of() -> OnBehalfOf:
+    return OnBehalfOf.from_env()  # one confidential client (and token cache) per process
+
+
+@functools.cache
+def api_session() -> requests.Session:
+    return retrying_session()
+
+
+def api_as_user(req: func.HttpRequest) -> BearerClient:
+    """A client for the API whose tokens are the caller's own, by exchange of their token."""
+    user, user_token = principal_of(req), bearer_token(req)
+    account = f"{user.object_id}.{user.tenant_id}"
+    scope = os.environ["NOTIFICATION_API_SCOPE"]
+    return BearerClient(os.environ["NOTIFICATION_API_URL"],
+                        lambda fresh: on_behalf_of().token(user_token, account, scope, fresh), api_session())
+
+
+# MSAL answers an identical refused token request from memory for 60 s (its HTTP cache keeps 400s),
+# so after an admin fixes consent or assignment, the same user token keeps failing for a minute.
+AFTER_THE_FIX = "After the fix, sign in again for a new token, or retry in a minute."
+
+
+def consent_challenge() -> func.HttpResponse:
+    """403 with what a front end needs to ask the user (or an admin) for consent (AADSTS65001)."""
+    client_id, scope = os.environ["OBO_CLIENT_ID"], os.environ["NOTIFICATION_API_SCOPE"]
+    authority = f"{os.environ.get('AZURE_AUTHORITY_HOST', 'https://login.microsoftonline.com')}/" \
+                f"{os.environ['AZURE_TENANT_ID']}"
+    consent_uri = f"{authority}/oauth2/v2.0/authorize?" + urlencode(
+        {"client_id": client_id, "response_type": "code", "scope": scope, "prompt": "consent"})
+    detail = ("Nobody has consented to this proxy calling the notification API for you (AADSTS65001). Ask for "
+              "consent with the consentUri, or have an admin grant it or pre-authorize the proxy on the API. "
+              + AFTER_THE_FIX)
+    response = problems.problem(403, detail, title="Consent required", clientId=client_id, scopes=[scope],
+                                consentUri=consent_uri)
+    response.headers["WWW-Authenticate"] = (
+        f'Bearer error="insufficient_scope", error_description="consent required", client_id="{client_id}", '
+        f'consent_uri="{consent_uri}", scope="{scope}"')
+    return response
+
+
+def exchange_failed(failure: OboFailure) -> func.HttpResponse:
+    """Each AADSTS outcome of the exchange, as what happened and what fixes it."""
+    log.warning("on-behalf-of refused: AADSTS%s %s", failure.code, failure.description)
+    if failure.code == 65001:
+        return consent_challenge()
+    if failure.code == 50105:
+        return problems.problem(403, "You are not assigned to the notification API (AADSTS50105). An admin must "
+                                f"assign you, or a group you are in, an app role on it. {AFTER_THE_FIX}",
+                                title="Not assigned")
+    if failure.code in (50013, 500131, 500133, 50027):
+        return problems.unauthorized(f"The token could not be exchanged (AADSTS{failure.code}). Sign in again and "
+                                     "send a token for this proxy.")
+    if failure.error == "temporarily_unavailable" or (failure.code or 0) >= 90000 and failure.error == "server_error":
+        return problems.unavailable("The identity provider is unavailable; retry later.")
+    return problems.problem(502, f"The on-behalf-of exchange failed: {failure.description}", title="Exchange failed")
+
+
+def downstream_failed(exc: DownstreamError) -> func.HttpResponse:
+    if exc.status == 403:  # the user's own permissions said no: pass the API's reason through
+        return problems.problem(403, exc.problem.get("detail", "The API refused."), title="Forbidden by the API",
+                                missing=exc.problem.get("missing", []))
+    if exc.status in (400, 404, 413, 415, 422):
+        return problems.problem(exc.status, exc.problem.get("detail", "The API refused the request."),
+                                **{k: v for k, v in exc.problem.items() if k == "errors"})
+    if exc.status == 401:
+        return problems.problem(502, "The API refused the exchanged token: check NOTIFICATION_API_SCOPE against "
+                                "the API's audiences.")
+    return problems.unavailable("The notification API is unavailable; retry later.")
+
+
+def _exchange_errors(handler):
+    """Map every failure of the exchange or the API call to a problem response."""
+
+    @functools.wraps(handler)
+    def run(req: func.HttpRequest) -> func.HttpResponse:
+        try:
+            return handler(req)
+        except OboFailure as failure:
+            return exchange_failed(failure)
+        except DownstreamError as exc:
+            return downstream_failed(exc)
+        except (requests.RequestException, AzureError) as exc:  # token endpoint or identity endpoint down
+            log.error("on-behalf-of unavailable: %s", type(exc).__name__)
+            return problems.unavailable("The sign-in service is unavailable; retry later.")
+
+    return run
+
+
+def _json(value: object, status: int = 200, headers: dict | None = None) -> func.HttpResponse:
+    return func.HttpResponse(json.dumps(value), status_code=status, headers=headers or {}, mimetype="application/json")
+
+
+@bp.route(route="obo/notifications", methods=["GET"])
+@proxy.requires(scope="access_as_user")
+@_exchange_errors
+def obo_list(req: func.HttpRequest) -> func.HttpResponse:
+    """The signed-in user's notifications, fetched as the user."""
+    api = api_as_user(req)
+    params = {k: v for k, v in req.params.items() if k in ("status", "top", "pageToken")}
+    return _json(api.json("GET", "/notifications", params=params))
+
+
+@bp.route(route="obo/notifications", methods=["POST"])
+@proxy.requires(scope="access_as_user")
+@_exchange_errors
+def obo_create(req: func.HttpRequest) -> func.HttpResponse:
+    """Create a notification as the signed-in user (needs their notification.create role)."""
+    try:
+        body = req.get_json()
+    except ValueError:
+        return problems.problem(400, "Send a JSON object: recipient, title, body.")
+    api = api_as_user(req)
+    # The same key on every retry of this call, so a retried create cannot duplicate.
+    key = req.headers.get("Idempotency-Key") or str(uuid.uuid4())
+    created = api.json("POST", "/notifications", json=body, headers={"Idempotency-Key": key})
+    return _json(created, 201, {"Location": f"/api/notifications/{created['id']}"})

@@ -117,3 +117,22 @@ def test_guard_keeps_the_signature_the_worker_checks(api) -> None:
 
     assert list(inspect.signature(handler).parameters) == ["req"]
     assert handler.__auth__.role == "notification.read"
+
+
+def test_user_only_routes_refuse_app_tokens(api, factory) -> None:
+    app_token = factory.tenant_signed(factory.app_claims(roles=["notification.read"]))
+    user_token = factory.tenant_signed(factory.user_claims(scp="access_as_user", roles=None))
+
+    @api.requires(scope="access_as_user")
+    def handler(req: func.HttpRequest) -> func.HttpResponse:
+        return func.HttpResponse("in")
+
+    def with_token(token: str) -> func.HttpResponse:
+        return handler(func.HttpRequest("GET", "http://localhost/api/x", headers={"Authorization": f"Bearer {token}"},
+                                        body=b""))
+
+    refused = with_token(app_token)
+    assert refused.status_code == 403 and "app-only tokens are not accepted" in problem(refused)["detail"]
+    assert with_token(user_token).get_body() == b"in"
+    with pytest.raises(ValueError):
+        api.requires()
