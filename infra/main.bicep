@@ -1,0 +1,244 @@
+// The whole suite in one resource group: three function apps from one package, their identities,
+// storage, Key Vault, Application Insights, and the Entra app registrations (modules/entra.bicep).
+// Re-running it is safe: names and role assignment ids are derived, not random.
+
+targetScope = 'resourceGroup'
+
+@minLength(2)
+@maxLength(12)
+@description('A short name for this deployment (azd: the environment name). Lower-case letters and digits.')
+param environmentName string
+
+param location string = resourceGroup().location
+
+@description('flex: Flex Consumption (FC1, no slots). premium: a Premium v3 plan with a staging slot per app.')
+@allowed(['flex', 'premium'])
+param hosting string = 'flex'
+
+@description('App ID URIs: "tenant" = api://<tenant id>/<name> (accepted by default tenant policies), "name" = as in directory.json.')
+@allowed(['tenant', 'name'])
+param identifierUriStyle string = 'tenant'
+
+@secure()
+@description('The webhook signing secret stored in Key Vault. Generated when not given.')
+param webhookSecret string = newGuid()
+
+@description('Run the caller app as the shared user-assigned identity build-agents (which holds notification.create).')
+param callerUsesBuildAgents bool = false
+
+@description('Where the caller app delivers notifications (empty: it logs and leaves them pending).')
+param deliveryWebhookUrl string = ''
+
+@description('Optional object id of a user or group to assign roles on the API, for running the apps locally as yourself.')
+param debugPrincipalId string = ''
+param debugRoles array = ['notification.read']
+
+var directory = loadJsonContent('../directory.json')
+var vault = items(directory.keyVaults)[0].value
+var secretName = items(vault.secrets)[0].key
+var suffix = take(uniqueString(subscription().id, resourceGroup().id, environmentName), 6)
+var tags = { 'azd-env-name': environmentName }
+var authorityHost = environment().authentication.loginEndpoint
+// The app and the azd service (azure.yaml) for each blueprint of function_app.py (APPS).
+var functionApps = {
+  api: { name: 'func-api-${environmentName}-${suffix}', service: 'notification-api', blueprint: 'notification_api' }
+  caller: { name: 'func-caller-${environmentName}-${suffix}', service: 'caller-app', blueprint: 'caller_app' }
+  proxy: { name: 'func-obo-${environmentName}-${suffix}', service: 'obo-proxy', blueprint: 'obo_proxy' }
+}
+
+module identities 'modules/identities.bicep' = {
+  name: 'identities'
+  params: { location: location, tags: tags, names: ['obo-proxy-identity-${suffix}', 'build-agents-${suffix}'] }
+}
+
+module monitoring 'modules/monitoring.bicep' = {
+  name: 'monitoring'
+  params: { location: location, tags: tags, name: '${environmentName}-${suffix}' }
+}
+
+module storage 'modules/storage.bicep' = {
+  name: 'storage'
+  params: {
+    location: location
+    tags: tags
+    name: 'st${environmentName}${suffix}'
+    deploymentContainers: ['deploy-api', 'deploy-caller', 'deploy-proxy']
+    tableName: 'notifications'
+  }
+}
+
+module plan 'modules/plan.bicep' = {
+  name: 'plan'
+  params: { location: location, tags: tags, name: 'plan-${environmentName}-${suffix}', hosting: hosting }
+}
+
+module apiApp 'modules/functionapp.bicep' = {
+  name: 'app-api'
+  params: {
+    location: location
+    tags: tags
+    name: functionApps.api.name
+    serviceName: functionApps.api.service
+    planId: plan.outputs.id
+    hosting: hosting
+    systemAssigned: true
+    deploymentStorageBlobEndpoint: storage.outputs.blobEndpoint
+    deploymentContainer: 'deploy-api'
+  }
+}
+
+module callerApp 'modules/functionapp.bicep' = {
+  name: 'app-caller'
+  params: {
+    location: location
+    tags: tags
+    name: functionApps.caller.name
+    serviceName: functionApps.caller.service
+    planId: plan.outputs.id
+    hosting: hosting
+    systemAssigned: true
+    userAssignedIdentityIds: callerUsesBuildAgents ? [identities.outputs.identities[1].id] : []
+    deploymentStorageBlobEndpoint: storage.outputs.blobEndpoint
+    deploymentContainer: 'deploy-caller'
+  }
+}
+
+module proxyApp 'modules/functionapp.bicep' = {
+  name: 'app-proxy'
+  params: {
+    location: location
+    tags: tags
+    name: functionApps.proxy.name
+    serviceName: functionApps.proxy.service
+    planId: plan.outputs.id
+    hosting: hosting
+    systemAssigned: false // the proxy runs as obo-proxy-identity only, the identity its app registration trusts
+    userAssignedIdentityIds: [identities.outputs.identities[0].id]
+    deploymentIdentityId: identities.outputs.identities[0].id
+    deploymentStorageBlobEndpoint: storage.outputs.blobEndpoint
+    deploymentContainer: 'deploy-proxy'
+  }
+}
+
+var oboIdentity = identities.outputs.identities[0]
+var buildAgents = identities.outputs.identities[1]
+var apiPrincipals = filter([apiApp.outputs.principalId, apiApp.outputs.slotPrincipalId], id => !empty(id))
+var callerPrincipals = filter([callerApp.outputs.principalId, callerApp.outputs.slotPrincipalId], id => !empty(id))
+// directory.json names -> the principal ids Azure gave those identities.
+var principalIdsByName = {
+  'caller-app': callerPrincipals
+  'build-agents': [buildAgents.principalId]
+  'obo-proxy-identity': [oboIdentity.principalId]
+}
+
+module entra 'modules/entra.bicep' = {
+  name: 'entra'
+  params: {
+    environmentName: environmentName
+    identifierUriStyle: identifierUriStyle
+    principalIdsByName: principalIdsByName
+    oboIdentityPrincipalId: oboIdentity.principalId
+    debugPrincipalId: debugPrincipalId
+    debugRoles: debugRoles
+  }
+}
+
+module keyVault 'modules/keyvault.bicep' = {
+  name: 'keyvault'
+  params: {
+    location: location
+    tags: tags
+    name: 'kv-${environmentName}-${suffix}'
+    secretName: secretName
+    secretValue: webhookSecret
+  }
+}
+
+module roles 'modules/roles.bicep' = {
+  name: 'roles'
+  params: {
+    hostPrincipalIds: concat(apiPrincipals, callerPrincipals, [oboIdentity.principalId])
+    tablePrincipalIds: apiPrincipals
+    secretReaderPrincipalIds: flatten(map(vault.secretsUsers, name => principalIdsByName[name]))
+    storageName: storage.outputs.name
+    vaultName: keyVault.outputs.name
+    insightsName: monitoring.outputs.name
+  }
+}
+
+// -- app settings: identity-based connections only ---------------------------------------------
+
+var apiUrl = 'https://${apiApp.outputs.hostName}/api'
+var apiScope = '${entra.outputs.apiIdentifierUri}/.default'
+var hostSettings = union({
+  AzureWebJobsStorage__credential: 'managedidentity'
+  AzureWebJobsStorage__blobServiceUri: storage.outputs.blobEndpoint
+  AzureWebJobsStorage__queueServiceUri: storage.outputs.queueEndpoint
+  AzureWebJobsStorage__tableServiceUri: storage.outputs.tableEndpoint
+  APPLICATIONINSIGHTS_CONNECTION_STRING: monitoring.outputs.connectionString
+  AZURE_TENANT_ID: tenant().tenantId
+  AZURE_AUTHORITY_HOST: authorityHost
+}, hosting == 'premium' ? { FUNCTIONS_EXTENSION_VERSION: '~4', FUNCTIONS_WORKER_RUNTIME: 'python' } : {})
+
+module apiSettings 'modules/appsettings.bicep' = {
+  name: 'settings-api'
+  params: {
+    appName: apiApp.outputs.name
+    hosting: hosting
+    settings: union(hostSettings, {
+      APPLICATIONINSIGHTS_AUTHENTICATION_STRING: 'Authorization=AAD'
+      APPS: functionApps.api.blueprint
+      NOTIFICATION_API_APP_ID: entra.outputs.apiAppId
+      NOTIFICATION_API_AUDIENCES: '${entra.outputs.apiAppId},${entra.outputs.apiIdentifierUri}'
+      NotificationStorage__tableServiceUri: storage.outputs.tableEndpoint
+    })
+  }
+}
+
+module callerSettings 'modules/appsettings.bicep' = {
+  name: 'settings-caller'
+  params: {
+    appName: callerApp.outputs.name
+    hosting: hosting
+    settings: union(hostSettings, {
+      APPLICATIONINSIGHTS_AUTHENTICATION_STRING: 'Authorization=AAD'
+      APPS: functionApps.caller.blueprint
+      NOTIFICATION_API_URL: apiUrl
+      NOTIFICATION_API_SCOPE: apiScope
+      KEY_VAULT_URL: keyVault.outputs.uri
+      WEBHOOK_SECRET_NAME: secretName
+      DELIVERY_WEBHOOK_URL: deliveryWebhookUrl
+    }, callerUsesBuildAgents ? { AZURE_CLIENT_ID: buildAgents.clientId } : {})
+  }
+}
+
+module proxySettings 'modules/appsettings.bicep' = {
+  name: 'settings-proxy'
+  params: {
+    appName: proxyApp.outputs.name
+    hosting: hosting
+    settings: union(hostSettings, {
+      AzureWebJobsStorage__clientId: oboIdentity.clientId
+      APPLICATIONINSIGHTS_AUTHENTICATION_STRING: 'Authorization=AAD;ClientId=${oboIdentity.clientId}'
+      APPS: functionApps.proxy.blueprint
+      OBO_CLIENT_ID: entra.outputs.proxyAppId
+      OBO_AUDIENCES: '${entra.outputs.proxyAppId},${entra.outputs.proxyIdentifierUri}'
+      OBO_MANAGED_IDENTITY_CLIENT_ID: oboIdentity.clientId
+      NOTIFICATION_API_URL: apiUrl
+      NOTIFICATION_API_SCOPE: apiScope
+    })
+  }
+}
+
+output AZURE_TENANT_ID string = tenant().tenantId
+output NOTIFICATION_API_URL string = apiUrl
+output NOTIFICATION_API_APP_ID string = entra.outputs.apiAppId
+output NOTIFICATION_API_IDENTIFIER_URI string = entra.outputs.apiIdentifierUri
+output OBO_PROXY_APP_ID string = entra.outputs.proxyAppId
+output OBO_PROXY_IDENTIFIER_URI string = entra.outputs.proxyIdentifierUri
+output CALLER_URL string = 'https://${callerApp.outputs.hostName}/api'
+output OBO_PROXY_URL string = 'https://${proxyApp.outputs.hostName}/api'
+output KEY_VAULT_URL string = keyVault.outputs.uri
+output API_APP_NAME string = apiApp.outputs.name
+output CALLER_APP_NAME string = callerApp.outputs.name
+output PROXY_APP_NAME string = proxyApp.outputs.name

@@ -1,0 +1,135 @@
+// The Entra ID side, with the Microsoft Graph Bicep extension: the two app registrations, their
+// service principals, app role assignments and the proxy's federated credential. Everything is
+// read from directory.json, the same file the local emulator serves: roles, scopes and their ids
+// are typed once. (App ids and object ids are Entra's; the file's local ids are only used to
+// recognise which app a reference points at.)
+
+extension microsoftGraphV1
+
+param environmentName string
+@description('"tenant": App ID URIs api://<tenant id>/<name> (what most tenant policies require); "name": as in directory.json.')
+@allowed(['tenant', 'name'])
+param identifierUriStyle string
+@description('Managed identity principal ids by directory.json name (several when slots have their own).')
+param principalIdsByName object
+param oboIdentityPrincipalId string
+@description('Optional: a user or group object id to give roles on the API (running the apps locally as yourself).')
+param debugPrincipalId string = ''
+param debugRoles array = []
+
+var directory = loadJsonContent('../../directory.json')
+var api = directory.applications['notification-api']
+var proxy = directory.applications['obo-proxy']
+var apiUniqueName = 'notification-api-${environmentName}'
+var proxyUniqueName = 'obo-proxy-${environmentName}'
+var tokenExchangeAudience = 'api://AzureADTokenExchange'
+
+func identifierUri(style string, tenantId string, name string, localUris array) string =>
+  style == 'tenant' ? 'api://${tenantId}/${name}' : localUris[0]
+
+// Pre-authorized clients are named by app id and scope values in directory.json; Graph wants scope ids.
+func preAuthorized(entries array, scopes array) array => map(entries, p => {
+  appId: p.appId
+  delegatedPermissionIds: map(p.scopes, v => filter(scopes, s => s.value == v)[0].id)
+})
+
+func scopeDefinitions(scopes array) array => map(scopes, s => {
+  id: s.id
+  value: s.value
+  type: 'User'
+  isEnabled: true
+  adminConsentDisplayName: s.value
+  adminConsentDescription: 'Lets the app use ${s.value} as the signed-in user.'
+  userConsentDisplayName: s.value
+  userConsentDescription: 'Lets the app use ${s.value} on your behalf.'
+})
+
+func roleDefinitions(roles array) array => map(roles, r => {
+  id: r.id
+  value: r.value
+  displayName: r.displayName
+  description: r.displayName
+  allowedMemberTypes: r.allowedMemberTypes
+  isEnabled: true
+})
+
+var apiPreAuthorizedOthers = preAuthorized(filter(api.preAuthorizedApplications, p => p.appId != proxy.appId), api.scopes)
+var apiPreAuthorizesProxy = preAuthorized(filter(api.preAuthorizedApplications, p => p.appId == proxy.appId), api.scopes)
+
+// App role assignments of directory.json whose principal is one of our managed identities,
+// one per principal id (a slot's identity gets the same roles as its app's).
+var managedIdentityAssignments = flatten(map(
+  filter(directory.appRoleAssignments, a => contains(principalIdsByName, a.principal)),
+  a => map(principalIdsByName[a.principal], principalId => {
+    principalId: principalId
+    resource: a.resource
+    roleId: filter(directory.applications[a.resource].appRoles, r => r.value == a.role)[0].id
+  })))
+
+resource proxyApp 'Microsoft.Graph/applications@v1.0' = {
+  uniqueName: proxyUniqueName
+  displayName: '${proxy.displayName} (${environmentName})'
+  signInAudience: 'AzureADMyOrg'
+  identifierUris: [identifierUri(identifierUriStyle, tenant().tenantId, 'obo-proxy', proxy.identifierUris)]
+  appRoles: roleDefinitions(proxy.appRoles)
+  api: {
+    requestedAccessTokenVersion: proxy.requestedAccessTokenVersion
+    oauth2PermissionScopes: scopeDefinitions(proxy.scopes)
+    preAuthorizedApplications: preAuthorized(proxy.preAuthorizedApplications, proxy.scopes)
+  }
+
+  // Secretless on-behalf-of: tokens of this user-assigned identity authenticate the app.
+  resource oboIdentityCredential 'federatedIdentityCredentials@v1.0' = {
+    name: '${proxyUniqueName}/obo-proxy-identity'
+    audiences: [tokenExchangeAudience]
+    issuer: '${environment().authentication.loginEndpoint}${tenant().tenantId}/v2.0'
+    subject: oboIdentityPrincipalId
+    description: 'The proxy proves itself with its user-assigned managed identity: no client secret.'
+  }
+}
+
+resource apiApp 'Microsoft.Graph/applications@v1.0' = {
+  uniqueName: apiUniqueName
+  displayName: '${api.displayName} (${environmentName})'
+  signInAudience: 'AzureADMyOrg'
+  identifierUris: [identifierUri(identifierUriStyle, tenant().tenantId, 'notification-api', api.identifierUris)]
+  appRoles: roleDefinitions(api.appRoles)
+  api: {
+    requestedAccessTokenVersion: api.requestedAccessTokenVersion
+    oauth2PermissionScopes: scopeDefinitions(api.scopes)
+    // The file names the proxy by its local app id; in Azure it is the registration created above.
+    preAuthorizedApplications: concat(apiPreAuthorizedOthers, empty(apiPreAuthorizesProxy) ? [] : [{
+      appId: proxyApp.appId
+      delegatedPermissionIds: apiPreAuthorizesProxy[0].delegatedPermissionIds
+    }])
+  }
+}
+
+resource apiServicePrincipal 'Microsoft.Graph/servicePrincipals@v1.0' = {
+  appId: apiApp.appId
+  appRoleAssignmentRequired: api.appRoleAssignmentRequired
+}
+
+resource proxyServicePrincipal 'Microsoft.Graph/servicePrincipals@v1.0' = {
+  appId: proxyApp.appId
+  appRoleAssignmentRequired: proxy.appRoleAssignmentRequired
+}
+
+// Replication: a just-created service principal can be unknown to this call for a minute; a
+// re-run of the deployment fixes it (README, "Deploy to Azure").
+resource managedIdentityRoles 'Microsoft.Graph/appRoleAssignedTo@v1.0' = [for a in managedIdentityAssignments: {
+  appRoleId: a.roleId
+  principalId: a.principalId
+  resourceId: a.resource == 'notification-api' ? apiServicePrincipal.id : proxyServicePrincipal.id
+}]
+
+resource debugPrincipalRoles 'Microsoft.Graph/appRoleAssignedTo@v1.0' = [for role in (empty(debugPrincipalId) ? [] : debugRoles): {
+  appRoleId: filter(api.appRoles, r => r.value == role)[0].id
+  principalId: debugPrincipalId
+  resourceId: apiServicePrincipal.id
+}]
+
+output apiAppId string = apiApp.appId
+output apiIdentifierUri string = apiApp.identifierUris[0]
+output proxyAppId string = proxyApp.appId
+output proxyIdentifierUri string = proxyApp.identifierUris[0]
