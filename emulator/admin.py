@@ -1,4 +1,4 @@
-"""Loopback-only admin API (what the CLI, tests and demo use) and the home page.
+"""Loopback-only admin API: what the CLI, the tests and the demo use to look and to change things.
 
 Run-time changes (assignments, grants) live in memory: a restart goes back to directory.json.
 """
@@ -6,12 +6,11 @@ Run-time changes (assignments, grants) live in memory: a restart goes back to di
 from __future__ import annotations
 
 import functools
-import html
 import json
 from collections.abc import Awaitable, Callable
 
 from starlette.requests import Request
-from starlette.responses import HTMLResponse, JSONResponse
+from starlette.responses import JSONResponse
 
 from .directory import DirectoryError
 from .state import State
@@ -94,6 +93,16 @@ async def grants(request: Request, state: State) -> dict:
 
 
 @admin_endpoint
+async def pre_authorizations(request: Request, state: State) -> dict:
+    """POST pre-authorizes a client on an API ({clientAppId, resource, scopes}); DELETE removes it."""
+    body = await _json(request)
+    client, resource = _fields(body, "clientAppId", "resource")
+    scopes = list(body.get("scopes") or []) if request.method == "POST" else None
+    state.directory.pre_authorize(client, resource, scopes)
+    return {"clientAppId": client, "resource": resource, "scopes": scopes}
+
+
+@admin_endpoint
 async def credentials(request: Request, state: State) -> dict:
     """A new client secret for an app registration, shown once (``az ad app credential reset``)."""
     (name,) = _fields(await _json(request), "application")
@@ -110,46 +119,3 @@ async def mint(request: Request, state: State) -> dict:
     if not isinstance(claims, dict):
         raise DirectoryError("'claims' must be an object")
     return {"token": state.issuer.sign(claims)}
-
-
-def _table(headers: list[str], rows: list[list]) -> str:
-    head = "".join(f"<th>{html.escape(h)}</th>" for h in headers)
-    body = "".join("<tr>" + "".join(f"<td>{html.escape(str(c))}</td>" for c in row) + "</tr>" for row in rows)
-    return f"<table><tr>{head}</tr>{body}</table>"
-
-
-async def home(request: Request) -> HTMLResponse:
-    state: State = request.app.state.emulator
-    summary = state.directory.summary()
-    origin, tid = state.config.origin, state.directory.tenant_id
-    sections = [
-        "<h2>Endpoints</h2>" + _table(["what", "where"], [
-            ["OpenID configuration (v2)", f"{origin}/{tid}/v2.0/.well-known/openid-configuration"],
-            ["Token endpoint", f"{origin}/{tid}/oauth2/v2.0/token"],
-            ["Managed identity", f"{origin}/msi/token"],
-            ["Key Vault", f"{origin}/ ({state.directory.vault_name})"],
-        ]),
-        "<h2>Applications</h2>" + _table(
-            ["name", "app id", "identifier URIs", "app roles", "scopes", "assignment required", "token version"],
-            [[a["name"], a["appId"], " ".join(a["identifierUris"]), ", ".join(a["appRoles"]), ", ".join(a["scopes"]),
-              a["appRoleAssignmentRequired"], a["tokenVersion"]] for a in summary["applications"]]),
-        "<h2>Principals</h2>" + _table(
-            ["name", "kind", "object id", "client id", "UPN"],
-            [[p["name"], p["kind"], p["objectId"], p["clientId"] or "", p["upn"] or ""]
-             for p in summary["principals"]]),
-        "<h2>App role assignments</h2>" + _table(
-            ["principal", "resource", "role"],
-            [[a["principal"], a["resource"], a["role"]] for a in summary["appRoleAssignments"]]),
-        "<h2>Recently issued tokens</h2><p>Claims only; the emulator does not keep tokens.</p>" + _table(
-            ["kind", "aud", "client", "subject", "roles", "scp", "ver"],
-            [[t["kind"], t["claims"].get("aud"), t["claims"].get("appid") or t["claims"].get("azp"),
-              t["claims"].get("upn") or t["claims"].get("preferred_username") or t["claims"].get("oid"),
-              " ".join(t["claims"].get("roles", [])), t["claims"].get("scp", ""), t["claims"].get("ver")]
-             for t in state.activity.recent]),
-    ]
-    return HTMLResponse(
-        "<!doctype html><html lang=en><head><meta charset=utf-8><title>Local Entra ID emulator</title><style>"
-        "body{font-family:system-ui,sans-serif;margin:2rem}table{border-collapse:collapse;margin-bottom:1rem}"
-        "td,th{border:1px solid #ccc;padding:.25rem .5rem;text-align:left;font-size:.9rem}</style></head><body>"
-        f"<h1>Local Entra ID emulator</h1><p>Tenant <code>{html.escape(tid)}</code></p>{''.join(sections)}"
-        "</body></html>")

@@ -10,7 +10,7 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse
 from starlette.routing import Route
 
-from . import admin, discovery, keyvault, managed_identity
+from . import admin, discovery, home, keyvault, managed_identity
 from .authorize import authorize
 from .errors import EntraError
 from .state import State
@@ -40,7 +40,7 @@ async def _unexpected(request: Request, exc: Exception) -> JSONResponse:
 
 def build_app(state: State) -> Starlette:
     routes = [
-        Route("/", admin.home),
+        Route("/", home.home, methods=["GET", "POST"]),
         Route("/{tenant}/v2.0/.well-known/openid-configuration", discovery.openid_configuration_v2),
         Route("/{tenant}/.well-known/openid-configuration", discovery.openid_configuration_v1),
         Route("/{tenant}/discovery/v2.0/keys", discovery.keys),
@@ -59,6 +59,7 @@ def build_app(state: State) -> Starlette:
         Route("/admin/reset", admin.reset, methods=["POST"]),
         Route("/admin/assignments", admin.assignments, methods=["POST", "DELETE"]),
         Route("/admin/grants", admin.grants, methods=["POST"]),
+        Route("/admin/pre-authorizations", admin.pre_authorizations, methods=["POST", "DELETE"]),
         Route("/admin/credentials", admin.credentials, methods=["POST"]),
         Route("/admin/mint", admin.mint, methods=["POST"]),
     ]

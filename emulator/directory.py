@@ -211,9 +211,12 @@ class Directory:
     # -- run-time state ------------------------------------------------------------------------
 
     def reset(self) -> None:
-        """Back to what the file says: assignments and grants."""
+        """Back to what the file says: assignments, grants and pre-authorizations."""
         self.assignments: set[tuple[str, str, str]] = set(self._initial_assignments)
         self.grants: set[tuple[str, str, frozenset[str]]] = set(self._initial_grants)
+        # (resource name, client app id in lower case) -> scopes the client may use without consent
+        self.pre_authorized: dict[tuple[str, str], frozenset[str]] = {
+            (r.name, client): scopes for r in self.resources.values() for client, scopes in r.pre_authorized.items()}
 
     def assign(self, principal: str, resource: str, role: str) -> bool:
         entry = self._checked_assignment({"principal": principal, "resource": resource, "role": role})
@@ -229,6 +232,15 @@ class Directory:
 
     def grant(self, client_app_id: str, resource: str, scopes: list[str]) -> None:
         self.grants.add(self._checked_grant({"clientAppId": client_app_id, "resource": resource, "scopes": scopes}))
+
+    def pre_authorize(self, client_app_id: str, resource: str, scopes: list[str] | None) -> None:
+        """Add (scopes given) or remove (None) a pre-authorized client on an API, as "Expose an API" does."""
+        key = (self.resource(resource).name, client_app_id.lower())
+        if scopes is None:
+            self.pre_authorized.pop(key, None)
+        else:
+            self._checked_grant({"clientAppId": client_app_id, "resource": resource, "scopes": scopes})
+            self.pre_authorized[key] = frozenset(scopes)
 
     # -- lookups -------------------------------------------------------------------------------
 
@@ -303,7 +315,7 @@ class Directory:
         """Delegated scopes the client may obtain without asking anyone (pre-authorized or granted)."""
         if resource.first_party:
             return frozenset(resource.scopes)
-        scopes = set(resource.pre_authorized.get(client_app_id.lower(), frozenset()))
+        scopes = set(self.pre_authorized.get((resource.name, client_app_id.lower()), frozenset()))
         for client, res, granted in self.grants:
             if client == client_app_id.lower() and res == resource.name:
                 scopes |= granted

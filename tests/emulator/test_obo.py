@@ -131,3 +131,19 @@ def test_consent_missing_then_granted(variant: EmulatorProcess, monkeypatch) -> 
 def test_garbage_assertion_is_aadsts50027(emulator: EmulatorProcess) -> None:
     with pytest.raises(ClientAuthenticationError, match="AADSTS50027"):
         obo(emulator, "not.a.jwt").get_token(API)
+
+
+def test_removing_and_restoring_pre_authorization(emulator: EmulatorProcess) -> None:
+    proxy = emulator.app_id("obo-proxy")
+    body = {"clientAppId": proxy, "resource": "notification-api"}
+    emulator.admin("DELETE", "pre-authorizations", json=body)
+    with pytest.raises(ClientAuthenticationError, match="AADSTS65001"):
+        obo(emulator, emulator.user_token("alice", PROXY)).get_token(API)
+    emulator.admin("POST", "pre-authorizations", json={**body, "scopes": ["notification.read"]})
+    claims = jwt.decode(obo(emulator, emulator.user_token("alice", PROXY)).get_token(API).token,
+                        options={"verify_signature": False})
+    assert claims["scp"] == "notification.read"
+    emulator.reset()  # back to the file: both scopes pre-authorized
+    claims = jwt.decode(obo(emulator, emulator.user_token("alice", PROXY)).get_token(API).token,
+                        options={"verify_signature": False})
+    assert claims["scp"] == "notification.create notification.read"

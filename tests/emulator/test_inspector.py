@@ -1,0 +1,111 @@
+"""The token inspector: verdicts over HTTP, then the page in real headless Chromium with a screenshot."""
+
+from __future__ import annotations
+
+import os
+import struct
+import time
+from pathlib import Path
+
+import jwt
+import pytest
+from azure.identity import ManagedIdentityCredential
+from cryptography.hazmat.primitives.asymmetric import rsa
+
+from tests.emulator_process import EmulatorProcess
+
+CHROMIUM, CHROMEDRIVER = Path("/usr/bin/chromium"), Path("/usr/bin/chromedriver")
+API = "api://notification-api/.default"
+
+
+def inspect(emulator: EmulatorProcess, token: str, permission: str) -> str:
+    response = emulator.session.post(f"{emulator.origin}/", data={"token": token, "permission": permission})
+    assert response.status_code == 200
+    return response.text
+
+
+def test_allowed_and_missing_role(emulator: EmulatorProcess) -> None:
+    token = ManagedIdentityCredential().get_token(API).token  # caller-app: notification.read
+    assert 'class="allowed">allowed' in inspect(emulator, token, "notification-api|notification.read")
+    page = inspect(emulator, token, "notification-api|notification.create")
+    assert "refused (403)" in page and "missing app role notification.create" in page
+
+
+def test_audience_of_another_app(emulator: EmulatorProcess) -> None:
+    token = ManagedIdentityCredential().get_token(API).token
+    page = inspect(emulator, token, "obo-proxy|access_as_user")
+    assert "refused (401)" in page and "audience is the App ID URI of another app (notification-api)" in page
+
+
+def test_users_need_scope_and_role_and_app_tokens_cannot_act_as_users(emulator: EmulatorProcess) -> None:
+    alice = emulator.user_token("alice", API)
+    page = inspect(emulator, alice, "notification-api|notification.create")
+    assert "missing user role notification.create" in page and "missing scope" not in page
+    app = ManagedIdentityCredential().get_token("api://obo-proxy/.default").token
+    assert "this permission is for users only" in inspect(emulator, app, "obo-proxy|access_as_user")
+
+
+def test_forged_expired_and_garbage(emulator: EmulatorProcess) -> None:
+    good = ManagedIdentityCredential().get_token(API).token
+    claims = jwt.decode(good, options={"verify_signature": False})
+    forged = jwt.encode(claims, rsa.generate_private_key(public_exponent=65537, key_size=2048), "RS256",
+                        headers={"kid": jwt.get_unverified_header(good)["kid"]})
+    page = inspect(emulator, forged, "notification-api|notification.read")
+    assert "INVALID: the signature does not match" in page and "refused (401)" in page
+    now = int(time.time())
+    expired = emulator.mint({**claims, "iat": now - 7200, "nbf": now - 7200, "exp": now - 3600})
+    assert "expired 60 min ago" in inspect(emulator, expired, "notification-api|notification.read")
+    assert "not a readable JWT" in inspect(emulator, "<script>alert(1)</script>", "")
+    assert "<script>alert(1)</script>" not in inspect(emulator, "<script>alert(1)</script>", "")  # escaped
+
+
+@pytest.fixture
+def browser(tmp_path):
+    if not (CHROMIUM.exists() and CHROMEDRIVER.exists()):
+        if os.environ.get("REQUIRE_BROWSER"):
+            pytest.fail("REQUIRE_BROWSER is set but Debian's chromium/chromium-driver are not installed")
+        pytest.skip("Debian's chromium and chromium-driver are not installed (.ci/run installs them)")
+    from selenium import webdriver
+    from selenium.webdriver.chrome.service import Service
+
+    options = webdriver.ChromeOptions()
+    options.binary_location = str(CHROMIUM)
+    for argument in ("--headless=new", "--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage",
+                     "--disable-background-networking", "--disable-component-update", "--disable-sync",
+                     "--no-first-run", "--window-size=1280,1400", f"--user-data-dir={tmp_path / 'profile'}",
+                     # The emulator's CA is local to this test run; trusting it system-wide is not ours to do.
+                     "--ignore-certificate-errors"):
+        options.add_argument(argument)
+    driver = webdriver.Chrome(service=Service(str(CHROMEDRIVER)), options=options)
+    yield driver
+    driver.quit()
+
+
+def png_size(data: bytes) -> tuple[int, int]:
+    assert data[:8] == b"\x89PNG\r\n\x1a\n", "not a PNG"
+    return struct.unpack(">II", data[16:24])
+
+
+def test_inspector_in_headless_chromium(emulator: EmulatorProcess, browser, tmp_path) -> None:
+    from selenium.webdriver.common.by import By
+    from selenium.webdriver.support.ui import Select
+
+    token = emulator.user_token("carol", API)
+    browser.get(f"{emulator.origin}/")
+    assert browser.title == "Local Entra ID emulator"
+    browser.find_element(By.ID, "token").send_keys(token)
+    Select(browser.find_element(By.ID, "permission")).select_by_value("notification-api|notification.create")
+    browser.find_element(By.ID, "inspect").click()
+    verdict = browser.find_element(By.ID, "verdict")
+    assert verdict.text == "allowed" and "allowed" in verdict.get_attribute("class")
+    claims = browser.find_element(By.ID, "claims").text
+    assert 'roles ["notification.create", "notification.read"]' in claims  # through her group
+    assert emulator.user("carol")["userPrincipalName"] in claims
+    assert "valid: signed by this tenant's key" in browser.find_element(By.ID, "checks").text
+    assert "notification-api" in browser.find_element(By.ID, "applications").text
+
+    screenshot = browser.get_screenshot_as_png()
+    (tmp_path / "inspector.png").write_bytes(screenshot)
+    width, height = png_size(screenshot)
+    assert width >= 1000 and height >= 600
+    assert len(screenshot) > 20_000  # a rendered page, not a blank frame
