@@ -1,4 +1,4 @@
-"""``python -m localdev up`` (the whole local stack) and ``python -m localdev host`` (the dev host alone)."""
+"""``python -m localdev up`` (the local stack), ``host`` (the dev host alone), ``demo`` (every pattern)."""
 
 from __future__ import annotations
 
@@ -85,8 +85,18 @@ def main(argv: list[str] | None = None) -> int:
     host.add_argument("--app", default="function_app:app", help="module:attribute of the FunctionApp")
     host.add_argument("--run-timers", action="store_true", help="also run timer functions on their schedule")
     host.add_argument("--access-log", action="store_true")
+    demo = commands.add_parser("demo", help="run every scenario against the running stack and print a table")
+    demo.add_argument("--base-url", default="http://localhost:7071/api")
+    demo.add_argument("--state-dir", type=Path, default=Path(".emulator"))
+    demo.add_argument("--directory", type=Path, default=Path("directory.json"))
     args = parser.parse_args(argv)
-    return {"host": serve_host, "up": stack_up}[args.command](args)
+    return {"host": serve_host, "up": stack_up, "demo": run_demo}[args.command](args)
+
+
+def run_demo(args: argparse.Namespace) -> int:
+    from .demo import run
+
+    return run(args.base_url, args.state_dir, args.directory)
 
 
 if __name__ == "__main__":

@@ -2,9 +2,10 @@
 
 One MSAL confidential client per process, with one token cache. MSAL for Python does not look in
 its cache during ``acquire_token_on_behalf_of`` (it always calls Entra); its documented pattern
-is ``acquire_token_silent`` for the user's account first, then the exchange. The account is the
-user of the incoming token, which the proxy has already validated (signature, audience, scope),
-so a cached token is only ever handed to a request that proves it comes from that same user.
+is ``acquire_token_silent`` for the user's account first, then the exchange. Here the cache is
+used only for a user token (assertion) that was already exchanged once: a new sign-in is a new
+exchange, so Entra re-checks consent and assignment, as MSAL.NET does by keying OBO tokens on
+the assertion.
 
 The proxy proves who it is without a secret: a token of its user-assigned managed identity for
 ``api://AzureADTokenExchange`` is the client assertion, and the app registration trusts that
@@ -14,9 +15,13 @@ places with no managed identity; prefer the federated credential everywhere else
 
 from __future__ import annotations
 
+import hashlib
 import logging
 import os
+import threading
+import time
 
+import jwt
 import msal
 
 from auth.credentials import build_credential
@@ -52,6 +57,32 @@ def client_credential() -> dict | str:
                        "trusts) or, as a fallback, OBO_CLIENT_SECRET")
 
 
+class _ExchangedAssertions:
+    """SHA-256 of user tokens already exchanged, until they expire (bounded)."""
+
+    def __init__(self, limit: int = 10_000) -> None:
+        self._expiry: dict[bytes, float] = {}
+        self._lock = threading.Lock()
+        self._limit = limit
+
+    @staticmethod
+    def _digest(assertion: str) -> bytes:
+        return hashlib.sha256(assertion.encode()).digest()
+
+    def __contains__(self, assertion: str) -> bool:
+        with self._lock:
+            return self._expiry.get(self._digest(assertion), 0) > time.time()
+
+    def add(self, assertion: str, expires_on: float) -> None:
+        with self._lock:
+            if len(self._expiry) >= self._limit:
+                now = time.time()
+                self._expiry = {k: v for k, v in self._expiry.items() if v > now}
+                while len(self._expiry) >= self._limit:
+                    self._expiry.pop(next(iter(self._expiry)))
+            self._expiry[self._digest(assertion)] = expires_on
+
+
 class OnBehalfOf:
     def __init__(self, client_id: str, tenant_id: str, authority_host: str, credential: dict | str) -> None:
         self.app = msal.ConfidentialClientApplication(
@@ -61,6 +92,7 @@ class OnBehalfOf:
             http_client=retrying_session(), timeout=10,
             token_cache=msal.TokenCache(),
         )
+        self.exchanged = _ExchangedAssertions()
 
     @classmethod
     def from_env(cls) -> OnBehalfOf:
@@ -73,7 +105,7 @@ class OnBehalfOf:
         ``home_account_id`` is ``<oid>.<tid>`` of the validated incoming token (MSAL's account key,
         from the exchange's client_info). ``fresh`` skips the cache (once, after the API said 401).
         """
-        if not fresh:
+        if not fresh and user_assertion in self.exchanged:
             account = next((a for a in self.app.get_accounts() if a.get("home_account_id") == home_account_id), None)
             cached = self.app.acquire_token_silent([scope], account=account) if account else None
             if cached and "access_token" in cached:
@@ -81,4 +113,10 @@ class OnBehalfOf:
         result = self.app.acquire_token_on_behalf_of(user_assertion, [scope])
         if "access_token" not in result:
             raise OboFailure(result)
+        self.exchanged.add(user_assertion, _expiry(user_assertion))
         return result["access_token"]
+
+
+def _expiry(user_assertion: str) -> float:
+    """When the user's token expires (already validated by the guard; read here only for the time)."""
+    return float(jwt.decode(user_assertion, options={"verify_signature": False}).get("exp", 0))

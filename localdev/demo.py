@@ -1,0 +1,248 @@
+"""``python -m localdev demo``: every pattern, allowed and refused, against the running local stack.
+
+Each scenario makes real calls (apps, emulator, Entra-shaped errors) and reports what was
+expected, what happened, and the claim or AADSTS code that decided it. Scenarios that change the
+tenant (assign a role, remove a pre-authorization) put it back when they finish.
+
+    python -m localdev demo [--base-url http://localhost:7071/api] [--state-dir .emulator]
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import random
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+
+import jwt
+import requests
+from cryptography.hazmat.primitives.asymmetric import rsa
+from rich.console import Console
+from rich.progress import Progress
+from rich.table import Table
+
+API_RESOURCE = "api://notification-api"
+PROXY_SCOPE = "api://obo-proxy/access_as_user"
+
+
+@dataclass
+class Outcome:
+    scenario: str
+    expected: str
+    actual: str
+    decided_by: str
+
+    @property
+    def passed(self) -> bool:
+        return self.actual == self.expected
+
+
+class Tenant:
+    """The running emulator, found through its env file; the admin API is loopback-only."""
+
+    def __init__(self, state_dir: Path, directory: Path) -> None:
+        env_file = state_dir / "env"
+        if not env_file.exists():
+            raise SystemExit(f"error: {env_file} not found: start the stack first (make run)")
+        self.env = dict(line.split("=", 1) for line in env_file.read_text().splitlines() if "=" in line)
+        self.directory = json.loads(directory.read_text())
+        self.origin, self.tenant = self.env["AZURE_AUTHORITY_HOST"], self.env["AZURE_TENANT_ID"]
+        self.session = requests.Session()
+        os.environ.update(self.env)  # what local settings do for the apps: azure-identity reads these
+
+    def request(self, method: str, path: str, **kwargs) -> requests.Response:
+        # verify per request: an ambient REQUESTS_CA_BUNDLE would beat Session.verify.
+        return self.session.request(method, f"{self.origin}{path}", verify=self.env["REQUESTS_CA_BUNDLE"],
+                                    timeout=30, **kwargs)
+
+    def admin(self, method: str, path: str, body: dict) -> None:
+        self.request(method, f"/admin/{path}", json=body).raise_for_status()
+
+    def user_token(self, user: str, scope: str) -> str:
+        login = self.directory["users"][user]
+        body = self.request("POST", f"/{self.tenant}/oauth2/v2.0/token", data={
+            "grant_type": "password", "client_id": "04b07795-8ddb-461a-bbee-02f9e1bf7b46", "scope": scope,
+            "username": login["userPrincipalName"], "password": login["password"]}).json()
+        return body["access_token"]
+
+    def identity_token(self, identity: str | None, resource: str) -> str:
+        from azure.identity import ManagedIdentityCredential
+
+        client_id = self.directory["managedIdentities"][identity]["clientId"] if identity else None
+        return ManagedIdentityCredential(client_id=client_id).get_token(f"{resource}/.default").token
+
+
+def claims(token: str) -> dict:
+    return jwt.decode(token, options={"verify_signature": False})  # display only: our own tokens
+
+
+def bearer(token: str) -> dict:
+    return {"Authorization": f"Bearer {token}"}
+
+
+def problem_reason(response: requests.Response) -> str:
+    try:
+        body = response.json()
+    except ValueError:
+        return response.text[:80]
+    if body.get("missing"):
+        return "missing " + ", ".join(body["missing"])
+    detail = str(body.get("detail", ""))
+    code = next((w.strip("().:,") for w in detail.split() if w.strip("().:,").startswith("AADSTS")), "")
+    return code or detail[:90]
+
+
+class Demo:
+    def __init__(self, base_url: str, tenant: Tenant) -> None:
+        self.base, self.t = base_url.rstrip("/"), tenant
+        self.http = requests.Session()
+
+    def call(self, method: str, path: str, token: str | None = None, **kwargs) -> requests.Response:
+        return self.http.request(method, f"{self.base}{path}", headers=bearer(token) if token else {}, timeout=60,
+                                 **kwargs)
+
+    @staticmethod
+    def note(recipient: str = "demo@contoso.onmicrosoft.com") -> dict:
+        return {"recipient": recipient, "title": "from the demo", "body": "hello"}
+
+    # -- service to service --------------------------------------------------------------------
+
+    def s2s_allowed(self) -> Outcome:
+        response = self.call("GET", "/caller/notifications")
+        roles = claims(self.t.identity_token(None, API_RESOURCE)).get("roles")
+        return Outcome("S2S: caller-app (system identity) lists", "200", str(response.status_code), f"roles={roles}")
+
+    def s2s_missing_role(self) -> Outcome:
+        response = self.call("POST", "/caller/notifications", json=self.note())
+        return Outcome("S2S: caller-app creates without the role", "403", str(response.status_code),
+                       problem_reason(response))
+
+    def user_assigned(self) -> Outcome:
+        token = self.t.identity_token("build-agents", API_RESOURCE)
+        response = self.call("POST", "/notifications", token, json=self.note())
+        return Outcome("S2S: user-assigned build-agents creates", "201", str(response.status_code),
+                       f"roles={claims(token).get('roles')}")
+
+    def audience_forms(self) -> Outcome:
+        app_id = self.t.directory["applications"]["notification-api"]["appId"]
+        answers = {}
+        for resource in (API_RESOURCE, app_id):
+            token = self.t.identity_token(None, resource)
+            answers[claims(token)["aud"]] = self.call("GET", "/notifications", token).status_code
+        actual = "both 200" if set(answers.values()) == {200} and len(answers) == 2 else str(answers)
+        return Outcome("Audience: App ID URI and app id GUID", "both 200", actual, f"aud in {sorted(answers)}")
+
+    def key_vault(self) -> Outcome:
+        response = self.call("GET", "/caller/secret")
+        version = response.json().get("version", "")[:8] if response.ok else problem_reason(response)
+        return Outcome("Key Vault: caller-app reads the secret", "200", str(response.status_code),
+                       f"secretsUsers RBAC; version {version}")
+
+    def cache_trap(self) -> list[Outcome]:
+        """Assign a role, see the cached token lack it, then ask with another letter case."""
+        before = claims(self.t.identity_token(None, API_RESOURCE))  # cached by the endpoint, per string
+        grant = {"principal": "caller-app", "resource": "notification-api", "role": "notification.create"}
+        self.t.admin("POST", "assignments", grant)
+        try:
+            after = claims(self.t.identity_token(None, API_RESOURCE))
+            trapped = "notification.create" not in after.get("roles", [])
+            variant = "api://" + "".join(c.upper() if c.isalpha() and random.random() < 0.5 else c  # noqa: S311
+                                         for c in "notification-api")
+            fresh_token = self.t.identity_token(None, variant)
+            created = self.call("POST", "/notifications", fresh_token, json=self.note())
+        finally:
+            self.t.admin("DELETE", "assignments", grant)
+        return [
+            Outcome("Cache trap: role assigned, cached token", "role missing",
+                    "role missing" if trapped else "role present",
+                    f"same token as before: {after.get('uti') == before.get('uti')}; roles={after.get('roles')}"),
+            Outcome("Cache trap workaround: other letter case", "201", str(created.status_code),
+                    f"{variant} → roles={claims(fresh_token).get('roles')}, aud={claims(fresh_token)['aud']}"),
+        ]
+
+    # -- on behalf of --------------------------------------------------------------------------
+
+    def obo_allowed(self) -> Outcome:
+        response = self.call("GET", "/obo/notifications", self.t.user_token("alice", PROXY_SCOPE))
+        return Outcome("OBO: alice reads her notifications", "200", str(response.status_code),
+                       "alice's role notification.read")
+
+    def obo_not_assigned(self) -> Outcome:
+        response = self.call("GET", "/obo/notifications", self.t.user_token("bob", PROXY_SCOPE))
+        return Outcome("OBO: bob is not assigned to the API", "403", str(response.status_code),
+                       problem_reason(response))
+
+    def obo_group(self) -> Outcome:
+        token = self.t.user_token("carol", PROXY_SCOPE)
+        response = self.call("POST", "/obo/notifications", token, json=self.note())
+        return Outcome("OBO: carol creates (role via her group)", "201", str(response.status_code),
+                       "group notification-admins → notification.create")
+
+    def consent(self) -> list[Outcome]:
+        proxy = self.t.directory["applications"]["obo-proxy"]["appId"]
+        entry = next(p for p in self.t.directory["applications"]["notification-api"]["preAuthorizedApplications"]
+                     if p["appId"] == proxy)
+        target = {"clientAppId": proxy, "resource": "notification-api"}
+        self.t.admin("DELETE", "pre-authorizations", target)
+        try:
+            blocked = self.call("GET", "/obo/notifications", self.t.user_token("alice", PROXY_SCOPE))
+        finally:
+            self.t.admin("POST", "pre-authorizations", {**target, "scopes": entry["scopes"]})
+        fixed = self.call("GET", "/obo/notifications", self.t.user_token("alice", PROXY_SCOPE))
+        return [
+            Outcome("Consent: proxy not pre-authorized", "403", str(blocked.status_code), problem_reason(blocked)),
+            Outcome("Consent: fixed by pre-authorization", "200", str(fixed.status_code), "preAuthorizedApplications"),
+        ]
+
+    # -- tokens --------------------------------------------------------------------------------
+
+    def forged(self) -> Outcome:
+        real = self.t.identity_token("build-agents", API_RESOURCE)
+        forged = jwt.encode(claims(real), rsa.generate_private_key(public_exponent=65537, key_size=2048), "RS256",
+                            headers={"kid": jwt.get_unverified_header(real)["kid"]})
+        response = self.call("GET", "/notifications", forged)
+        return Outcome("Forged token (right kid, wrong key)", "401", str(response.status_code),
+                       (response.json().get("detail") if response.content else "") or "")
+
+    def versions(self) -> Outcome:
+        v1 = self.t.identity_token(None, API_RESOURCE)
+        v2 = self.t.user_token("alice", PROXY_SCOPE)
+        statuses = (self.call("GET", "/notifications", v1).status_code,
+                    self.call("GET", "/obo/notifications", v2).status_code)
+        return Outcome("v1 token (API) and v2 token (proxy)", "both 200",
+                       "both 200" if statuses == (200, 200) else str(statuses),
+                       f"ver {claims(v1)['ver']} iss {claims(v1)['iss'][:24]}…; ver {claims(v2)['ver']} iss …/v2.0")
+
+    def scenarios(self) -> list[Callable[[], Outcome | list[Outcome]]]:
+        return [self.s2s_allowed, self.s2s_missing_role, self.user_assigned, self.audience_forms, self.key_vault,
+                self.cache_trap, self.obo_allowed, self.obo_not_assigned, self.obo_group, self.consent,
+                self.forged, self.versions]
+
+
+def run(base_url: str, state_dir: Path, directory: Path, console: Console | None = None) -> int:
+    console = console or Console()
+    demo = Demo(base_url, Tenant(state_dir, directory))
+    outcomes: list[Outcome] = []
+    with Progress(console=console, transient=True) as progress:
+        scenarios = demo.scenarios()
+        task = progress.add_task("scenarios", total=len(scenarios))
+        for scenario in scenarios:
+            progress.update(task, description=scenario.__name__.replace("_", " "))
+            try:
+                result = scenario()
+            except Exception as exc:  # noqa: BLE001 - a broken scenario is a FAIL row, not a crash
+                result = Outcome(scenario.__name__.replace("_", " "), "runs", "error", f"{type(exc).__name__}: {exc}")
+            outcomes += result if isinstance(result, list) else [result]
+            progress.advance(task)
+    table = Table(title=f"Auth patterns against {base_url}", show_lines=False)
+    for column in ("scenario", "expected", "actual", "decided by", "result"):
+        table.add_column(column, overflow="fold")
+    for o in outcomes:
+        table.add_row(o.scenario, o.expected, o.actual, o.decided_by,
+                      "[green]PASS[/green]" if o.passed else "[bold red]FAIL[/bold red]")
+    console.print(table)
+    failed = [o for o in outcomes if not o.passed]
+    console.print(f"{len(outcomes) - len(failed)} passed, {len(failed)} failed")
+    return 1 if failed else 0
