@@ -3,7 +3,7 @@ PYTHON ?= python3
 VENV := .venv
 PY := $(VENV)/bin/python
 
-.PHONY: setup run emulator host test lint bench clean
+.PHONY: setup run emulator host demo test lint bench clean
 
 # The venv is rebuilt when a requirements file changes; npm packages when the lock file does.
 $(VENV)/.installed: requirements.txt requirements-dev.txt
@@ -27,6 +27,10 @@ emulator: setup
 
 host: setup
 	$(PY) -m localdev host
+
+# Every pattern, allowed and refused, against the stack `make run` started.
+demo: setup
+	$(PY) -m localdev demo
 
 test: setup
 	$(PY) -m ruff check .
