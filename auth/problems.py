@@ -1,4 +1,4 @@
-"""RFC 9457 problem details: how every error leaves the API."""
+"""How answers leave the apps: RFC 9457 problem details for errors, plain JSON for the rest."""
 
 from __future__ import annotations
 
@@ -9,6 +9,11 @@ import azure.functions as func
 
 # RFC 6750 §3.1 defines invalid_token and insufficient_scope; its text is the documentation.
 BEARER_ERRORS = "https://www.rfc-editor.org/rfc/rfc6750#section-3.1"
+
+
+def json_response(value: object, status: int = 200, headers: dict[str, str] | None = None) -> func.HttpResponse:
+    return func.HttpResponse(json.dumps(value), status_code=status, headers=headers or {},
+                             mimetype="application/json")
 
 
 def problem(status: int, detail: str, *, title: str | None = None, type_: str = "about:blank",

@@ -47,7 +47,7 @@ def main() -> None:
         guarded, guarded_url = start_host(tmp, stack.host_env())
         cleanup.callback(guarded.stop)
         env = stack.host_env()
-        unguarded = _start_unguarded(tmp, env)
+        unguarded = start_host(tmp, env, "--app", "bench.unguarded_app:app")
         cleanup.callback(unguarded[0].stop)
         headers = {"Authorization": f"Bearer {reader}"}
         rows = {
@@ -66,14 +66,6 @@ def main() -> None:
         print(f"| {name} | {r['per_s']:.0f} | {r['p50_ms']:.1f} | {r['p95_ms']:.1f} | {r['errors']} |")
     with_guard, without = (r["per_s"] for r in rows.values())
     print(f"\nratio guarded / unguarded: {with_guard / without:.2f}")
-
-
-def _start_unguarded(tmp: Path, env: dict[str, str]):
-    from tests.processes import ReadyProcess
-
-    process = ReadyProcess([sys.executable, "-m", "localdev", "host", "--port", "0", "--app",
-                            "bench.unguarded_app:app"], "dev host ready on ", tmp / "unguarded.log", env=env)
-    return process, process.ready_line.removeprefix("dev host ready on ").split()[0]
 
 
 if __name__ == "__main__":

@@ -12,16 +12,13 @@ from __future__ import annotations
 import argparse
 import os
 import platform
-import statistics
 import sys
 import tempfile
-import time
-from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-import requests  # noqa: E402
+from load import run_requests  # noqa: E402
 
 from tests.e2e.stack import start_stack  # noqa: E402
 from tests.emulator_process import clear_machine_ca_settings  # noqa: E402
@@ -36,28 +33,16 @@ def main() -> None:
     with tempfile.TemporaryDirectory() as tmp:
         stack = start_stack(Path(tmp))
         try:
-            url = f"{stack.base_url}/caller/notifications"
             stack.emulator.reset()
-            sessions = [requests.Session() for _ in range(args.clients)]
-
-            def one(i: int) -> float:
-                started = time.perf_counter()
-                response = sessions[i % args.clients].get(url, timeout=30)
-                response.raise_for_status()
-                return time.perf_counter() - started
-
-            started = time.perf_counter()
-            with ThreadPoolExecutor(args.clients) as pool:
-                latencies = sorted(pool.map(one, range(args.requests)))
-            elapsed = time.perf_counter() - started
+            result = run_requests(f"{stack.base_url}/caller/notifications", total=args.requests,
+                                  clients=args.clients)
             msi = stack.emulator.stats().get("msi:caller-app", 0)
         finally:
             stack.process.stop()
-    p50, p95 = statistics.median(latencies) * 1000, latencies[int(0.95 * (len(latencies) - 1))] * 1000
     print(f"\nPython {platform.python_version()}, {os.cpu_count()} cores, {args.clients} clients, dev host, Azurite\n")
     print("| requests | managed identity endpoint hits | requests/s | p50 ms | p95 ms |")
     print("|---:|---:|---:|---:|---:|")
-    print(f"| {args.requests} | {msi} | {args.requests / elapsed:.0f} | {p50:.1f} | {p95:.1f} |")
+    print(f"| {args.requests} | {msi} | {result['per_s']:.0f} | {result['p50_ms']:.1f} | {result['p95_ms']:.1f} |")
 
 
 if __name__ == "__main__":

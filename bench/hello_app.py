@@ -20,8 +20,9 @@ app = Starlette(routes=[Route("/api/health", health)])
 
 if __name__ == "__main__":
     sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
-    from emulator.server import bind
+    from emulator.server import ReadyServer, bind
 
     sock = bind("127.0.0.1", 0)
-    print(f"hello ready on http://127.0.0.1:{sock.getsockname()[1]}/api", flush=True)
-    uvicorn.Server(uvicorn.Config(app, log_level="warning", access_log=False)).run(sockets=[sock])
+    server = ReadyServer(uvicorn.Config(app, log_level="warning", access_log=False))
+    server.ready_line = f"hello ready on http://127.0.0.1:{sock.getsockname()[1]}/api"
+    server.run(sockets=[sock])

@@ -18,6 +18,7 @@ from pathlib import Path
 
 from load import measure
 
+from tests.e2e.stack import start_host
 from tests.processes import ReadyProcess
 
 
@@ -27,12 +28,11 @@ def main() -> None:
     parser.add_argument("--clients", type=int, default=4)
     args = parser.parse_args()
     with tempfile.TemporaryDirectory() as tmp, contextlib.ExitStack() as cleanup:
-        host = ReadyProcess([sys.executable, "-m", "localdev", "host", "--port", "0"], "dev host ready on ",
-                            Path(tmp) / "host.log", env={"APPS": "notification_api"})
+        host, host_base = start_host(Path(tmp), {"APPS": "notification_api"})
         cleanup.callback(host.stop)
         bare = ReadyProcess([sys.executable, "bench/hello_app.py"], "hello ready on ", Path(tmp) / "bare.log")
         cleanup.callback(bare.stop)
-        host_url = host.ready_line.removeprefix("dev host ready on ").split()[0] + "/health"
+        host_url = f"{host_base}/health"
         bare_url = bare.ready_line.removeprefix("hello ready on ") + "/health"
         rows = {
             "dev host (function_app.py)": measure("GET", host_url, clients=args.clients, seconds=args.seconds),

@@ -1,4 +1,5 @@
-"""Closed-loop HTTP load: C client processes, each with one keep-alive session, for a fixed time."""
+"""Closed-loop HTTP load: ``measure`` runs C client processes (one keep-alive session each) for a
+fixed time; ``run_requests`` sends a fixed number of requests from C threads."""
 
 from __future__ import annotations
 
@@ -41,3 +42,24 @@ def measure(method: str, url: str, *, clients: int, seconds: float, bundle: str 
     latencies = sorted(x for lat, _ in results for x in lat)
     return {"clients": clients, "per_s": len(latencies) / seconds, "p50_ms": 1000 * statistics.median(latencies),
             "p95_ms": 1000 * latencies[int(0.95 * (len(latencies) - 1))], "errors": sum(e for _, e in results)}
+
+
+def run_requests(url: str, *, total: int, clients: int, headers: dict | None = None) -> dict:
+    """Send ``total`` GETs from ``clients`` threads; requests/s and p50/p95 latency in ms."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    import requests
+
+    sessions = [requests.Session() for _ in range(clients)]
+
+    def one(i: int) -> float:
+        started = time.perf_counter()
+        sessions[i % clients].get(url, headers=headers or {}, timeout=30).raise_for_status()
+        return time.perf_counter() - started
+
+    started = time.perf_counter()
+    with ThreadPoolExecutor(clients) as pool:
+        latencies = sorted(pool.map(one, range(total)))
+    elapsed = time.perf_counter() - started
+    return {"per_s": total / elapsed, "p50_ms": 1000 * statistics.median(latencies),
+            "p95_ms": 1000 * latencies[int(0.95 * (len(latencies) - 1))]}

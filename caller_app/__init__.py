@@ -13,7 +13,6 @@ own logic (the timer) calls the API.
 from __future__ import annotations
 
 import functools
-import json
 import logging
 import os
 
@@ -91,16 +90,12 @@ def _errors_as_problems(handler):
     return run
 
 
-def _json(value: object, status: int = 200) -> func.HttpResponse:
-    return func.HttpResponse(json.dumps(value), status_code=status, mimetype="application/json")
-
-
 @bp.route(route="caller/notifications", methods=["GET"])
 @debug_only
 @_errors_as_problems
 def caller_list(req: func.HttpRequest) -> func.HttpResponse:
     """Pending notifications, fetched from the API with this app's identity."""
-    return _json({"items": notification_api().pending()})
+    return problems.json_response({"items": notification_api().pending()})
 
 
 @bp.route(route="caller/notifications", methods=["POST"])
@@ -108,11 +103,11 @@ def caller_list(req: func.HttpRequest) -> func.HttpResponse:
 @_errors_as_problems
 def caller_create(req: func.HttpRequest) -> func.HttpResponse:
     try:
-        notification = req.get_json()
+        notification = req.getproblems.json_response()
     except ValueError:
         return problems.problem(400, "Send a JSON object: recipient, title, body.")
     created = notification_api().create(notification, req.headers.get("Idempotency-Key"))
-    return _json(created, 201)
+    return problems.json_response(created, 201)
 
 
 @bp.route(route="caller/token", methods=["GET"])
@@ -126,7 +121,7 @@ def caller_token(req: func.HttpRequest) -> func.HttpResponse:
         token = notification_api().client.tokens(False)
     except Exception as exc:  # noqa: BLE001 - any credential failure is reported, not raised
         raise TokenRefused(str(exc)) from exc
-    return _json({"scope": os.environ["NOTIFICATION_API_SCOPE"], **describe(token)})
+    return problems.json_response({"scope": os.environ["NOTIFICATION_API_SCOPE"], **describe(token)})
 
 
 @bp.route(route="caller/secret", methods=["GET"])
@@ -136,7 +131,7 @@ def caller_secret(req: func.HttpRequest) -> func.HttpResponse:
     """Proof that Key Vault answered: the secret's name and version. Never its value."""
     secret = webhook_secret()
     secret.get()
-    return _json({"name": secret.name, "version": secret.version})
+    return problems.json_response({"name": secret.name, "version": secret.version})
 
 
 @bp.timer_trigger(schedule="0 */5 * * * *", arg_name="timer", run_on_startup=False)

@@ -65,7 +65,9 @@ def env_values(config: Config, tenant_id: str, bundle: Path) -> dict[str, str]:
     }
 
 
-class _Server(uvicorn.Server):
+class ReadyServer(uvicorn.Server):
+    """uvicorn that prints ``ready_line`` once it is really listening (tools wait for that line)."""
+
     ready_line = ""
 
     async def startup(self, sockets=None) -> None:
@@ -112,7 +114,7 @@ def serve(*, host: str, port: int, state_dir: Path, directory_path: Path, msi_ca
     print(f"env file         {env_file}  (CA bundle {tls.bundle})", flush=True)
 
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
-    server = _Server(uvicorn.Config(build_app(state), ssl_certfile=str(tls.cert), ssl_keyfile=str(tls.key),
+    server = ReadyServer(uvicorn.Config(build_app(state), ssl_certfile=str(tls.cert), ssl_keyfile=str(tls.key),
                                     log_level="warning", access_log=access_log, lifespan="off",
                                     timeout_keep_alive=30, timeout_graceful_shutdown=2))
     server.ready_line = f"emulator ready on https://{host}:{port}"

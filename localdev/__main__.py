@@ -10,20 +10,11 @@ from pathlib import Path
 
 import uvicorn
 
-from emulator.server import PortInUse, bind
+from emulator.server import PortInUse, ReadyServer, bind
 
 from .host import build, load_app
 from .routes import RouteTemplateError
 from .stack import Stack, StackError
-
-
-class _Server(uvicorn.Server):
-    ready_line = ""
-
-    async def startup(self, sockets=None) -> None:
-        await super().startup(sockets=sockets)
-        if self.started:
-            print(self.ready_line, flush=True)
 
 
 def serve_host(args: argparse.Namespace) -> int:
@@ -47,7 +38,7 @@ def serve_host(args: argparse.Namespace) -> int:
     for name, schedule in starlette.state.timers.items():
         print(f"  {name}: timerTrigger '{schedule}' (POST {base}/admin/functions/{name})")
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
-    server = _Server(uvicorn.Config(starlette, log_level="warning", access_log=args.access_log,
+    server = ReadyServer(uvicorn.Config(starlette, log_level="warning", access_log=args.access_log,
                                     timeout_graceful_shutdown=2))
     server.ready_line = f"dev host ready on {base}/api (APPS={os.environ.get('APPS') or 'all'})"
     server.run(sockets=[sock])

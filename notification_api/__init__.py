@@ -8,7 +8,6 @@ ones addressed to them (their object id or UPN), and a notification they may not
 from __future__ import annotations
 
 import functools
-import json
 import logging
 
 import azure.functions as func
@@ -29,10 +28,6 @@ def store() -> NotificationStore:
     if _store is None:
         _store = NotificationStore.from_env()
     return _store
-
-
-def _json(value: object, status: int = 200, headers: dict | None = None) -> func.HttpResponse:
-    return func.HttpResponse(json.dumps(value), status_code=status, headers=headers or {}, mimetype="application/json")
 
 
 def _recipients(caller: Principal) -> list[str] | None:
@@ -78,7 +73,7 @@ def list_notifications(req: func.HttpRequest) -> func.HttpResponse:
     status, top, page_token = payloads.list_query(req)
     items, next_token = store().list(recipients=_recipients(principal_of(req)), status=status, top=top,
                                      page_token=page_token)
-    return _json({"items": items, "nextPageToken": next_token})
+    return problems.json_response({"items": items, "nextPageToken": next_token})
 
 
 @bp.route(route="notifications", methods=["POST"])
@@ -92,7 +87,7 @@ def create_notification(req: func.HttpRequest) -> func.HttpResponse:
     headers = {"Location": f"/api/notifications/{created['id']}"}
     if replayed:
         headers["Idempotent-Replayed"] = "true"
-    return _json(created, 201, headers)
+    return problems.json_response(created, 201, headers)
 
 
 @bp.route(route="notifications/{id}", methods=["GET"])
@@ -103,7 +98,7 @@ def get_notification(req: func.HttpRequest) -> func.HttpResponse:
     found = store().get(notification_id) if notification_id else None
     if found is None or not _visible(principal_of(req), found):
         return problems.problem(404, "No such notification.")
-    return _json(public(found))
+    return problems.json_response(public(found))
 
 
 @bp.route(route="notifications/{id}/ack", methods=["POST"])
@@ -119,4 +114,4 @@ def acknowledge_notification(req: func.HttpRequest) -> func.HttpResponse:
     if result is None:
         return problems.problem(404, "No such notification.")
     notification, changed = result
-    return _json(notification, headers={"X-Acknowledged-Now": "true" if changed else "false"})
+    return problems.json_response(notification, headers={"X-Acknowledged-Now": "true" if changed else "false"})

@@ -8,7 +8,6 @@ decides with the *user's* roles. Walk through one request in README "On-behalf-o
 from __future__ import annotations
 
 import functools
-import json
 import logging
 import os
 import uuid
@@ -119,10 +118,6 @@ def _exchange_errors(handler):
     return run
 
 
-def _json(value: object, status: int = 200, headers: dict | None = None) -> func.HttpResponse:
-    return func.HttpResponse(json.dumps(value), status_code=status, headers=headers or {}, mimetype="application/json")
-
-
 @bp.route(route="obo/notifications", methods=["GET"])
 @proxy.requires(scope="access_as_user")
 @_exchange_errors
@@ -130,7 +125,7 @@ def obo_list(req: func.HttpRequest) -> func.HttpResponse:
     """The signed-in user's notifications, fetched as the user."""
     api = api_as_user(req)
     params = {k: v for k, v in req.params.items() if k in ("status", "top", "pageToken")}
-    return _json(api.json("GET", "/notifications", params=params))
+    return problems.json_response(api.json("GET", "/notifications", params=params))
 
 
 @bp.route(route="obo/notifications", methods=["POST"])
@@ -139,11 +134,11 @@ def obo_list(req: func.HttpRequest) -> func.HttpResponse:
 def obo_create(req: func.HttpRequest) -> func.HttpResponse:
     """Create a notification as the signed-in user (needs their notification.create role)."""
     try:
-        body = req.get_json()
+        body = req.getproblems.json_response()
     except ValueError:
         return problems.problem(400, "Send a JSON object: recipient, title, body.")
     api = api_as_user(req)
     # The same key on every retry of this call, so a retried create cannot duplicate.
     key = req.headers.get("Idempotency-Key") or str(uuid.uuid4())
     created = api.json("POST", "/notifications", json=body, headers={"Idempotency-Key": key})
-    return _json(created, 201, {"Location": f"/api/notifications/{created['id']}"})
+    return problems.json_response(created, 201, {"Location": f"/api/notifications/{created['id']}"})

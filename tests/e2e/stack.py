@@ -58,8 +58,8 @@ def external_stack() -> Stack | None:
     return Stack(url, EmulatorClient(Path(os.environ.get("E2E_STATE_DIR", ROOT / ".emulator"))))
 
 
-def start_host(tmp: Path, env: dict[str, str]) -> tuple[ReadyProcess, str]:
+def start_host(tmp: Path, env: dict[str, str], *args: str) -> tuple[ReadyProcess, str]:
     """A dev host of its own (to stop, restart or starve of storage), on a free port."""
-    process = ReadyProcess([sys.executable, "-m", "localdev", "host", "--port", "0"], "dev host ready on ",
+    process = ReadyProcess([sys.executable, "-m", "localdev", "host", "--port", "0", *args], "dev host ready on ",
                            tmp / f"host-{os.urandom(3).hex()}.log", env=env)
     return process, process.ready_line.removeprefix("dev host ready on ").split()[0]
