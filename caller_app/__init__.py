@@ -103,7 +103,7 @@ def caller_list(req: func.HttpRequest) -> func.HttpResponse:
 @_errors_as_problems
 def caller_create(req: func.HttpRequest) -> func.HttpResponse:
     try:
-        notification = req.getproblems.json_response()
+        notification = req.get_json()
     except ValueError:
         return problems.problem(400, "Send a JSON object: recipient, title, body.")
     created = notification_api().create(notification, req.headers.get("Idempotency-Key"))

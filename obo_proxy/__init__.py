@@ -134,7 +134,7 @@ def obo_list(req: func.HttpRequest) -> func.HttpResponse:
 def obo_create(req: func.HttpRequest) -> func.HttpResponse:
     """Create a notification as the signed-in user (needs their notification.create role)."""
     try:
-        body = req.getproblems.json_response()
+        body = req.get_json()
     except ValueError:
         return problems.problem(400, "Send a JSON object: recipient, title, body.")
     api = api_as_user(req)
