@@ -23,6 +23,9 @@ param identifierUriStyle string = 'tenant'
 @description('The webhook signing secret stored in Key Vault. Generated when not given.')
 param webhookSecret string = newGuid()
 
+@description('The webhook secret\'s name, as directory.json names it (tests/infra checks they agree).')
+param webhookSecretName string = 'webhook-signing-key'
+
 @description('Run the caller app as the shared user-assigned identity build-agents (which holds notification.create).')
 param callerUsesBuildAgents bool = false
 
@@ -33,9 +36,8 @@ param deliveryWebhookUrl string = ''
 param debugPrincipalId string = ''
 param debugRoles array = ['notification.read']
 
-var directory = loadJsonContent('../directory.json')
-var vault = items(directory.keyVaults)[0].value
-var secretName = items(vault.secrets)[0].key
+// Only who may read the vault: directory.json's secret *value* is a local fixture and stays local.
+var secretsUsers = loadJsonContent('../directory.json', '$.keyVaults.notifications-kv.secretsUsers')
 var suffix = take(uniqueString(subscription().id, resourceGroup().id, environmentName), 6)
 var tags = { 'azd-env-name': environmentName }
 var authorityHost = environment().authentication.loginEndpoint
@@ -149,7 +151,7 @@ module keyVault 'modules/keyvault.bicep' = {
     location: location
     tags: tags
     name: 'kv-${environmentName}-${suffix}'
-    secretName: secretName
+    secretName: webhookSecretName
     secretValue: webhookSecret
   }
 }
@@ -159,7 +161,7 @@ module roles 'modules/roles.bicep' = {
   params: {
     hostPrincipalIds: concat(apiPrincipals, callerPrincipals, [oboIdentity.principalId])
     tablePrincipalIds: apiPrincipals
-    secretReaderPrincipalIds: flatten(map(vault.secretsUsers, name => principalIdsByName[name]))
+    secretReaderPrincipalIds: flatten(map(secretsUsers, name => principalIdsByName[name]))
     storageName: storage.outputs.name
     vaultName: keyVault.outputs.name
     insightsName: monitoring.outputs.name
@@ -206,7 +208,7 @@ module callerSettings 'modules/appsettings.bicep' = {
       NOTIFICATION_API_URL: apiUrl
       NOTIFICATION_API_SCOPE: apiScope
       KEY_VAULT_URL: keyVault.outputs.uri
-      WEBHOOK_SECRET_NAME: secretName
+      WEBHOOK_SECRET_NAME: webhookSecretName
       DELIVERY_WEBHOOK_URL: deliveryWebhookUrl
     }, callerUsesBuildAgents ? { AZURE_CLIENT_ID: buildAgents.clientId } : {})
   }

@@ -17,9 +17,12 @@ param oboIdentityPrincipalId string
 param debugPrincipalId string = ''
 param debugRoles array = []
 
-var directory = loadJsonContent('../../directory.json')
-var api = directory.applications['notification-api']
-var proxy = directory.applications['obo-proxy']
+// Only the parts Azure needs: directory.json also holds local-only fixtures (users' passwords, the
+// local webhook secret) that must not end up in a deployment's template history.
+var applications = loadJsonContent('../../directory.json', '$.applications')
+var appRoleAssignments = loadJsonContent('../../directory.json', '$.appRoleAssignments')
+var api = applications['notification-api']
+var proxy = applications['obo-proxy']
 var apiUniqueName = 'notification-api-${environmentName}'
 var proxyUniqueName = 'obo-proxy-${environmentName}'
 var tokenExchangeAudience = 'api://AzureADTokenExchange'
@@ -59,11 +62,11 @@ var apiPreAuthorizesProxy = preAuthorized(filter(api.preAuthorizedApplications, 
 // App role assignments of directory.json whose principal is one of our managed identities,
 // one per principal id (a slot's identity gets the same roles as its app's).
 var managedIdentityAssignments = flatten(map(
-  filter(directory.appRoleAssignments, a => contains(principalIdsByName, a.principal)),
+  filter(appRoleAssignments, a => contains(principalIdsByName, a.principal)),
   a => map(principalIdsByName[a.principal], principalId => {
     principalId: principalId
     resource: a.resource
-    roleId: filter(directory.applications[a.resource].appRoles, r => r.value == a.role)[0].id
+    roleId: filter(applications[a.resource].appRoles, r => r.value == a.role)[0].id
   })))
 
 resource proxyApp 'Microsoft.Graph/applications@v1.0' = {

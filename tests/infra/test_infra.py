@@ -145,9 +145,10 @@ def test_federated_credential_trusts_the_proxy_identity(templates) -> None:
 
 def test_entra_reads_roles_scopes_and_assignments_from_directory_json(templates) -> None:
     entra = templates["modules/entra.bicep"]
-    load = entra["variables"]["directory"]["value"]["function"]
-    assert load["type"] == "load_json_content" and (INFRA / "modules" / load["parameters"]["file_path"]).resolve() == \
-        ROOT / "directory.json"
+    for variable, path in (("applications", "$.applications"), ("appRoleAssignments", "$.appRoleAssignments")):
+        load = entra["variables"][variable]["value"]["function"]
+        assert load["type"] == "load_json_content" and load["parameters"]["json_path"] == path
+        assert (INFRA / "modules" / load["parameters"]["file_path"]).resolve() == ROOT / "directory.json"
     text = (INFRA / "modules" / "entra.bicep").read_text()
     # No role or scope id is typed into the template: they all come from the file.
     ids = {r["id"] for app in DIRECTORY["applications"].values() for r in app["appRoles"] + app["scopes"]}
@@ -215,3 +216,19 @@ def test_package_leaves_out_dev_tools_and_local_secrets(tmp_path) -> None:
                        "local.settings.sample.json", ".venv", "node_modules", ".emulator", ".azurite"}
     with zipfile.ZipFile(tmp_path / "app.zip") as archive:
         assert "function_app.py" in archive.namelist()
+
+
+def test_local_fixtures_never_reach_a_template() -> None:
+    """directory.json holds local passwords and a local secret value: every load picks a safe part."""
+    loads = re.findall(r"loadJsonContent\('([^']+)'(?:,\s*'([^']*)')?\)", "".join(p.read_text() for p in BICEP_FILES))
+    assert loads, "infra/ reads directory.json"
+    for file_path, json_path in loads:
+        assert json_path, f"{file_path} loaded whole: its users' passwords would be in the template"
+        assert not json_path.startswith("$.users") and not json_path.endswith(".secrets"), json_path
+
+
+def test_secret_name_agrees_with_directory_json(templates) -> None:
+    (vault,) = DIRECTORY["keyVaults"].values()
+    assert list(vault["secrets"]) == [templates["main.bicep"]["parameters"]["webhookSecretName"]["default"]]
+    assert json.loads((ROOT / "local.settings.sample.json").read_text())["Values"]["WEBHOOK_SECRET_NAME"] == \
+        list(vault["secrets"])[0]
