@@ -1,7 +1,7 @@
 """The Functions entry point: registers the blueprints named in ``APPS`` (all three by default).
 
-Locally one host serves all three; in Azure each function app sets ``APPS`` to its own blueprint,
-so an app never imports another's code (DESIGN §3, §10). Only the selected packages are imported.
+Locally one host serves all three; in Azure each function app sets ``APPS`` to its own blueprint
+and imports only that package: the apps talk to each other over HTTP only.
 """
 
 from __future__ import annotations

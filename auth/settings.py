@@ -1,4 +1,5 @@
-"""Settings the auth code reads (DESIGN §4), and the guard that keeps emulator trust out of Azure."""
+"""Settings the auth code reads (local.settings.sample.json lists them all), and the guard that
+keeps trust in the local emulator out of Azure."""
 
 from __future__ import annotations
 

@@ -1,7 +1,7 @@
 """The token inspector on the emulator's home page: paste a token, see what it is and whether a
 given API permission would let it in, and why not.
 
-It re-states the API's rules (DESIGN §7: app tokens need the app role; delegated tokens need the
+It re-states the API's rules (app tokens need the app role; delegated tokens need the
 scope and the user's role) rather than importing app code: the emulator stands in for Azure and
 imports nothing of ours.
 """

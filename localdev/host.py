@@ -1,4 +1,4 @@
-"""A dev host for machines without Azure Functions Core Tools (DESIGN §8).
+"""A dev host for machines without Azure Functions Core Tools .
 
 It serves the very ``function_app.py`` the Functions host would load: the routes come from
 ``app.get_functions()`` and the prefix from ``host.json``, so there is no second routing table.
@@ -6,7 +6,7 @@ Handlers get real ``func.HttpRequest`` objects and return real ``func.HttpRespon
 Timer functions run on ``POST /admin/functions/{name}`` (as with Core Tools) and, with
 ``--run-timers``, on their NCRONTAB schedule.
 
-Not emulated: function keys (every route here is anonymous; see DESIGN §3), bindings other
+Not emulated: function keys (every route here is anonymous; each route checks the bearer token itself), bindings other
 than HTTP and timer, and host.json settings other than ``routePrefix``.
 """
 

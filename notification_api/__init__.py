@@ -1,4 +1,4 @@
-"""Notification API blueprint: the role-protected API of DESIGN §7, and the health probe.
+"""Notification API blueprint: the role-protected API (README, "The notification API") and the health probe.
 
 Each handler: authorize (the decorator), parse, call the store, map the result. Who sees what:
 app callers holding the role see every notification; users (delegated tokens) see only the
@@ -20,14 +20,12 @@ from .store import IdempotencyKeyReused, InvalidPageToken, NotificationStore, St
 log = logging.getLogger(__name__)
 bp = func.Blueprint()
 api = Authorizer("NOTIFICATION_API_AUDIENCES")
-_store: NotificationStore | None = None
 
 
+@functools.cache
 def store() -> NotificationStore:
-    global _store
-    if _store is None:
-        _store = NotificationStore.from_env()
-    return _store
+    """One table client per process, made on first use (importing the app needs no settings)."""
+    return NotificationStore.from_env()
 
 
 def _recipients(caller: Principal) -> list[str] | None:

@@ -1,4 +1,4 @@
-"""The production guard and the debug switch (DESIGN §4)."""
+"""The production guard and the debug switch (README, "Security notes")."""
 
 from __future__ import annotations
 
