@@ -7,6 +7,7 @@ and imports only that package: the apps talk to each other over HTTP only.
 from __future__ import annotations
 
 import importlib
+import logging
 import os
 
 import azure.functions as func
@@ -27,6 +28,10 @@ def selected_apps(value: str | None) -> list[str]:
 
 
 check_environment()  # in Azure, refuse settings that would trust the local emulator
+
+# azure-core logs every HTTP request and response at INFO (headers redacted): that floods the
+# Functions log and Application Insights. Its warnings and errors still come through.
+logging.getLogger("azure.core.pipeline.policies.http_logging_policy").setLevel(logging.WARNING)
 
 # Every route is ANONYMOUS to the Functions host: function keys are not identity. Each route
 # authorizes the caller's bearer token itself (see auth/).

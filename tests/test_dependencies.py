@@ -24,7 +24,7 @@ def test_function_app_imports_only_auth_and_the_blueprints() -> None:
                 for alias in node.names}
     imported |= {node.module.split(".")[0] for node in ast.walk(tree) if isinstance(node, ast.ImportFrom)
                  and node.module}
-    assert imported <= {"__future__", "importlib", "os", "azure", "auth"}, imported
+    assert imported <= {"__future__", "importlib", "logging", "os", "azure", "auth"}, imported
     from function_app import BLUEPRINTS
 
     assert all((ROOT / name / "__init__.py").exists() for name in BLUEPRINTS)
