@@ -224,7 +224,8 @@ def test_a_host_killed_mid_writes_loses_nothing_it_acknowledged(managed: Stack, 
 
     with ThreadPoolExecutor(4) as pool:
         futures = [pool.submit(write, i) for i in range(200)]
-        while len(acknowledged) < 20:
+        deadline = time.monotonic() + 60
+        while len(acknowledged) < 20 and time.monotonic() < deadline and not all(f.done() for f in futures):
             time.sleep(0.01)
         host.popen.send_signal(signal.SIGKILL)
         for future in futures:

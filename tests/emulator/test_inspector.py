@@ -88,7 +88,8 @@ def png_size(data: bytes) -> tuple[int, int]:
 
 def test_inspector_in_headless_chromium(emulator: EmulatorProcess, browser, tmp_path) -> None:
     from selenium.webdriver.common.by import By
-    from selenium.webdriver.support.ui import Select
+    from selenium.webdriver.support import expected_conditions
+    from selenium.webdriver.support.ui import Select, WebDriverWait
 
     token = emulator.user_token("carol", API)
     browser.get(f"{emulator.origin}/")
@@ -96,7 +97,8 @@ def test_inspector_in_headless_chromium(emulator: EmulatorProcess, browser, tmp_
     browser.find_element(By.ID, "token").send_keys(token)
     Select(browser.find_element(By.ID, "permission")).select_by_value("notification-api|notification.create")
     browser.find_element(By.ID, "inspect").click()
-    verdict = browser.find_element(By.ID, "verdict")
+    # The form posts and the page reloads: wait for the answer rather than racing the navigation.
+    verdict = WebDriverWait(browser, 20).until(expected_conditions.presence_of_element_located((By.ID, "verdict")))
     assert verdict.text == "allowed" and "allowed" in verdict.get_attribute("class")
     claims = browser.find_element(By.ID, "claims").text
     assert 'roles ["notification.create", "notification.read"]' in claims  # through her group
