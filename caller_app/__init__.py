@@ -25,6 +25,7 @@ from auth.http import BearerClient, credential_tokens, retrying_session
 from . import diagnosis
 from .api import DownstreamError, NotificationApi, TokenRefused
 from .delivery import deliver_pending as deliver
+from .get_token import describe
 from .vault import CachedSecret, SecretForbidden, SecretUnavailable, secret_client
 
 log = logging.getLogger(__name__)
@@ -115,8 +116,6 @@ def caller_create(req: func.HttpRequest) -> func.HttpResponse:
 @_errors_as_problems
 def caller_token(req: func.HttpRequest) -> func.HttpResponse:
     """The claims of the token this app holds for the API. Never the token itself."""
-    from .get_token import describe
-
     try:
         token = notification_api().client.tokens(False)
     except Exception as exc:  # noqa: BLE001 - any credential failure is reported, not raised

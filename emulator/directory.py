@@ -85,10 +85,6 @@ class Principal:
     mi_type: str | None = None  # "SystemAssigned" | "UserAssigned"
     resource_id: str | None = None  # ARM id of a managed identity (xms_mirid, mi_res_id)
 
-    @property
-    def is_service_principal(self) -> bool:
-        return self.kind in ("managedIdentity", "application")
-
 
 @dataclass(frozen=True)
 class Application:

@@ -42,7 +42,6 @@ class Client:
     acr: str  # appidacr/azpacr: "0" public client, "1" secret, "2" certificate or assertion
     method: str  # "none" | "secret" | "federated"
     application: Application | None = None
-    federated_identity: str | None = None
 
 
 def authenticate_client(state: State, form: Form) -> Client:
@@ -70,7 +69,7 @@ def authenticate_client(state: State, form: Form) -> Client:
             raise errors.malformed_request(f"client_assertion_type must be '{CLIENT_ASSERTION_TYPE}'.")
         identity = _verify_federated_assertion(state, app, assertion)
         state.activity.count(f"client_auth:federated:{identity}")
-        return Client(app.app_id, app.display_name, "2", "federated", app, identity)
+        return Client(app.app_id, app.display_name, "2", "federated", app)
     raise errors.missing_client_credential()
 
 
