@@ -21,7 +21,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 import requests  # noqa: E402
 from azure.identity import ManagedIdentityCredential  # noqa: E402
-from load import measure  # noqa: E402
+from load import measure, print_comparison  # noqa: E402
 
 from tests.e2e.stack import start_host, start_stack  # noqa: E402
 from tests.emulator_process import clear_machine_ca_settings  # noqa: E402
@@ -58,15 +58,9 @@ def main() -> None:
                 "GET", f"{unguarded[1]}/notifications", clients=args.clients, seconds=args.seconds,
                 params={"top": 10}, headers=headers),
         }
-    print(f"\nPython {platform.python_version()}, {os.cpu_count()} cores, {args.clients} clients, "
-          f"{args.seconds:g} s per row, storage on Azurite\n")
-    print("| GET /api/notifications?top=10 | requests/s | p50 ms | p95 ms | errors |")
-    print("|---|---:|---:|---:|---:|")
-    for name, r in rows.items():
-        print(f"| {name} | {r['per_s']:.0f} | {r['p50_ms']:.1f} | {r['p95_ms']:.1f} | {r['errors']} |")
-    with_guard, without = (r["per_s"] for r in rows.values())
-    print(f"\nratio guarded / unguarded: {with_guard / without:.2f}")
-
+    print_comparison(f"Python {platform.python_version()}, {os.cpu_count()} cores, {args.clients} clients, "
+                     f"{args.seconds:g} s per row, storage on Azurite", "GET /api/notifications?top=10", rows,
+                     "guarded / unguarded")
 
 if __name__ == "__main__":
     main()

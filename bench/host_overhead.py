@@ -16,7 +16,7 @@ import sys
 import tempfile
 from pathlib import Path
 
-from load import measure
+from load import measure, print_comparison
 
 from tests.e2e.stack import start_host
 from tests.processes import ReadyProcess
@@ -38,15 +38,8 @@ def main() -> None:
             "dev host (function_app.py)": measure("GET", host_url, clients=args.clients, seconds=args.seconds),
             "bare Starlette route": measure("GET", bare_url, clients=args.clients, seconds=args.seconds),
         }
-    print(f"\nPython {platform.python_version()}, {os.cpu_count()} cores, {args.clients} clients, "
-          f"{args.seconds:g} s per row\n")
-    print("| server | requests/s | p50 ms | p95 ms | errors |")
-    print("|---|---:|---:|---:|---:|")
-    for name, r in rows.items():
-        print(f"| {name} | {r['per_s']:.0f} | {r['p50_ms']:.1f} | {r['p95_ms']:.1f} | {r['errors']} |")
-    host_rate, bare_rate = (r["per_s"] for r in rows.values())
-    print(f"\nratio dev host / bare: {host_rate / bare_rate:.2f}")
-
+    print_comparison(f"Python {platform.python_version()}, {os.cpu_count()} cores, {args.clients} clients, "
+                     f"{args.seconds:g} s per row", "server", rows, "dev host / bare")
 
 if __name__ == "__main__":
     main()

@@ -63,3 +63,24 @@ def run_requests(url: str, *, total: int, clients: int, headers: dict | None = N
     elapsed = time.perf_counter() - started
     return {"per_s": total / elapsed, "p50_ms": 1000 * statistics.median(latencies),
             "p95_ms": 1000 * latencies[int(0.95 * (len(latencies) - 1))]}
+
+
+def chain_arguments(description: str):
+    """--requests and --clients, shared by the chain benchmarks (caller.py, obo.py)."""
+    import argparse
+
+    parser = argparse.ArgumentParser(description=description)
+    parser.add_argument("--requests", type=int, default=1000)
+    parser.add_argument("--clients", type=int, default=4)
+    return parser.parse_args()
+
+
+def print_comparison(context: str, first_column: str, rows: dict[str, dict], ratio_label: str) -> None:
+    """A Markdown table of ``measure`` results, then the first row's rate over the second's."""
+    print(f"\n{context}\n")
+    print(f"| {first_column} | requests/s | p50 ms | p95 ms | errors |")
+    print("|---|---:|---:|---:|---:|")
+    for name, r in rows.items():
+        print(f"| {name} | {r['per_s']:.0f} | {r['p50_ms']:.1f} | {r['p95_ms']:.1f} | {r['errors']} |")
+    first, second = (r["per_s"] for r in rows.values())
+    print(f"\nratio {ratio_label}: {first / second:.2f}")

@@ -9,7 +9,6 @@ during the run: with the cache working that is 0 for one signed-in user.
 
 from __future__ import annotations
 
-import argparse
 import os
 import platform
 import sys
@@ -19,17 +18,14 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 import requests  # noqa: E402
-from load import run_requests  # noqa: E402
+from load import chain_arguments, run_requests  # noqa: E402
 
 from tests.e2e.stack import start_stack  # noqa: E402
 from tests.emulator_process import clear_machine_ca_settings  # noqa: E402
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--requests", type=int, default=1000)
-    parser.add_argument("--clients", type=int, default=4)
-    args = parser.parse_args()
+    args = chain_arguments(__doc__.splitlines()[0])
     clear_machine_ca_settings()
     with tempfile.TemporaryDirectory() as tmp:
         stack = start_stack(Path(tmp))
