@@ -3,7 +3,7 @@ PYTHON ?= python3
 VENV := .venv
 PY := $(VENV)/bin/python
 
-.PHONY: setup run emulator host demo test lint bench clean
+.PHONY: setup run emulator host demo test lint format bench clean
 
 # The venv is rebuilt when a requirements file changes; npm packages when the lock file does.
 $(VENV)/.installed: requirements.txt requirements-dev.txt
@@ -34,10 +34,17 @@ demo: setup
 
 test: setup
 	$(PY) -m ruff check .
+	$(PY) -m ruff format --check .
 	$(PY) -m pytest
 
 lint: setup
 	$(PY) -m ruff check .
+	$(PY) -m ruff format --check .
+
+# Apply the formatter (make test fails on unformatted code).
+format: setup
+	$(PY) -m ruff check --fix .
+	$(PY) -m ruff format .
 
 bench: setup
 	$(PY) bench/emulator_tokens.py

@@ -22,8 +22,10 @@ def selected_apps(value: str | None) -> list[str]:
     names = [name.strip() for name in (value or "").split(",") if name.strip()]
     unknown = [name for name in names if name not in BLUEPRINTS]
     if unknown:
-        raise ValueError(f"APPS names unknown app(s) {', '.join(unknown)}; use a comma list of "
-                         f"{', '.join(BLUEPRINTS)} (empty for all three)")
+        raise ValueError(
+            f"APPS names unknown app(s) {', '.join(unknown)}; use a comma list of "
+            f"{', '.join(BLUEPRINTS)} (empty for all three)"
+        )
     return list(dict.fromkeys(names)) or list(BLUEPRINTS)
 
 

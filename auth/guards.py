@@ -136,6 +136,7 @@ class Authorizer:
 
         def decorate(handler: Callable) -> Callable:
             if inspect.iscoroutinefunction(handler):
+
                 @functools.wraps(handler)
                 async def guarded_async(req: func.HttpRequest) -> func.HttpResponse:
                     refusal = self.authorize(req, requirement)
@@ -143,6 +144,7 @@ class Authorizer:
 
                 guarded = guarded_async
             else:
+
                 @functools.wraps(handler)
                 def guarded(req: func.HttpRequest) -> func.HttpResponse:
                     refusal = self.authorize(req, requirement)

@@ -24,11 +24,17 @@ log = logging.getLogger(__name__)
 TokenProvider = Callable[[bool], str]  # fresh -> access token; fresh=True must bypass any cache
 TIMEOUT = (3.05, 10)  # connect, read (seconds)
 RETRY = Retry(
-    total=3, connect=2, read=1, status=3,
+    total=3,
+    connect=2,
+    read=1,
+    status=3,
     status_forcelist=(429, 502, 503, 504),
     allowed_methods=None,  # all methods: POSTs carry Idempotency-Key
-    backoff_factor=0.3, backoff_jitter=0.3, backoff_max=4,
-    respect_retry_after_header=True, retry_after_max=10,
+    backoff_factor=0.3,
+    backoff_jitter=0.3,
+    backoff_max=4,
+    respect_retry_after_header=True,
+    retry_after_max=10,
     raise_on_status=False,  # hand the last answer back; the caller maps it to a problem
 )
 
@@ -76,13 +82,15 @@ class BearerClient:
         headers = kwargs.pop("headers", {})
         kwargs.setdefault("timeout", TIMEOUT)
         url = f"{self.base_url}{path}"
-        response = self.session.request(method, url, headers={**headers, "Authorization": f"Bearer "
-                                                               f"{self.tokens(False)}"}, **kwargs)
+        response = self.session.request(
+            method, url, headers={**headers, "Authorization": f"Bearer {self.tokens(False)}"}, **kwargs
+        )
         if response.status_code == 401:
             # Once, with a token fetched anew (a key rollover, a revoked token); never in a loop.
             log.warning("%s %s answered 401; retrying once with a fresh token", method, path)
-            response = self.session.request(method, url, headers={**headers, "Authorization": f"Bearer "
-                                                                   f"{self.tokens(True)}"}, **kwargs)
+            response = self.session.request(
+                method, url, headers={**headers, "Authorization": f"Bearer {self.tokens(True)}"}, **kwargs
+            )
         return response
 
     def json(self, method: str, path: str, **kwargs) -> dict:
@@ -97,5 +105,6 @@ class BearerClient:
             problem = response.json()
         except ValueError:
             problem = {"detail": response.text[:200]}
-        raise DownstreamError(response.status_code, problem if isinstance(problem, dict) else {},
-                              dict(response.headers))
+        raise DownstreamError(
+            response.status_code, problem if isinstance(problem, dict) else {}, dict(response.headers)
+        )

@@ -43,6 +43,12 @@ class Principal:
         if not all(isinstance(v, str) and v for v in (app_id, oid, tid)):
             raise TokenError("token lacks oid, tid or client id", "oid, tid and appid/azp must be non-empty strings")
         return cls(
-            object_id=oid, tenant_id=tid, app_id=app_id, roles=frozenset(roles), scopes=scopes, is_app=not scopes,
-            name=claims.get("name"), username=claims.get("upn") or claims.get("preferred_username"),
+            object_id=oid,
+            tenant_id=tid,
+            app_id=app_id,
+            roles=frozenset(roles),
+            scopes=scopes,
+            is_app=not scopes,
+            name=claims.get("name"),
+            username=claims.get("upn") or claims.get("preferred_username"),
         )

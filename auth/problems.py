@@ -12,16 +12,32 @@ BEARER_ERRORS = "https://www.rfc-editor.org/rfc/rfc6750#section-3.1"
 
 
 def json_response(value: object, status: int = 200, headers: dict[str, str] | None = None) -> func.HttpResponse:
-    return func.HttpResponse(json.dumps(value), status_code=status, headers=headers or {},
-                             mimetype="application/json")
+    return func.HttpResponse(json.dumps(value), status_code=status, headers=headers or {}, mimetype="application/json")
 
 
-def problem(status: int, detail: str, *, title: str | None = None, type_: str = "about:blank",
-            headers: dict[str, str] | None = None, **extensions: object) -> func.HttpResponse:
-    body = {"type": type_, "title": title or HTTPStatus(status).phrase, "status": status, "detail": detail,
-            **extensions}
-    return func.HttpResponse(json.dumps(body), status_code=status, headers=headers or {},
-                             mimetype="application/problem+json", charset="utf-8")
+def problem(
+    status: int,
+    detail: str,
+    *,
+    title: str | None = None,
+    type_: str = "about:blank",
+    headers: dict[str, str] | None = None,
+    **extensions: object,
+) -> func.HttpResponse:
+    body = {
+        "type": type_,
+        "title": title or HTTPStatus(status).phrase,
+        "status": status,
+        "detail": detail,
+        **extensions,
+    }
+    return func.HttpResponse(
+        json.dumps(body),
+        status_code=status,
+        headers=headers or {},
+        mimetype="application/problem+json",
+        charset="utf-8",
+    )
 
 
 def _quoted(value: str) -> str:
@@ -32,15 +48,28 @@ def _quoted(value: str) -> str:
 def unauthorized(detail: str, *, token_presented: bool = True) -> func.HttpResponse:
     """401. With no token at all RFC 6750 says to send the bare challenge, without an error code."""
     challenge = f'Bearer error="invalid_token", error_description="{_quoted(detail)}"' if token_presented else "Bearer"
-    return problem(401, detail, title="Invalid or missing access token", type_=BEARER_ERRORS,
-                   headers={"WWW-Authenticate": challenge})
+    return problem(
+        401,
+        detail,
+        title="Invalid or missing access token",
+        type_=BEARER_ERRORS,
+        headers={"WWW-Authenticate": challenge},
+    )
 
 
 def forbidden(detail: str, missing: list[str]) -> func.HttpResponse:
-    challenge = (f'Bearer error="insufficient_scope", error_description="{_quoted(detail)}", '
-                 f'scope="{_quoted(" ".join(missing))}"')
-    return problem(403, detail, title="Insufficient permissions", type_=BEARER_ERRORS,
-                   headers={"WWW-Authenticate": challenge}, missing=missing)
+    challenge = (
+        f'Bearer error="insufficient_scope", error_description="{_quoted(detail)}", '
+        f'scope="{_quoted(" ".join(missing))}"'
+    )
+    return problem(
+        403,
+        detail,
+        title="Insufficient permissions",
+        type_=BEARER_ERRORS,
+        headers={"WWW-Authenticate": challenge},
+        missing=missing,
+    )
 
 
 def unavailable(detail: str, retry_after: int = 5) -> func.HttpResponse:

@@ -54,8 +54,10 @@ def check_environment() -> None:
     # IDENTITY_ENDPOINT is loopback in Azure too (the platform's token service): not checked.
     suspicious = [name for name in ("AZURE_AUTHORITY_HOST", "KEY_VAULT_URL") if is_loopback(os.environ.get(name, ""))]
     if suspicious:
-        raise RuntimeError(f"running in Azure with loopback settings {suspicious}: they point at the local emulator. "
-                           "Remove them from the app settings.")
+        raise RuntimeError(
+            f"running in Azure with loopback settings {suspicious}: they point at the local emulator. "
+            "Remove them from the app settings."
+        )
 
 
 def debug_endpoints_enabled() -> bool:

@@ -51,8 +51,9 @@ class _TenantKeys(jwt.PyJWKClient):
     """PyJWKClient that tells us when it fetches, so cached validations of old keys can go."""
 
     def __init__(self, uri: str, on_fetch) -> None:
-        super().__init__(uri, cache_keys=False, lifespan=KEY_SET_LIFETIME, timeout=5,
-                         cooldown_duration=UNKNOWN_KID_COOLDOWN)
+        super().__init__(
+            uri, cache_keys=False, lifespan=KEY_SET_LIFETIME, timeout=5, cooldown_duration=UNKNOWN_KID_COOLDOWN
+        )
         self._on_fetch = on_fetch
 
     def fetch_data(self):
@@ -105,7 +106,9 @@ class TokenValidator:
         key = self._signing_key(kid)
         try:
             claims = jwt.decode(
-                token, key, algorithms=["RS256"],
+                token,
+                key,
+                algorithms=["RS256"],
                 audience=list(self.settings.audiences),
                 issuer=list(self.issuers.values()),
                 leeway=CLOCK_SKEW,

@@ -19,12 +19,12 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-import requests  # noqa: E402
-from azure.identity import ManagedIdentityCredential  # noqa: E402
-from load import measure, print_comparison  # noqa: E402
+import requests
+from azure.identity import ManagedIdentityCredential
+from load import measure, print_comparison
 
-from tests.e2e.stack import start_host, start_stack  # noqa: E402
-from tests.emulator_process import clear_machine_ca_settings  # noqa: E402
+from tests.e2e.stack import start_host, start_stack
+from tests.emulator_process import clear_machine_ca_settings
 
 
 def main() -> None:
@@ -39,11 +39,18 @@ def main() -> None:
         cleanup.callback(stack.process.stop)
         os.environ.update(stack.emulator.env)
         reader = ManagedIdentityCredential().get_token("api://notification-api/.default").token
-        writer = ManagedIdentityCredential(client_id=stack.emulator.identity("build-agents")["clientId"]).get_token(
-            "api://notification-api/.default").token
+        writer = (
+            ManagedIdentityCredential(client_id=stack.emulator.identity("build-agents")["clientId"])
+            .get_token("api://notification-api/.default")
+            .token
+        )
         for i in range(10):
-            requests.post(f"{stack.base_url}/notifications", json={"recipient": "r", "title": f"t{i}", "body": "b"},
-                          headers={"Authorization": f"Bearer {writer}"}, timeout=10).raise_for_status()
+            requests.post(
+                f"{stack.base_url}/notifications",
+                json={"recipient": "r", "title": f"t{i}", "body": "b"},
+                headers={"Authorization": f"Bearer {writer}"},
+                timeout=10,
+            ).raise_for_status()
         guarded, guarded_url = start_host(tmp, stack.host_env())
         cleanup.callback(guarded.stop)
         env = stack.host_env()
@@ -52,15 +59,30 @@ def main() -> None:
         headers = {"Authorization": f"Bearer {reader}"}
         rows = {
             "with @api.requires (token validated)": measure(
-                "GET", f"{guarded_url}/notifications", clients=args.clients, seconds=args.seconds,
-                params={"top": 10}, headers=headers),
+                "GET",
+                f"{guarded_url}/notifications",
+                clients=args.clients,
+                seconds=args.seconds,
+                params={"top": 10},
+                headers=headers,
+            ),
             "same handler, no guard": measure(
-                "GET", f"{unguarded[1]}/notifications", clients=args.clients, seconds=args.seconds,
-                params={"top": 10}, headers=headers),
+                "GET",
+                f"{unguarded[1]}/notifications",
+                clients=args.clients,
+                seconds=args.seconds,
+                params={"top": 10},
+                headers=headers,
+            ),
         }
-    print_comparison(f"Python {platform.python_version()}, {os.cpu_count()} cores, {args.clients} clients, "
-                     f"{args.seconds:g} s per row, storage on Azurite", "GET /api/notifications?top=10", rows,
-                     "guarded / unguarded")
+    print_comparison(
+        f"Python {platform.python_version()}, {os.cpu_count()} cores, {args.clients} clients, "
+        f"{args.seconds:g} s per row, storage on Azurite",
+        "GET /api/notifications?top=10",
+        rows,
+        "guarded / unguarded",
+    )
+
 
 if __name__ == "__main__":
     main()

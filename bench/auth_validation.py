@@ -20,13 +20,13 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-import jwt  # noqa: E402
-from cryptography.hazmat.primitives import hashes  # noqa: E402
-from cryptography.hazmat.primitives.asymmetric import padding  # noqa: E402
+import jwt
+from cryptography.hazmat.primitives import hashes
+from cryptography.hazmat.primitives.asymmetric import padding
 
-from auth import AuthSettings, TokenValidator  # noqa: E402
-from tests.auth.token_factory import TokenFactory  # noqa: E402
-from tests.emulator_process import EmulatorProcess, clear_machine_ca_settings  # noqa: E402
+from auth import AuthSettings, TokenValidator
+from tests.auth.token_factory import TokenFactory
+from tests.emulator_process import EmulatorProcess, clear_machine_ca_settings
 
 
 def per_call_us(fn, n: int) -> float:
@@ -43,8 +43,9 @@ def main() -> None:
         try:
             os.environ.update(emulator.env)
             factory = TokenFactory(emulator)
-            settings = AuthSettings(emulator.tenant, emulator.origin,
-                                    (emulator.app_id("notification-api"), "api://notification-api"))
+            settings = AuthSettings(
+                emulator.tenant, emulator.origin, (emulator.app_id("notification-api"), "api://notification-api")
+            )
             tokens = [factory.tenant_signed(factory.app_claims(uti=str(i))) for i in range(1000)]
             emulator.reset()
 
@@ -77,8 +78,11 @@ def main() -> None:
     print(f"\nPython {platform.python_version()}, {os.cpu_count()} cores, {len(token)}-character v1 token, RSA-2048\n")
     print("| what | µs per token | × bare verify |")
     print("|---|---:|---:|")
-    for name, value in (("bare `cryptography` RS256 verify", bare_us), ("TokenValidator, token seen before", warm),
-                        ("TokenValidator, new token (full PyJWT decode)", cold)):
+    for name, value in (
+        ("bare `cryptography` RS256 verify", bare_us),
+        ("TokenValidator, token seen before", warm),
+        ("TokenValidator, new token (full PyJWT decode)", cold),
+    ):
         print(f"| {name} | {value:.1f} | {value / bare_us:.2f} |")
     print(f"\nJWKS fetches during 10,000 validations of 1,000 distinct tokens: {fetches}")
 

@@ -17,10 +17,10 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from load import chain_arguments, run_requests  # noqa: E402
+from load import chain_arguments, run_requests
 
-from tests.e2e.stack import start_stack  # noqa: E402
-from tests.emulator_process import clear_machine_ca_settings  # noqa: E402
+from tests.e2e.stack import start_stack
+from tests.emulator_process import clear_machine_ca_settings
 
 
 def main() -> None:
@@ -30,8 +30,7 @@ def main() -> None:
         stack = start_stack(Path(tmp))
         try:
             stack.emulator.reset()
-            result = run_requests(f"{stack.base_url}/caller/notifications", total=args.requests,
-                                  clients=args.clients)
+            result = run_requests(f"{stack.base_url}/caller/notifications", total=args.requests, clients=args.clients)
             msi = stack.emulator.stats().get("msi:caller-app", 0)
         finally:
             stack.process.stop()

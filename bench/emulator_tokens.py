@@ -30,15 +30,32 @@ def main() -> None:
         try:
             env = emulator.env
             flows = {
-                "client_credentials": ("POST", emulator.token_endpoint, {"data": {
-                    "grant_type": "client_credentials", "client_id": emulator.app_id("obo-proxy"),
-                    "client_secret": emulator.new_secret("obo-proxy"), "scope": "api://obo-proxy/.default"}}),
-                "managed_identity": ("GET", env["IDENTITY_ENDPOINT"], {
-                    "params": {"api-version": "2019-08-01", "resource": "api://notification-api"},
-                    "headers": {"X-IDENTITY-HEADER": env["IDENTITY_HEADER"]}}),
+                "client_credentials": (
+                    "POST",
+                    emulator.token_endpoint,
+                    {
+                        "data": {
+                            "grant_type": "client_credentials",
+                            "client_id": emulator.app_id("obo-proxy"),
+                            "client_secret": emulator.new_secret("obo-proxy"),
+                            "scope": "api://obo-proxy/.default",
+                        }
+                    },
+                ),
+                "managed_identity": (
+                    "GET",
+                    env["IDENTITY_ENDPOINT"],
+                    {
+                        "params": {"api-version": "2019-08-01", "resource": "api://notification-api"},
+                        "headers": {"X-IDENTITY-HEADER": env["IDENTITY_HEADER"]},
+                    },
+                ),
             }
-            rows = [(flow, measure(method, url, clients=c, seconds=args.seconds, bundle=emulator.bundle, **kwargs))
-                    for flow, (method, url, kwargs) in flows.items() for c in args.clients]
+            rows = [
+                (flow, measure(method, url, clients=c, seconds=args.seconds, bundle=emulator.bundle, **kwargs))
+                for flow, (method, url, kwargs) in flows.items()
+                for c in args.clients
+            ]
         finally:
             emulator.stop()
     print(f"\nPython {platform.python_version()}, {os.cpu_count()} cores, {args.seconds:g} s per row\n")

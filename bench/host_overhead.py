@@ -38,8 +38,14 @@ def main() -> None:
             "dev host (function_app.py)": measure("GET", host_url, clients=args.clients, seconds=args.seconds),
             "bare Starlette route": measure("GET", bare_url, clients=args.clients, seconds=args.seconds),
         }
-    print_comparison(f"Python {platform.python_version()}, {os.cpu_count()} cores, {args.clients} clients, "
-                     f"{args.seconds:g} s per row", "server", rows, "dev host / bare")
+    print_comparison(
+        f"Python {platform.python_version()}, {os.cpu_count()} cores, {args.clients} clients, "
+        f"{args.seconds:g} s per row",
+        "server",
+        rows,
+        "dev host / bare",
+    )
+
 
 if __name__ == "__main__":
     main()

@@ -10,11 +10,12 @@ import time
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
-from tests.emulator_process import BundleSession  # noqa: E402
+from tests.emulator_process import BundleSession
 
 
-def _client(method: str, url: str, kwargs: dict, bundle: str | None, seconds: float, start_at: float,
-            out: mp.Queue) -> None:
+def _client(
+    method: str, url: str, kwargs: dict, bundle: str | None, seconds: float, start_at: float, out: mp.Queue
+) -> None:
     session = BundleSession(bundle) if bundle else __import__("requests").Session()
     session.request(method, url, timeout=10, **kwargs).raise_for_status()  # warm the connection first
     while time.time() < start_at:
@@ -32,16 +33,22 @@ def measure(method: str, url: str, *, clients: int, seconds: float, bundle: str 
     """Requests per second, p50/p95 latency in ms, and non-200 answers."""
     out: mp.Queue = mp.Queue()
     start_at = time.time() + 1.5
-    procs = [mp.Process(target=_client, args=(method, url, kwargs, bundle, seconds, start_at, out))
-             for _ in range(clients)]
+    procs = [
+        mp.Process(target=_client, args=(method, url, kwargs, bundle, seconds, start_at, out)) for _ in range(clients)
+    ]
     for p in procs:
         p.start()
     results = [out.get() for _ in procs]
     for p in procs:
         p.join()
     latencies = sorted(x for lat, _ in results for x in lat)
-    return {"clients": clients, "per_s": len(latencies) / seconds, "p50_ms": 1000 * statistics.median(latencies),
-            "p95_ms": 1000 * latencies[int(0.95 * (len(latencies) - 1))], "errors": sum(e for _, e in results)}
+    return {
+        "clients": clients,
+        "per_s": len(latencies) / seconds,
+        "p50_ms": 1000 * statistics.median(latencies),
+        "p95_ms": 1000 * latencies[int(0.95 * (len(latencies) - 1))],
+        "errors": sum(e for _, e in results),
+    }
 
 
 def run_requests(url: str, *, total: int, clients: int, headers: dict | None = None) -> dict:
@@ -61,8 +68,11 @@ def run_requests(url: str, *, total: int, clients: int, headers: dict | None = N
     with ThreadPoolExecutor(clients) as pool:
         latencies = sorted(pool.map(one, range(total)))
     elapsed = time.perf_counter() - started
-    return {"per_s": total / elapsed, "p50_ms": 1000 * statistics.median(latencies),
-            "p95_ms": 1000 * latencies[int(0.95 * (len(latencies) - 1))]}
+    return {
+        "per_s": total / elapsed,
+        "p50_ms": 1000 * statistics.median(latencies),
+        "p95_ms": 1000 * latencies[int(0.95 * (len(latencies) - 1))],
+    }
 
 
 def chain_arguments(description: str):

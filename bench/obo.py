@@ -17,11 +17,11 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-import requests  # noqa: E402
-from load import chain_arguments, run_requests  # noqa: E402
+import requests
+from load import chain_arguments, run_requests
 
-from tests.e2e.stack import start_stack  # noqa: E402
-from tests.emulator_process import clear_machine_ca_settings  # noqa: E402
+from tests.e2e.stack import start_stack
+from tests.emulator_process import clear_machine_ca_settings
 
 
 def main() -> None:
@@ -31,7 +31,9 @@ def main() -> None:
         stack = start_stack(Path(tmp))
         try:
             url = f"{stack.base_url}/obo/notifications"
-            headers = {"Authorization": f"Bearer {stack.emulator.user_token('alice', 'api://obo-proxy/access_as_user')}"}
+            headers = {
+                "Authorization": f"Bearer {stack.emulator.user_token('alice', 'api://obo-proxy/access_as_user')}"
+            }
             requests.get(url, headers=headers, timeout=30).raise_for_status()  # warm: the one exchange
             before = stack.emulator.stats().get("token_requests", 0)
             result = run_requests(url, total=args.requests, clients=args.clients, headers=headers)
@@ -41,8 +43,10 @@ def main() -> None:
     print(f"\nPython {platform.python_version()}, {os.cpu_count()} cores, {args.clients} clients, dev host, Azurite\n")
     print("| requests | token endpoint calls | per 1,000 | requests/s | p50 ms | p95 ms |")
     print("|---:|---:|---:|---:|---:|---:|")
-    print(f"| {args.requests} | {calls} | {calls * 1000 / args.requests:.0f} | {result['per_s']:.0f} | "
-          f"{result['p50_ms']:.1f} | {result['p95_ms']:.1f} |")
+    print(
+        f"| {args.requests} | {calls} | {calls * 1000 / args.requests:.0f} | {result['per_s']:.0f} | "
+        f"{result['p50_ms']:.1f} | {result['p95_ms']:.1f} |"
+    )
 
 
 if __name__ == "__main__":

@@ -13,8 +13,14 @@ _source = func.FunctionApp()
 _source.register_functions(notification_api.bp)
 _guarded = next(f.get_user_function() for f in _source.get_functions() if f.get_function_name() == "list_notifications")
 HANDLER = _guarded.__wrapped__  # beneath @api.requires: the error mapping and the handler itself
-CALLER = Principal(object_id="bench", tenant_id="bench", app_id="bench", roles=frozenset({"notification.read"}),
-                   scopes=frozenset(), is_app=True)
+CALLER = Principal(
+    object_id="bench",
+    tenant_id="bench",
+    app_id="bench",
+    roles=frozenset({"notification.read"}),
+    scopes=frozenset(),
+    is_app=True,
+)
 
 app = func.FunctionApp(http_auth_level=func.AuthLevel.ANONYMOUS)
 

@@ -56,20 +56,31 @@ def _downstream_problem(exc: Exception) -> func.HttpResponse:
     """What the caller's client is told when the API (or Entra) said no."""
     if isinstance(exc, TokenRefused):
         if exc.permanent:
-            return problems.problem(403, f"No token for the notification API: {exc}", fix=[
-                "Entra refused a token for this identity. AADSTS501051: assign it an app role on the API.",
-                diagnosis.CACHE_TRAP])
+            return problems.problem(
+                403,
+                f"No token for the notification API: {exc}",
+                fix=[
+                    "Entra refused a token for this identity. AADSTS501051: assign it an app role on the API.",
+                    diagnosis.CACHE_TRAP,
+                ],
+            )
         return problems.unavailable(f"The identity endpoint did not answer: {exc}")
     assert isinstance(exc, DownstreamError)
     if exc.status == 403:
         return problems.problem(403, **diagnosis.forbidden(exc.problem, notification_api().client.tokens(False)))
     if exc.status == 401:
-        return problems.problem(502, "The notification API refused this app's token (401) twice: "
-                                f"{exc.problem.get('detail')}. Check NOTIFICATION_API_SCOPE against the API's "
-                                "audiences (app id and App ID URI).")
+        return problems.problem(
+            502,
+            "The notification API refused this app's token (401) twice: "
+            f"{exc.problem.get('detail')}. Check NOTIFICATION_API_SCOPE against the API's "
+            "audiences (app id and App ID URI).",
+        )
     if exc.status in (400, 404, 409, 413, 415, 422):
-        return problems.problem(exc.status, exc.problem.get("detail", "The API refused the request."),
-                                **{k: v for k, v in exc.problem.items() if k in ("errors",)})
+        return problems.problem(
+            exc.status,
+            exc.problem.get("detail", "The API refused the request."),
+            **{k: v for k, v in exc.problem.items() if k in ("errors",)},
+        )
     return problems.unavailable(f"The notification API is unavailable ({exc.status or 'no answer'}).")
 
 
@@ -82,9 +93,14 @@ def _errors_as_problems(handler):
             log.warning("%s %s: %s", req.method, req.url, exc)
             return _downstream_problem(exc)
         except SecretForbidden as exc:
-            return problems.problem(403, f"Key Vault refused this app's identity: {exc}", fix=[
-                "Assign 'Key Vault Secrets User' on the vault to this identity (secretsUsers in directory.json "
-                "locally; infra/ in Azure)."])
+            return problems.problem(
+                403,
+                f"Key Vault refused this app's identity: {exc}",
+                fix=[
+                    "Assign 'Key Vault Secrets User' on the vault to this identity (secretsUsers in directory.json "
+                    "locally; infra/ in Azure)."
+                ],
+            )
         except SecretUnavailable as exc:
             return problems.unavailable(str(exc))
 
@@ -118,7 +134,7 @@ def caller_token(req: func.HttpRequest) -> func.HttpResponse:
     """The claims of the token this app holds for the API. Never the token itself."""
     try:
         token = notification_api().client.tokens(False)
-    except Exception as exc:  # noqa: BLE001 - any credential failure is reported, not raised
+    except Exception as exc:
         raise TokenRefused(str(exc)) from exc
     return problems.json_response({"scope": os.environ["NOTIFICATION_API_SCOPE"], **describe(token)})
 
@@ -136,7 +152,8 @@ def caller_secret(req: func.HttpRequest) -> func.HttpResponse:
 @bp.timer_trigger(schedule="0 */5 * * * *", arg_name="timer", run_on_startup=False)
 def deliver_pending(timer: func.TimerRequest) -> None:
     """Every 5 minutes: deliver what is pending, acknowledge what was delivered."""
-    report = deliver(notification_api(), webhook_secret(), os.environ.get("DELIVERY_WEBHOOK_URL") or None,
-                     webhook_session())
+    report = deliver(
+        notification_api(), webhook_secret(), os.environ.get("DELIVERY_WEBHOOK_URL") or None, webhook_session()
+    )
     if report.failed:
         log.warning("%d notification(s) stay pending after failed delivery: %s", len(report.failed), report.failed)

@@ -28,6 +28,7 @@ class NotificationApi:
             return self.client.json(method, path, **kwargs)
         except AzureError as exc:  # from the credential: Entra said no, or the identity endpoint is down
             raise TokenRefused(exc.message) from exc
+
     def pending(self, limit: int = 500) -> list[dict]:
         items: list[dict] = []
         token = None

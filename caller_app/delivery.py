@@ -37,8 +37,9 @@ class DeliveryReport:
     left_pending: int = 0
 
 
-def deliver_pending(api: NotificationApi, secret: CachedSecret, webhook_url: str | None,
-                    session: requests.Session) -> DeliveryReport:
+def deliver_pending(
+    api: NotificationApi, secret: CachedSecret, webhook_url: str | None, session: requests.Session
+) -> DeliveryReport:
     report = DeliveryReport()
     pending = api.pending()
     if not webhook_url:
@@ -49,8 +50,12 @@ def deliver_pending(api: NotificationApi, secret: CachedSecret, webhook_url: str
     for notification in pending:
         body = json.dumps(notification).encode()
         timestamp = str(int(time.time()))
-        headers = {"Content-Type": "application/json", "X-Notification-Id": notification["id"],
-                   "X-Signature-Timestamp": timestamp, "X-Signature": signature(key, timestamp, body)}
+        headers = {
+            "Content-Type": "application/json",
+            "X-Notification-Id": notification["id"],
+            "X-Signature-Timestamp": timestamp,
+            "X-Signature": signature(key, timestamp, body),
+        }
         try:
             response = session.post(webhook_url, data=body, headers=headers, timeout=TIMEOUT)
             delivered = 200 <= response.status_code < 300

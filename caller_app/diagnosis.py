@@ -18,8 +18,12 @@ CACHE_TRAP = (
 
 def identity_of(token: str) -> dict:
     claims = jwt.decode(token, options={"verify_signature": False})
-    return {"appId": claims.get("appid") or claims.get("azp"), "objectId": claims.get("oid"),
-            "resourceId": claims.get("xms_mirid"), "roles": claims.get("roles", [])}
+    return {
+        "appId": claims.get("appid") or claims.get("azp"),
+        "objectId": claims.get("oid"),
+        "resourceId": claims.get("xms_mirid"),
+        "roles": claims.get("roles", []),
+    }
 
 
 def forbidden(downstream: dict, token: str) -> dict:
@@ -31,11 +35,14 @@ def forbidden(downstream: dict, token: str) -> dict:
         f"Assign the app role {role} on the notification API's enterprise application to the service principal "
         f"{who['objectId']} (Azure: the appRoleAssignedTo of the API's service principal, or infra/'s "
         f"role assignments; locally: python -m emulator assign --principal <identity name> --resource "
-        f"notification-api --role {role})." for role in roles
+        f"notification-api --role {role})."
+        for role in roles
     ] or ["Give this identity what the API names in 'missing'."]
     return {
         "detail": f"The notification API refused this app's identity (app id {who['appId']}, object id "
-                  f"{who['objectId']}): it lacks {' and '.join(missing)}. Its token carries roles "
-                  f"{who['roles'] or 'none'}.",
-        "identity": who, "missing": missing, "fix": [*fixes, CACHE_TRAP],
+        f"{who['objectId']}): it lacks {' and '.join(missing)}. Its token carries roles "
+        f"{who['roles'] or 'none'}.",
+        "identity": who,
+        "missing": missing,
+        "fix": [*fixes, CACHE_TRAP],
     }

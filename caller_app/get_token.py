@@ -25,8 +25,22 @@ from azure.core.exceptions import ClientAuthenticationError
 
 from auth.credentials import build_credential
 
-SHOWN = ("aud", "iss", "ver", "appid", "azp", "oid", "sub", "tid", "roles", "scp", "idtyp", "upn",
-         "preferred_username", "xms_mirid")
+SHOWN = (
+    "aud",
+    "iss",
+    "ver",
+    "appid",
+    "azp",
+    "oid",
+    "sub",
+    "tid",
+    "roles",
+    "scp",
+    "idtyp",
+    "upn",
+    "preferred_username",
+    "xms_mirid",
+)
 
 
 def scope_for(resource: str) -> str:
@@ -38,7 +52,7 @@ def case_variant(resource: str) -> str:
     start = resource.find("://") + 3 if "://" in resource else 0
     for i in range(start, len(resource)):
         if resource[i].isalpha():
-            return resource[:i] + resource[i].swapcase() + resource[i + 1:]
+            return resource[:i] + resource[i].swapcase() + resource[i + 1 :]
     return resource
 
 
@@ -60,33 +74,57 @@ def expected_roles(claims: dict, resource: str, directory_path: Path) -> list[st
     except (OSError, ValueError):
         return []
     client = (claims.get("appid") or claims.get("azp") or "").lower()
-    holder = next((name for name, mi in directory.get("managedIdentities", {}).items()
-                   if mi.get("clientId", "").lower() == client), None)
-    holder = holder or next((name for name, app in directory.get("applications", {}).items()
-                             if app.get("appId", "").lower() == client), None)
+    holder = next(
+        (
+            name
+            for name, mi in directory.get("managedIdentities", {}).items()
+            if mi.get("clientId", "").lower() == client
+        ),
+        None,
+    )
+    holder = holder or next(
+        (name for name, app in directory.get("applications", {}).items() if app.get("appId", "").lower() == client),
+        None,
+    )
     wanted = resource.removesuffix("/.default").rstrip("/").lower()
-    target = next((name for name, app in directory.get("applications", {}).items()
-                   if wanted == app.get("appId", "").lower()
-                   or wanted in (u.lower() for u in app.get("identifierUris", []))), None)
-    return sorted({a["role"] for a in directory.get("appRoleAssignments", [])
-                   if a["principal"] == holder and a["resource"] == target})
+    target = next(
+        (
+            name
+            for name, app in directory.get("applications", {}).items()
+            if wanted == app.get("appId", "").lower() or wanted in (u.lower() for u in app.get("identifierUris", []))
+        ),
+        None,
+    )
+    return sorted(
+        {
+            a["role"]
+            for a in directory.get("appRoleAssignments", [])
+            if a["principal"] == holder and a["resource"] == target
+        }
+    )
 
 
 def diagnose(claims: dict, resource: str, expected: list[str]) -> list[str]:
     notes = []
     version = claims.get("ver")
     if version == "1.0":
-        notes.append(f"v1 token: iss {claims.get('iss')}, client id in 'appid'. The API decides the version "
-                     "(its requestedAccessTokenVersion), not the caller; validators must accept this issuer form.")
+        notes.append(
+            f"v1 token: iss {claims.get('iss')}, client id in 'appid'. The API decides the version "
+            "(its requestedAccessTokenVersion), not the caller; validators must accept this issuer form."
+        )
     elif version == "2.0":
         notes.append(f"v2 token: iss {claims.get('iss')}, client id in 'azp', aud is always the app id GUID.")
     aud = str(claims.get("aud", ""))
     if aud.count("-") == 4 and "://" not in aud:
-        notes.append(f"aud is the app id {aud}. Asking for the App ID URI gives a v1 token aud = the URI; the API "
-                     "must list both forms in its audiences.")
+        notes.append(
+            f"aud is the app id {aud}. Asking for the App ID URI gives a v1 token aud = the URI; the API "
+            "must list both forms in its audiences."
+        )
     else:
-        notes.append(f"aud is the App ID URI {aud}. Asking for the app id (GUID) gives aud = the GUID; the API "
-                     "must list both forms in its audiences.")
+        notes.append(
+            f"aud is the App ID URI {aud}. Asking for the app id (GUID) gives aud = the GUID; the API "
+            "must list both forms in its audiences."
+        )
     roles = set(claims.get("roles", []))
     missing = [r for r in expected if r not in roles]
     if missing:
@@ -94,7 +132,8 @@ def diagnose(claims: dict, resource: str, expected: list[str]) -> list[str]:
             f"Expected role(s) {', '.join(missing)} are NOT in this token. If they were assigned recently, this is "
             "the managed identity token cache: tokens are cached for up to 24 h per exact resource string. Ask "
             f"for '{case_variant(resource.removesuffix('/.default'))}' (one letter's case changed) to get a fresh "
-            "token now; the audience stays the same. Otherwise, assign the role.")
+            "token now; the audience stays the same. Otherwise, assign the role."
+        )
     elif expected:
         notes.append(f"All expected roles are present: {', '.join(expected)}.")
     if "scp" in claims:
@@ -136,12 +175,22 @@ def print_table(described: dict) -> None:
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m caller_app.get_token", description=__doc__.splitlines()[0])
-    parser.add_argument("resource", help="App ID URI or app id, e.g. api://notification-api (case matters for "
-                                         "the managed identity cache)")
-    parser.add_argument("--client-id", default=os.environ.get("AZURE_CLIENT_ID"),
-                        help="a user-assigned identity's client id (default: AZURE_CLIENT_ID, else system-assigned)")
-    parser.add_argument("--expect", action="append", default=[], metavar="ROLE",
-                        help="a role the token should carry (default: what directory.json assigns, when present)")
+    parser.add_argument(
+        "resource",
+        help="App ID URI or app id, e.g. api://notification-api (case matters for the managed identity cache)",
+    )
+    parser.add_argument(
+        "--client-id",
+        default=os.environ.get("AZURE_CLIENT_ID"),
+        help="a user-assigned identity's client id (default: AZURE_CLIENT_ID, else system-assigned)",
+    )
+    parser.add_argument(
+        "--expect",
+        action="append",
+        default=[],
+        metavar="ROLE",
+        help="a role the token should carry (default: what directory.json assigns, when present)",
+    )
     parser.add_argument("--directory", type=Path, default=Path("directory.json"))
     output = parser.add_mutually_exclusive_group()
     output.add_argument("--raw", action="store_true", help="print only the token")

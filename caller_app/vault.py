@@ -33,8 +33,14 @@ def secret_client(credential: TokenCredential) -> SecretClient:
     # verify_challenge_resource checks that the vault's challenge names *.vault.azure.net; only the
     # local emulator (on localhost) needs it off, and only the local settings turn it off.
     verify = os.environ.get("KEY_VAULT_VERIFY_CHALLENGE_RESOURCE", "true").strip().lower() != "false"
-    return SecretClient(os.environ["KEY_VAULT_URL"], credential, verify_challenge_resource=verify,
-                        retry_total=1, connection_timeout=3, read_timeout=5)
+    return SecretClient(
+        os.environ["KEY_VAULT_URL"],
+        credential,
+        verify_challenge_resource=verify,
+        retry_total=1,
+        connection_timeout=3,
+        read_timeout=5,
+    )
 
 
 class CachedSecret:

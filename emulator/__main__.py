@@ -35,8 +35,7 @@ class EmulatorClient:
     def call(self, method: str, path: str, **kwargs) -> dict:
         try:
             # verify per request: requests lets a REQUESTS_CA_BUNDLE in the environment beat session.verify.
-            response = self.session.request(method, f"{self.origin}{path}", timeout=10, verify=self.bundle,
-                                            **kwargs)
+            response = self.session.request(method, f"{self.origin}{path}", timeout=10, verify=self.bundle, **kwargs)
         except requests.ConnectionError:
             raise SystemExit(f"error: no emulator answers on {self.origin}. Is it running?") from None
         try:
@@ -59,17 +58,26 @@ def _token(args: argparse.Namespace) -> None:
     else:
         login = args.user
     client = EmulatorClient(args.state_dir)
-    body = client.call("POST", f"/{client.tenant}/oauth2/v2.0/token", data={
-        "grant_type": "password", "client_id": args.client_id, "username": login, "password": password,
-        "scope": args.scope})
+    body = client.call(
+        "POST",
+        f"/{client.tenant}/oauth2/v2.0/token",
+        data={
+            "grant_type": "password",
+            "client_id": args.client_id,
+            "username": login,
+            "password": password,
+            "scope": args.scope,
+        },
+    )
     print(body["access_token"])
 
 
 def _assignment(args: argparse.Namespace) -> None:
     client = EmulatorClient(args.state_dir)
     method = "POST" if args.command == "assign" else "DELETE"
-    body = client.call(method, "/admin/assignments",
-                       json={"principal": args.principal, "resource": args.resource, "role": args.role})
+    body = client.call(
+        method, "/admin/assignments", json={"principal": args.principal, "resource": args.resource, "role": args.role}
+    )
     verb = "assigned" if method == "POST" else "unassigned"
     state = verb if body["changed"] else f"already {verb}"
     print(f"{args.principal} {state}: {args.role} on {args.resource}")
@@ -96,10 +104,17 @@ def main(argv: list[str] | None = None) -> int:
     def add_serve_args(p: argparse.ArgumentParser) -> None:
         p.add_argument("--host", default="127.0.0.1")
         p.add_argument("--port", type=int, default=8443, help="0 picks a free port (printed in the ready line)")
-        p.add_argument("--msi-cache", choices=["on", "off"], default="on",
-                       help="cache managed identity tokens per exact resource string, as Azure does")
-        p.add_argument("--system-identity", default="caller-app",
-                       help="the managed identity /msi/token answers for when no client_id is given")
+        p.add_argument(
+            "--msi-cache",
+            choices=["on", "off"],
+            default="on",
+            help="cache managed identity tokens per exact resource string, as Azure does",
+        )
+        p.add_argument(
+            "--system-identity",
+            default="caller-app",
+            help="the managed identity /msi/token answers for when no client_id is given",
+        )
         p.add_argument("--access-log", action="store_true")
 
     add_serve_args(parser)
@@ -119,11 +134,18 @@ def main(argv: list[str] | None = None) -> int:
 
     args = parser.parse_args(argv)
     if args.command in (None, "serve"):
-        return serve(host=args.host, port=args.port, state_dir=args.state_dir, directory_path=Path(args.directory),
-                     msi_cache=args.msi_cache == "on", system_identity=args.system_identity,
-                     access_log=args.access_log)
+        return serve(
+            host=args.host,
+            port=args.port,
+            state_dir=args.state_dir,
+            directory_path=Path(args.directory),
+            msi_cache=args.msi_cache == "on",
+            system_identity=args.system_identity,
+            access_log=args.access_log,
+        )
     {"token": _token, "assign": _assignment, "unassign": _assignment, "credential-reset": _credential_reset}[
-        args.command](args)
+        args.command
+    ](args)
     return 0
 
 

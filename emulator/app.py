@@ -27,15 +27,20 @@ async def _entra_error(request: Request, exc: Exception) -> JSONResponse:
 
 async def _http_error(request: Request, exc: Exception) -> JSONResponse:
     assert isinstance(exc, HTTPException)
-    return JSONResponse({"error": "not_found" if exc.status_code == 404 else "invalid_request",
-                         "error_description": f"{exc.detail}: {request.method} {request.url.path}"},
-                        status_code=exc.status_code)
+    return JSONResponse(
+        {
+            "error": "not_found" if exc.status_code == 404 else "invalid_request",
+            "error_description": f"{exc.detail}: {request.method} {request.url.path}",
+        },
+        status_code=exc.status_code,
+    )
 
 
 async def _unexpected(request: Request, exc: Exception) -> JSONResponse:
     log.exception("unexpected error on %s %s", request.method, request.url.path)
-    return JSONResponse({"error": "server_error", "error_description": "The emulator failed; see its log."},
-                        status_code=500)
+    return JSONResponse(
+        {"error": "server_error", "error_description": "The emulator failed; see its log."}, status_code=500
+    )
 
 
 def build_app(state: State) -> Starlette:
@@ -63,7 +68,8 @@ def build_app(state: State) -> Starlette:
         Route("/admin/credentials", admin.credentials, methods=["POST"]),
         Route("/admin/mint", admin.mint, methods=["POST"]),
     ]
-    app = Starlette(routes=routes, exception_handlers={
-        EntraError: _entra_error, HTTPException: _http_error, Exception: _unexpected})
+    app = Starlette(
+        routes=routes, exception_handlers={EntraError: _entra_error, HTTPException: _http_error, Exception: _unexpected}
+    )
     app.state.emulator = state
     return app

@@ -22,8 +22,17 @@ from .state import AuthCode, State
 from .token_endpoint import read_form
 
 CODE_LIFETIME = 600
-_PASSED_ON = ("client_id", "redirect_uri", "scope", "state", "nonce", "code_challenge", "code_challenge_method",
-              "response_type", "response_mode")
+_PASSED_ON = (
+    "client_id",
+    "redirect_uri",
+    "scope",
+    "state",
+    "nonce",
+    "code_challenge",
+    "code_challenge_method",
+    "response_type",
+    "response_mode",
+)
 
 _PAGE = """<!doctype html><html lang="en"><head><meta charset="utf-8"><title>Sign in - local Entra ID emulator</title>
 <style>body{{font-family:system-ui,sans-serif;max-width:28rem;margin:4rem auto}}label{{display:block;margin:.6rem 0}}
@@ -41,12 +50,19 @@ def _is_loopback(uri: str) -> bool:
 
 
 def _page(params: dict[str, str], client_name: str, error: str = "", status: int = 200) -> HTMLResponse:
-    hidden = "".join(f'<input type="hidden" name="{k}" value="{html.escape(params[k])}">'
-                     for k in _PASSED_ON if params.get(k))
-    return HTMLResponse(_PAGE.format(
-        client=html.escape(client_name), scope=html.escape(params.get("scope", "")), hidden=hidden,
-        login_hint=html.escape(params.get("login_hint", "")),
-        error=f'<p class="error">{html.escape(error)}</p>' if error else ""), status_code=status)
+    hidden = "".join(
+        f'<input type="hidden" name="{k}" value="{html.escape(params[k])}">' for k in _PASSED_ON if params.get(k)
+    )
+    return HTMLResponse(
+        _PAGE.format(
+            client=html.escape(client_name),
+            scope=html.escape(params.get("scope", "")),
+            hidden=hidden,
+            login_hint=html.escape(params.get("login_hint", "")),
+            error=f'<p class="error">{html.escape(error)}</p>' if error else "",
+        ),
+        status_code=status,
+    )
 
 
 def _redirect(params: dict[str, str], **values: str) -> RedirectResponse:
@@ -64,16 +80,19 @@ async def authorize(request: Request) -> Response:
     client_id = params.get("client_id", "")
     known = client_id.lower() in FIRST_PARTY_CLIENTS or state.directory.application(client_id) is not None
     if not known:
-        return _page(params, client_id, str(errors.application_not_found(client_id, state.directory.tenant_id)),
-                     400)
+        return _page(params, client_id, str(errors.application_not_found(client_id, state.directory.tenant_id)), 400)
     client_name = state.directory.client_name(client_id)
     # Local rule: only loopback redirect URIs (what native apps and MSAL's local server use).
     if not _is_loopback(params.get("redirect_uri", "")):
-        return _page(params, client_name, str(errors.redirect_uri_mismatch(params.get("redirect_uri", ""),
-                                                                          client_id)), 400)
+        return _page(
+            params, client_name, str(errors.redirect_uri_mismatch(params.get("redirect_uri", ""), client_id)), 400
+        )
     if params.get("response_type") != "code":
-        return _redirect(params, error="unsupported_response_type",
-                         error_description="Only the authorization code flow (response_type=code) is supported.")
+        return _redirect(
+            params,
+            error="unsupported_response_type",
+            error_description="Only the authorization code flow (response_type=code) is supported.",
+        )
     if request.method == "GET":
         return _page(params, client_name)
 
@@ -88,8 +107,13 @@ async def authorize(request: Request) -> Response:
         return _redirect(params, error=exc.error, error_description=str(exc))
     code = secrets.token_urlsafe(32)
     state.codes[code] = AuthCode(
-        client_id=client_id, redirect_uri=params["redirect_uri"], user_oid=user.object_id,
-        scope=params.get("scope", ""), code_challenge=params.get("code_challenge"),
-        code_challenge_method=params.get("code_challenge_method", "plain"), nonce=params.get("nonce"),
-        expires=time.time() + CODE_LIFETIME)
+        client_id=client_id,
+        redirect_uri=params["redirect_uri"],
+        user_oid=user.object_id,
+        scope=params.get("scope", ""),
+        code_challenge=params.get("code_challenge"),
+        code_challenge_method=params.get("code_challenge_method", "plain"),
+        nonce=params.get("nonce"),
+        expires=time.time() + CODE_LIFETIME,
+    )
     return _redirect(params, code=code)

@@ -60,12 +60,30 @@ class Resource:
 # Resources every tenant has. Key Vault tokens are v1; the token-exchange audience (what a managed
 # identity requests to act as a federated credential) is answered with v2 tokens.
 BUILTIN_RESOURCES = (
-    Resource("Azure Key Vault", "cfa8b339-82a2-471a-a3c9-0fc0be7a4093", "Azure Key Vault",
-             ("https://vault.azure.net",), scopes=("user_impersonation",), first_party=True),
-    Resource("AzureADTokenExchange", "fb60f99c-7a34-4190-8149-302f77469936", "AzureADTokenExchange",
-             ("api://AzureADTokenExchange",), token_version=2, first_party=True),
-    Resource("Microsoft Graph", "00000003-0000-0000-c000-000000000000", "Microsoft Graph",
-             ("https://graph.microsoft.com",), scopes=("User.Read",), first_party=True),
+    Resource(
+        "Azure Key Vault",
+        "cfa8b339-82a2-471a-a3c9-0fc0be7a4093",
+        "Azure Key Vault",
+        ("https://vault.azure.net",),
+        scopes=("user_impersonation",),
+        first_party=True,
+    ),
+    Resource(
+        "AzureADTokenExchange",
+        "fb60f99c-7a34-4190-8149-302f77469936",
+        "AzureADTokenExchange",
+        ("api://AzureADTokenExchange",),
+        token_version=2,
+        first_party=True,
+    ),
+    Resource(
+        "Microsoft Graph",
+        "00000003-0000-0000-c000-000000000000",
+        "Microsoft Graph",
+        ("https://graph.microsoft.com",),
+        scopes=("User.Read",),
+        first_party=True,
+    ),
 )
 TOKEN_EXCHANGE = BUILTIN_RESOURCES[1]
 KEY_VAULT = BUILTIN_RESOURCES[0]
@@ -129,8 +147,9 @@ class Directory:
 
     def _load_applications(self, apps: dict) -> None:
         for name, app in apps.items():
-            pre_authorized = {p["appId"].lower(): frozenset(p.get("scopes", [])) for p in
-                              app.get("preAuthorizedApplications", [])}
+            pre_authorized = {
+                p["appId"].lower(): frozenset(p.get("scopes", [])) for p in app.get("preAuthorizedApplications", [])
+            }
             self.resources[name] = Resource(
                 name=name,
                 app_id=app["appId"],
@@ -159,11 +178,28 @@ class Directory:
                 arm_id = f"{group}/Microsoft.Web/sites/{name}"
             else:
                 arm_id = f"{group}/Microsoft.ManagedIdentity/userAssignedIdentities/{name}"
-            self._add(Principal("managedIdentity", name, mi["principalId"], name, app_id=mi["clientId"],
-                                mi_type=mi.get("type", "UserAssigned"), resource_id=mi.get("resourceId", arm_id)))
+            self._add(
+                Principal(
+                    "managedIdentity",
+                    name,
+                    mi["principalId"],
+                    name,
+                    app_id=mi["clientId"],
+                    mi_type=mi.get("type", "UserAssigned"),
+                    resource_id=mi.get("resourceId", arm_id),
+                )
+            )
         for name, user in data.get("users", {}).items():
-            self._add(Principal("user", name, user["id"], user.get("displayName", name),
-                                upn=user["userPrincipalName"], password=user.get("password")))
+            self._add(
+                Principal(
+                    "user",
+                    name,
+                    user["id"],
+                    user.get("displayName", name),
+                    upn=user["userPrincipalName"],
+                    password=user.get("password"),
+                )
+            )
         for name, group in data.get("groups", {}).items():
             self._add(Principal("group", name, group["id"], group.get("displayName", name)))
             members = frozenset(group.get("members", []))
@@ -212,7 +248,8 @@ class Directory:
         self.grants: set[tuple[str, str, frozenset[str]]] = set(self._initial_grants)
         # (resource name, client app id in lower case) -> scopes the client may use without consent
         self.pre_authorized: dict[tuple[str, str], frozenset[str]] = {
-            (r.name, client): scopes for r in self.resources.values() for client, scopes in r.pre_authorized.items()}
+            (r.name, client): scopes for r in self.resources.values() for client, scopes in r.pre_authorized.items()
+        }
 
     def assign(self, principal: str, resource: str, role: str) -> bool:
         entry = self._checked_assignment({"principal": principal, "resource": resource, "role": role})
@@ -271,14 +308,17 @@ class Directory:
     def find_by_object_id(self, object_id: str) -> Principal | None:
         return next((p for p in self.principals.values() if p.object_id.lower() == object_id.lower()), None)
 
-    def find_managed_identity(self, *, client_id: str = "", object_id: str = "",
-                              resource_id: str = "") -> Principal | None:
+    def find_managed_identity(
+        self, *, client_id: str = "", object_id: str = "", resource_id: str = ""
+    ) -> Principal | None:
         for p in self.principals.values():
             if p.kind != "managedIdentity":
                 continue
-            if (client_id and p.app_id.lower() == client_id.lower()) or (
-                object_id and p.object_id.lower() == object_id.lower()) or (
-                resource_id and p.resource_id.lower() == resource_id.lower()):
+            if (
+                (client_id and p.app_id.lower() == client_id.lower())
+                or (object_id and p.object_id.lower() == object_id.lower())
+                or (resource_id and p.resource_id.lower() == resource_id.lower())
+            ):
                 return p
         return None
 
@@ -334,9 +374,15 @@ class Directory:
         return {
             "tenant": {"id": self.tenant_id, "domain": self.tenant_domain},
             "applications": [
-                {"name": r.name, "appId": r.app_id, "identifierUris": list(r.identifier_uris),
-                 "appRoles": list(r.app_roles), "scopes": list(r.scopes),
-                 "appRoleAssignmentRequired": r.assignment_required, "tokenVersion": r.token_version}
+                {
+                    "name": r.name,
+                    "appId": r.app_id,
+                    "identifierUris": list(r.identifier_uris),
+                    "appRoles": list(r.app_roles),
+                    "scopes": list(r.scopes),
+                    "appRoleAssignmentRequired": r.assignment_required,
+                    "tokenVersion": r.token_version,
+                }
                 for r in self.resources.values()
             ],
             "principals": [

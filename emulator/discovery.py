@@ -22,41 +22,56 @@ async def openid_configuration_v2(request: Request) -> JSONResponse:
     tid = tenant_of(request)
     state: State = request.app.state.emulator
     base = f"{state.config.origin}/{tid}"
-    return JSONResponse({
-        "issuer": state.issuer.issuer_v2,
-        "authorization_endpoint": f"{base}/oauth2/v2.0/authorize",
-        "token_endpoint": f"{base}/oauth2/v2.0/token",
-        "jwks_uri": f"{base}/discovery/v2.0/keys",
-        "end_session_endpoint": f"{base}/oauth2/v2.0/logout",
-        "response_modes_supported": ["query", "fragment", "form_post"],
-        "response_types_supported": ["code", "id_token", "code id_token", "id_token token"],
-        "scopes_supported": ["openid", "profile", "email", "offline_access"],
-        "subject_types_supported": ["pairwise"],
-        "id_token_signing_alg_values_supported": ["RS256"],
-        "token_endpoint_auth_methods_supported": ["client_secret_post", "private_key_jwt", "client_secret_basic"],
-        "code_challenge_methods_supported": ["S256", "plain"],
-        "claims_supported": ["sub", "iss", "aud", "exp", "iat", "nonce", "preferred_username", "name", "tid", "ver",
-                             "oid"],
-        "tenant_region_scope": "local",
-        "cloud_instance_name": "localhost",
-    })
+    return JSONResponse(
+        {
+            "issuer": state.issuer.issuer_v2,
+            "authorization_endpoint": f"{base}/oauth2/v2.0/authorize",
+            "token_endpoint": f"{base}/oauth2/v2.0/token",
+            "jwks_uri": f"{base}/discovery/v2.0/keys",
+            "end_session_endpoint": f"{base}/oauth2/v2.0/logout",
+            "response_modes_supported": ["query", "fragment", "form_post"],
+            "response_types_supported": ["code", "id_token", "code id_token", "id_token token"],
+            "scopes_supported": ["openid", "profile", "email", "offline_access"],
+            "subject_types_supported": ["pairwise"],
+            "id_token_signing_alg_values_supported": ["RS256"],
+            "token_endpoint_auth_methods_supported": ["client_secret_post", "private_key_jwt", "client_secret_basic"],
+            "code_challenge_methods_supported": ["S256", "plain"],
+            "claims_supported": [
+                "sub",
+                "iss",
+                "aud",
+                "exp",
+                "iat",
+                "nonce",
+                "preferred_username",
+                "name",
+                "tid",
+                "ver",
+                "oid",
+            ],
+            "tenant_region_scope": "local",
+            "cloud_instance_name": "localhost",
+        }
+    )
 
 
 async def openid_configuration_v1(request: Request) -> JSONResponse:
     tid = tenant_of(request)
     state: State = request.app.state.emulator
     base = f"{state.config.origin}/{tid}"
-    return JSONResponse({
-        "issuer": state.issuer.issuer_v1,
-        "authorization_endpoint": f"{base}/oauth2/authorize",
-        "token_endpoint": f"{base}/oauth2/token",
-        "jwks_uri": f"{base}/discovery/keys",
-        "response_types_supported": ["code", "id_token", "code id_token", "token id_token", "token"],
-        "subject_types_supported": ["pairwise"],
-        "id_token_signing_alg_values_supported": ["RS256"],
-        "tenant_region_scope": "local",
-        "cloud_instance_name": "localhost",
-    })
+    return JSONResponse(
+        {
+            "issuer": state.issuer.issuer_v1,
+            "authorization_endpoint": f"{base}/oauth2/authorize",
+            "token_endpoint": f"{base}/oauth2/token",
+            "jwks_uri": f"{base}/discovery/keys",
+            "response_types_supported": ["code", "id_token", "code id_token", "token id_token", "token"],
+            "subject_types_supported": ["pairwise"],
+            "id_token_signing_alg_values_supported": ["RS256"],
+            "tenant_region_scope": "local",
+            "cloud_instance_name": "localhost",
+        }
+    )
 
 
 async def keys(request: Request) -> JSONResponse:
@@ -69,7 +84,12 @@ async def keys(request: Request) -> JSONResponse:
 async def user_realm(request: Request) -> JSONResponse:
     """MSAL asks this before a username/password sign-in; every local user is "Managed" (cloud-only)."""
     state: State = request.app.state.emulator
-    return JSONResponse({
-        "ver": "1.0", "account_type": "Managed", "domain_name": state.directory.tenant_domain,
-        "cloud_instance_name": "localhost", "cloud_audience_urn": "urn:federation:MicrosoftOnline",
-    })
+    return JSONResponse(
+        {
+            "ver": "1.0",
+            "account_type": "Managed",
+            "domain_name": state.directory.tenant_domain,
+            "cloud_instance_name": "localhost",
+            "cloud_audience_urn": "urn:federation:MicrosoftOnline",
+        }
+    )

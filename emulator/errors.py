@@ -45,6 +45,7 @@ class EntraError(Exception):
 
 # Request shape --------------------------------------------------------------------------------
 
+
 def missing_parameter(name: str) -> EntraError:
     return EntraError(900144, "invalid_request", f"The request body must contain the following parameter: '{name}'.")
 
@@ -54,9 +55,7 @@ def malformed_request(detail: str) -> EntraError:
 
 
 def unsupported_grant_type(grant_type: str) -> EntraError:
-    return EntraError(
-        70003, "unsupported_grant_type", f"The app requested an unsupported grant type '{grant_type}'."
-    )
+    return EntraError(70003, "unsupported_grant_type", f"The app requested an unsupported grant type '{grant_type}'.")
 
 
 def tenant_not_found(tenant: str) -> EntraError:
@@ -70,6 +69,7 @@ def tenant_not_found(tenant: str) -> EntraError:
 
 # Resources and scopes -------------------------------------------------------------------------
 
+
 def resource_not_found(resource: str, tenant: str) -> EntraError:
     return EntraError(
         500011,
@@ -80,8 +80,11 @@ def resource_not_found(resource: str, tenant: str) -> EntraError:
 
 
 def invalid_scope(scope: str, why: str) -> EntraError:
-    return EntraError(70011, "invalid_scope", f"The provided value for the input parameter 'scope' is not valid. {why}"
-                      f" Scope: '{scope}'.")
+    return EntraError(
+        70011,
+        "invalid_scope",
+        f"The provided value for the input parameter 'scope' is not valid. {why} Scope: '{scope}'.",
+    )
 
 
 def client_credentials_need_default(scope: str) -> EntraError:
@@ -94,6 +97,7 @@ def client_credentials_need_default(scope: str) -> EntraError:
 
 
 # Clients --------------------------------------------------------------------------------------
+
 
 def application_not_found(client_id: str, tenant: str) -> EntraError:
     return EntraError(
@@ -137,6 +141,7 @@ def client_assertion_invalid(code: int, message: str) -> EntraError:
 
 
 # Users, assignment and consent ---------------------------------------------------------------
+
 
 def user_not_found(username: str, tenant: str) -> EntraError:
     return EntraError(
@@ -185,6 +190,7 @@ def consent_required(client_app_id: str, client_name: str, scopes: list[str]) ->
 
 # Assertions (on-behalf-of) and grants -------------------------------------------------------
 
+
 def malformed_jwt(detail: str = "") -> EntraError:
     return EntraError(50027, "invalid_request", f"JWT token is invalid or malformed. {detail}".strip())
 
@@ -219,13 +225,20 @@ def grant_expired(what: str) -> EntraError:
 
 
 def code_already_redeemed() -> EntraError:
-    return EntraError(54005, "invalid_grant", "OAuth2 Authorization code was already redeemed, please retry with a "
-                      "new valid code or use an existing refresh token.")
+    return EntraError(
+        54005,
+        "invalid_grant",
+        "OAuth2 Authorization code was already redeemed, please retry with a "
+        "new valid code or use an existing refresh token.",
+    )
 
 
 def pkce_mismatch() -> EntraError:
-    return EntraError(501481, "invalid_grant", "The Code_Verifier does not match the code_challenge supplied in the "
-                      "authorization request.")
+    return EntraError(
+        501481,
+        "invalid_grant",
+        "The Code_Verifier does not match the code_challenge supplied in the authorization request.",
+    )
 
 
 def redirect_uri_mismatch(redirect_uri: str, client_id: str) -> EntraError:

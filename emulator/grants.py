@@ -35,6 +35,7 @@ def required(form: Form, name: str) -> str:
 
 # -- clients -----------------------------------------------------------------------------------
 
+
 @dataclass(frozen=True)
 class Client:
     app_id: str
@@ -86,22 +87,28 @@ def _verify_federated_assertion(state: State, app: Application, assertion: str) 
     issuer, subject, audience = claims.get("iss", ""), claims.get("sub", ""), claims.get("aud", "")
     if issuer != state.issuer.issuer_v2:
         raise errors.client_assertion_invalid(
-            700211, f"No matching federated identity record found for presented assertion issuer '{issuer}'.")
+            700211, f"No matching federated identity record found for presented assertion issuer '{issuer}'."
+        )
     if audience.lower() not in (TOKEN_EXCHANGE.app_id, TOKEN_EXCHANGE.identifier_uris[0].lower()):
         raise errors.client_assertion_invalid(
-            700212, f"No matching federated identity record found for presented assertion audience '{audience}'. "
-            "The managed identity must request a token for api://AzureADTokenExchange.")
+            700212,
+            f"No matching federated identity record found for presented assertion audience '{audience}'. "
+            "The managed identity must request a token for api://AzureADTokenExchange.",
+        )
     for name in app.federated_identities:
         if state.directory.principal(name).object_id.lower() == subject.lower():
             return name
     raise errors.EntraError(
-        70021, "invalid_request",
+        70021,
+        "invalid_request",
         f"No matching federated identity record found for presented assertion. Assertion Issuer: '{issuer}'. "
         f"Assertion Subject: '{subject}'. Assertion Audience: '{audience}'. Add a federated identity credential "
-        f"for this managed identity to the app registration '{app.name}'.")
+        f"for this managed identity to the app registration '{app.name}'.",
+    )
 
 
 # -- scopes ------------------------------------------------------------------------------------
+
 
 @dataclass(frozen=True)
 class ScopeRequest:
@@ -131,34 +138,45 @@ def parse_scope(state: State, scope_param: str) -> ScopeRequest:
         identifiers.add(identifier.rstrip("/"))
         names.append(name)
     if len({i.lower() for i in identifiers}) > 1:
-        raise errors.EntraError(28000, "invalid_scope", "Provided value for the input parameter scope is not valid "
-                                "because it contains more than one resource. Request one resource per token.")
+        raise errors.EntraError(
+            28000,
+            "invalid_scope",
+            "Provided value for the input parameter scope is not valid "
+            "because it contains more than one resource. Request one resource per token.",
+        )
     identifier = identifiers.pop()
     resource = state.directory.find_resource(identifier)
     if resource is None:
         raise errors.resource_not_found(identifier, state.directory.tenant_id)
     if ".default" in names:
         if len(names) > 1:
-            raise errors.invalid_scope(scope_param, "'.default' cannot be combined with other scopes of the "
-                                       "same resource.")
+            raise errors.invalid_scope(
+                scope_param, "'.default' cannot be combined with other scopes of the same resource."
+            )
         return ScopeRequest(resource, identifier, None, oidc, raw)
     return ScopeRequest(resource, identifier, tuple(names), oidc, raw)
 
 
 # -- tokens ------------------------------------------------------------------------------------
 
-def app_token(state: State, principal: Principal, request: ScopeRequest, acr: str,
-              lifetime: int = ACCESS_TOKEN_LIFETIME) -> tuple[str, dict]:
+
+def app_token(
+    state: State, principal: Principal, request: ScopeRequest, acr: str, lifetime: int = ACCESS_TOKEN_LIFETIME
+) -> tuple[str, dict]:
     """An app-only token for a service principal or managed identity (client credentials, MSI)."""
     directory, resource = state.directory, request.resource
     if request.names is not None:
         raise errors.client_credentials_need_default(" ".join(request.raw))
     if resource.assignment_required and not directory.is_assigned(principal, resource):
-        raise errors.app_not_assigned(principal.app_id, principal.display_name, resource.app_id,
-                                      resource.display_name)
-    claims = state.issuer.app_token_claims(subject=principal, resource=resource, audience=request.audience,
-                                           roles=directory.roles(principal, resource), client_auth=acr,
-                                           lifetime=lifetime)
+        raise errors.app_not_assigned(principal.app_id, principal.display_name, resource.app_id, resource.display_name)
+    claims = state.issuer.app_token_claims(
+        subject=principal,
+        resource=resource,
+        audience=request.audience,
+        roles=directory.roles(principal, resource),
+        client_auth=acr,
+        lifetime=lifetime,
+    )
     return state.issuer.sign(claims), claims
 
 
@@ -175,8 +193,9 @@ def delegated_scopes(state: State, client: Client, user: Principal, request: Sco
     registered = {s.lower(): s for s in resource.scopes}
     unknown = [n for n in request.names if n.lower() not in registered]
     if unknown:
-        raise errors.invalid_scope(" ".join(request.raw), f"The scope(s) {', '.join(unknown)} do not exist on "
-                                   f"{resource.display_name}.")
+        raise errors.invalid_scope(
+            " ".join(request.raw), f"The scope(s) {', '.join(unknown)} do not exist on {resource.display_name}."
+        )
     scopes = [registered[n.lower()] for n in request.names]
     missing = [s for s in scopes if s not in consented]
     if missing:
@@ -184,13 +203,25 @@ def delegated_scopes(state: State, client: Client, user: Principal, request: Sco
     return scopes
 
 
-def user_token_response(state: State, client: Client, user: Principal, request: ScopeRequest,
-                        nonce: str | None = None, client_info: bool = False) -> dict:
+def user_token_response(
+    state: State,
+    client: Client,
+    user: Principal,
+    request: ScopeRequest,
+    nonce: str | None = None,
+    client_info: bool = False,
+) -> dict:
     """Access token for a user, plus what MSAL needs to cache it (id_token, client_info, refresh_token)."""
     scopes = delegated_scopes(state, client, user, request)
     claims = state.issuer.user_token_claims(
-        user=user, resource=request.resource, audience=request.audience, client_app_id=client.app_id,
-        client_auth=client.acr, scopes=scopes, roles=state.directory.roles(user, request.resource))
+        user=user,
+        resource=request.resource,
+        audience=request.audience,
+        client_app_id=client.app_id,
+        client_auth=client.acr,
+        scopes=scopes,
+        roles=state.directory.roles(user, request.resource),
+    )
     state.activity.issued("user", claims)
     # The granted scopes, plus what was asked for as it was spelled, so MSAL's cache lookup matches.
     granted = [f"{request.identifier}/{s}" for s in scopes]
@@ -213,17 +244,27 @@ def user_token_response(state: State, client: Client, user: Principal, request: 
 
 # -- grants ------------------------------------------------------------------------------------
 
+
 def client_credentials(state: State, form: Form, client: Client) -> dict:
     if client.application is None:
-        raise errors.EntraError(7000232, "invalid_client", f"{client.name} is a public client: the client "
-                                "credentials flow needs an app registration with a credential.", status=401)
+        raise errors.EntraError(
+            7000232,
+            "invalid_client",
+            f"{client.name} is a public client: the client "
+            "credentials flow needs an app registration with a credential.",
+            status=401,
+        )
     request = parse_scope(state, required(form, "scope"))
     principal = state.directory.service_principal_of(client.application)
     token, claims = app_token(state, principal, request, client.acr)
     state.activity.count("grant:client_credentials")
     state.activity.issued("client_credentials", claims)
-    return {"token_type": "Bearer", "expires_in": ACCESS_TOKEN_LIFETIME, "ext_expires_in": ACCESS_TOKEN_LIFETIME,
-            "access_token": token}
+    return {
+        "token_type": "Bearer",
+        "expires_in": ACCESS_TOKEN_LIFETIME,
+        "ext_expires_in": ACCESS_TOKEN_LIFETIME,
+        "access_token": token,
+    }
 
 
 def password(state: State, form: Form, client: Client) -> dict:
@@ -309,8 +350,9 @@ def authorization_code(state: State, form: Form, client: Client) -> dict:
     user = state.directory.find_by_object_id(code.user_oid)
     request = parse_scope(state, form.get("scope") or code.scope)
     state.activity.count("grant:authorization_code")
-    return user_token_response(state, client, user, request, nonce=code.nonce,
-                               client_info=form.get("client_info") == "1")
+    return user_token_response(
+        state, client, user, request, nonce=code.nonce, client_info=form.get("client_info") == "1"
+    )
 
 
 GRANTS: dict[str, Callable[[State, Form, Client], dict]] = {

@@ -30,24 +30,31 @@ def _table(headers: list[str], rows: list[list], table_id: str = "") -> str:
 def _inspector(state: State, token: str, chosen: str) -> str:
     options = "".join(
         f'<option value="{html.escape(p.key)}"{" selected" if p.key == chosen else ""}>{html.escape(p.label)}</option>'
-        for p in permissions(state))
+        for p in permissions(state)
+    )
     form = (
         '<h2>Token inspector</h2><form method="post" action="/">'
         '<p><label for="token">Paste an access token</label></p>'
         f'<textarea id="token" name="token" spellcheck="false">{html.escape(token)}</textarea>'
         '<p><label for="permission">Would it pass a route that requires</label> '
         f'<select id="permission" name="permission">{options}</select> '
-        '<button id="inspect" type="submit">Inspect</button></p></form>')
+        '<button id="inspect" type="submit">Inspect</button></p></form>'
+    )
     if not token:
         return form
     found = inspect_token(state, token, chosen)
     css = "allowed" if found.verdict == "allowed" else "refused"
     reasons = "".join(f"<li>{html.escape(r)}</li>" for r in found.reasons)
     claims = [[k, json.dumps(v) if not isinstance(v, str) else v] for k, v in found.claims.items()]
-    return (form + f'<h3 id="verdict" class="{css}">{html.escape(found.verdict)}</h3><ul id="reasons">{reasons}</ul>'
-            + _table(["check", "result"], [["signature", found.signature], ["expiry", found.expiry]], "checks")
-            + "<h3>Header</h3>" + _table(["field", "value"], [[k, v] for k, v in found.header.items()], "header")
-            + "<h3>Claims</h3>" + _table(["claim", "value"], claims, "claims"))
+    return (
+        form
+        + f'<h3 id="verdict" class="{css}">{html.escape(found.verdict)}</h3><ul id="reasons">{reasons}</ul>'
+        + _table(["check", "result"], [["signature", found.signature], ["expiry", found.expiry]], "checks")
+        + "<h3>Header</h3>"
+        + _table(["field", "value"], [[k, v] for k, v in found.header.items()], "header")
+        + "<h3>Claims</h3>"
+        + _table(["claim", "value"], claims, "claims")
+    )
 
 
 async def home(request: Request) -> HTMLResponse:
@@ -60,31 +67,65 @@ async def home(request: Request) -> HTMLResponse:
     origin, tid = state.config.origin, state.directory.tenant_id
     sections = [
         _inspector(state, token, chosen),
-        "<h2>Endpoints</h2>" + _table(["what", "where"], [
-            ["OpenID configuration (v2)", f"{origin}/{tid}/v2.0/.well-known/openid-configuration"],
-            ["Token endpoint", f"{origin}/{tid}/oauth2/v2.0/token"],
-            ["Managed identity", f"{origin}/msi/token"],
-            ["Key Vault", f"{origin}/ ({state.directory.vault_name})"],
-        ]),
-        "<h2>Applications</h2>" + _table(
+        "<h2>Endpoints</h2>"
+        + _table(
+            ["what", "where"],
+            [
+                ["OpenID configuration (v2)", f"{origin}/{tid}/v2.0/.well-known/openid-configuration"],
+                ["Token endpoint", f"{origin}/{tid}/oauth2/v2.0/token"],
+                ["Managed identity", f"{origin}/msi/token"],
+                ["Key Vault", f"{origin}/ ({state.directory.vault_name})"],
+            ],
+        ),
+        "<h2>Applications</h2>"
+        + _table(
             ["name", "app id", "identifier URIs", "app roles", "scopes", "assignment required", "token version"],
-            [[a["name"], a["appId"], " ".join(a["identifierUris"]), ", ".join(a["appRoles"]), ", ".join(a["scopes"]),
-              a["appRoleAssignmentRequired"], a["tokenVersion"]] for a in summary["applications"]], "applications"),
-        "<h2>Principals</h2>" + _table(
+            [
+                [
+                    a["name"],
+                    a["appId"],
+                    " ".join(a["identifierUris"]),
+                    ", ".join(a["appRoles"]),
+                    ", ".join(a["scopes"]),
+                    a["appRoleAssignmentRequired"],
+                    a["tokenVersion"],
+                ]
+                for a in summary["applications"]
+            ],
+            "applications",
+        ),
+        "<h2>Principals</h2>"
+        + _table(
             ["name", "kind", "object id", "client id", "UPN"],
-            [[p["name"], p["kind"], p["objectId"], p["clientId"] or "", p["upn"] or ""]
-             for p in summary["principals"]], "principals"),
-        "<h2>App role assignments</h2>" + _table(
+            [[p["name"], p["kind"], p["objectId"], p["clientId"] or "", p["upn"] or ""] for p in summary["principals"]],
+            "principals",
+        ),
+        "<h2>App role assignments</h2>"
+        + _table(
             ["principal", "resource", "role"],
-            [[a["principal"], a["resource"], a["role"]] for a in summary["appRoleAssignments"]], "assignments"),
-        "<h2>Recently issued tokens</h2><p>Claims only; the emulator does not keep tokens.</p>" + _table(
+            [[a["principal"], a["resource"], a["role"]] for a in summary["appRoleAssignments"]],
+            "assignments",
+        ),
+        "<h2>Recently issued tokens</h2><p>Claims only; the emulator does not keep tokens.</p>"
+        + _table(
             ["kind", "aud", "client", "subject", "roles", "scp", "ver"],
-            [[t["kind"], t["claims"].get("aud"), t["claims"].get("appid") or t["claims"].get("azp"),
-              t["claims"].get("upn") or t["claims"].get("preferred_username") or t["claims"].get("oid"),
-              " ".join(t["claims"].get("roles", [])), t["claims"].get("scp", ""), t["claims"].get("ver")]
-             for t in state.activity.recent], "recent"),
+            [
+                [
+                    t["kind"],
+                    t["claims"].get("aud"),
+                    t["claims"].get("appid") or t["claims"].get("azp"),
+                    t["claims"].get("upn") or t["claims"].get("preferred_username") or t["claims"].get("oid"),
+                    " ".join(t["claims"].get("roles", [])),
+                    t["claims"].get("scp", ""),
+                    t["claims"].get("ver"),
+                ]
+                for t in state.activity.recent
+            ],
+            "recent",
+        ),
     ]
     return HTMLResponse(
         f"<!doctype html><html lang=en><head><meta charset=utf-8><title>Local Entra ID emulator</title>"
         f"<style>{_STYLE}</style></head><body><h1>Local Entra ID emulator</h1><p>Tenant "
-        f"<code>{html.escape(tid)}</code></p>{''.join(sections)}</body></html>")
+        f"<code>{html.escape(tid)}</code></p>{''.join(sections)}</body></html>"
+    )

@@ -41,8 +41,9 @@ def permissions(state: State) -> list[Permission]:
     found = []
     for resource in state.directory.resources.values():
         found += [Permission(resource.name, role, False) for role in resource.app_roles]
-        found += [Permission(resource.name, scope, True)
-                  for scope in resource.scopes if scope not in resource.app_roles]
+        found += [
+            Permission(resource.name, scope, True) for scope in resource.scopes if scope not in resource.app_roles
+        ]
     return found
 
 
@@ -85,8 +86,12 @@ def inspect_token(state: State, token: str, permission_key: str) -> Inspection:
         result.signature = f"INVALID: kid {result.header.get('kid')!r} is not one of this tenant's signing keys"
     else:
         try:
-            jwt.decode(token, state.issuer.public_key, algorithms=["RS256"],
-                       options={"verify_aud": False, "verify_exp": False, "verify_nbf": False, "verify_iat": False})
+            jwt.decode(
+                token,
+                state.issuer.public_key,
+                algorithms=["RS256"],
+                options={"verify_aud": False, "verify_exp": False, "verify_nbf": False, "verify_iat": False},
+            )
             result.signature = f"valid: signed by this tenant's key (kid {state.issuer.kid})"
         except jwt.InvalidSignatureError:
             result.signature = "INVALID: the signature does not match this tenant's key"
@@ -120,8 +125,14 @@ def inspect_token(state: State, token: str, permission_key: str) -> Inspection:
     resource = state.directory.resource(chosen.resource)
     aud = str(claims.get("aud", ""))
     if aud not in (resource.app_id, *resource.identifier_uris):
-        other = next((r for r in state.directory.resources.values()
-                      if aud.lower() in (r.app_id.lower(), *(u.lower() for u in r.identifier_uris))), None)
+        other = next(
+            (
+                r
+                for r in state.directory.resources.values()
+                if aud.lower() in (r.app_id.lower(), *(u.lower() for u in r.identifier_uris))
+            ),
+            None,
+        )
         if other is not None and other.name != resource.name:
             form = "app id" if aud.lower() == other.app_id.lower() else "App ID URI"
             refusals.append(f"audience is the {form} of another app ({other.name})")

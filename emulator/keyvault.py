@@ -27,8 +27,10 @@ def _error(status: int, code: str, message: str, state: State, inner: str | None
         body["error"]["innererror"] = {"code": inner}
     headers = {}
     if status == 401:
-        headers["WWW-Authenticate"] = (f'Bearer authorization="{state.config.origin}/{state.directory.tenant_id}", '
-                                       f'resource="{KEY_VAULT.identifier_uris[0]}"')
+        headers["WWW-Authenticate"] = (
+            f'Bearer authorization="{state.config.origin}/{state.directory.tenant_id}", '
+            f'resource="{KEY_VAULT.identifier_uris[0]}"'
+        )
     return JSONResponse(body, status_code=status, headers=headers)
 
 
@@ -47,8 +49,12 @@ def _caller(request: Request, state: State) -> dict | JSONResponse:
         return _error(401, "Unauthorized", "AKV10032: Invalid issuer.", state)
     audience = str(claims.get("aud", "")).rstrip("/").lower()
     if audience not in (KEY_VAULT.app_id, KEY_VAULT.identifier_uris[0]):
-        return _error(401, "Unauthorized", f"AKV10022: Invalid audience. Expected {KEY_VAULT.identifier_uris[0]}, "
-                      f"found: {claims.get('aud')}.", state)
+        return _error(
+            401,
+            "Unauthorized",
+            f"AKV10022: Invalid audience. Expected {KEY_VAULT.identifier_uris[0]}, found: {claims.get('aud')}.",
+            state,
+        )
     return claims
 
 
@@ -67,22 +73,37 @@ async def get_secret(request: Request) -> JSONResponse:
     if not state.directory.vault_reader(str(claims.get("oid", ""))):
         state.activity.count("keyvault:forbidden")
         who = f"appid={claims.get('appid') or claims.get('azp')};oid={claims.get('oid')}"
-        return _error(403, "Forbidden",
-                      f"Caller is not authorized to perform action on resource. Caller: {who}. Action: "
-                      "'Microsoft.KeyVault/vaults/secrets/getSecret/action'. Assignment: (not found). "
-                      f"Vault: {state.directory.vault_name}. Assign 'Key Vault Secrets User' to the caller "
-                      "(secretsUsers in directory.json).", state, inner="ForbiddenByRbac")
+        return _error(
+            403,
+            "Forbidden",
+            f"Caller is not authorized to perform action on resource. Caller: {who}. Action: "
+            "'Microsoft.KeyVault/vaults/secrets/getSecret/action'. Assignment: (not found). "
+            f"Vault: {state.directory.vault_name}. Assign 'Key Vault Secrets User' to the caller "
+            "(secretsUsers in directory.json).",
+            state,
+            inner="ForbiddenByRbac",
+        )
     value = state.directory.vault_secrets.get(name)
     current = _version(state, name, value) if value is not None else None
     if value is None or (version and version != current):
-        return _error(404, "SecretNotFound",
-                      f"A secret with (name/id) {name}{'/' + version if version else ''} was not found in this "
-                      "key vault.", state)
+        return _error(
+            404,
+            "SecretNotFound",
+            f"A secret with (name/id) {name}{'/' + version if version else ''} was not found in this key vault.",
+            state,
+        )
     state.activity.count("keyvault:get")
-    return JSONResponse({
-        "value": value,
-        "id": f"{state.config.origin}/secrets/{name}/{current}",
-        "attributes": {"enabled": True, "created": _CREATED, "updated": _CREATED,
-                       "recoveryLevel": "Recoverable+Purgeable", "recoverableDays": 90},
-        "tags": {},
-    })
+    return JSONResponse(
+        {
+            "value": value,
+            "id": f"{state.config.origin}/secrets/{name}/{current}",
+            "attributes": {
+                "enabled": True,
+                "created": _CREATED,
+                "updated": _CREATED,
+                "recoveryLevel": "Recoverable+Purgeable",
+                "recoverableDays": 90,
+            },
+            "tags": {},
+        }
+    )

@@ -29,8 +29,16 @@ API_VERSION = "2019-08-01"
 
 def _fail(status: int, message: str, error: str = "invalid_request") -> JSONResponse:
     # App Service answers with statusCode/message; the OAuth fields help generic clients.
-    return JSONResponse({"statusCode": status, "message": message, "correlationId": str(uuid.uuid4()),
-                         "error": error, "error_description": message}, status_code=status)
+    return JSONResponse(
+        {
+            "statusCode": status,
+            "message": message,
+            "correlationId": str(uuid.uuid4()),
+            "error": error,
+            "error_description": message,
+        },
+        status_code=status,
+    )
 
 
 def _identity(state: State, query) -> Principal | None:
@@ -40,15 +48,20 @@ def _identity(state: State, query) -> Principal | None:
     return state.directory.find_managed_identity(
         client_id=selectors.get("client_id", ""),
         object_id=selectors.get("object_id", "") or selectors.get("principal_id", ""),
-        resource_id=selectors.get("mi_res_id", ""))
+        resource_id=selectors.get("mi_res_id", ""),
+    )
 
 
 async def msi_token(request: Request) -> JSONResponse:
     state: State = request.app.state.emulator
     header = request.headers.get("x-identity-header", "")
     if not hmac.compare_digest(header.encode(), state.config.identity_header.encode()):
-        return _fail(401, "The X-IDENTITY-HEADER header is missing or wrong. Use the IDENTITY_HEADER value the "
-                     "emulator wrote to its env file.", "unauthorized_client")
+        return _fail(
+            401,
+            "The X-IDENTITY-HEADER header is missing or wrong. Use the IDENTITY_HEADER value the "
+            "emulator wrote to its env file.",
+            "unauthorized_client",
+        )
     query = request.query_params
     if query.get("api-version") != API_VERSION:
         return _fail(400, f"api-version must be {API_VERSION} (the App Service managed identity protocol).")
@@ -59,8 +72,11 @@ async def msi_token(request: Request) -> JSONResponse:
         return _fail(400, "Give at most one of client_id, object_id and mi_res_id.")
     identity = _identity(state, query)
     if identity is None or identity.kind != "managedIdentity":
-        return _fail(400, "Unable to load the proper Managed Identity: no managed identity with that id is "
-                     "attached to this app (see managedIdentities in directory.json).")
+        return _fail(
+            400,
+            "Unable to load the proper Managed Identity: no managed identity with that id is "
+            "attached to this app (see managedIdentities in directory.json).",
+        )
 
     key = (identity.object_id, resource)  # the exact string: case matters for the cache
     now = int(time.time())
@@ -78,6 +94,13 @@ async def msi_token(request: Request) -> JSONResponse:
         state.msi_cache[key] = (token, expires_on, claims)
         state.activity.issued("managed_identity", claims)
     state.activity.count("msi:requests", f"msi:{identity.name}")
-    return JSONResponse({"access_token": token, "expires_on": str(expires_on), "resource": resource,
-                         "token_type": "Bearer", "client_id": identity.app_id},
-                        headers={"Cache-Control": "no-store"})
+    return JSONResponse(
+        {
+            "access_token": token,
+            "expires_on": str(expires_on),
+            "resource": resource,
+            "token_type": "Bearer",
+            "client_id": identity.app_id,
+        },
+        headers={"Cache-Control": "no-store"},
+    )

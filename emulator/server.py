@@ -30,8 +30,9 @@ def bind(host: str, port: int) -> socket.socket:
         sock.bind((host, port))
     except OSError as exc:
         sock.close()
-        raise PortInUse(f"cannot listen on {host}:{port}: {exc.strerror}. Is another emulator running? "
-                        "Stop it or pass --port.") from None
+        raise PortInUse(
+            f"cannot listen on {host}:{port}: {exc.strerror}. Is another emulator running? Stop it or pass --port."
+        ) from None
     sock.listen(2048)
     sock.set_inheritable(True)
     return sock
@@ -76,8 +77,16 @@ class ReadyServer(uvicorn.Server):
             print(self.ready_line, flush=True)
 
 
-def serve(*, host: str, port: int, state_dir: Path, directory_path: Path, msi_cache: bool,
-          system_identity: str, access_log: bool) -> int:
+def serve(
+    *,
+    host: str,
+    port: int,
+    state_dir: Path,
+    directory_path: Path,
+    msi_cache: bool,
+    system_identity: str,
+    access_log: bool,
+) -> int:
     state_dir = state_dir.resolve()
     state_dir.mkdir(parents=True, exist_ok=True)
     try:
@@ -86,8 +95,10 @@ def serve(*, host: str, port: int, state_dir: Path, directory_path: Path, msi_ca
         print(f"error: {directory_path}: {exc}", file=sys.stderr)
         return 2
     if system_identity not in directory.principals or directory.principals[system_identity].kind != "managedIdentity":
-        print(f"error: --system-identity {system_identity!r} is not a managed identity in {directory_path}",
-              file=sys.stderr)
+        print(
+            f"error: --system-identity {system_identity!r} is not a managed identity in {directory_path}",
+            file=sys.stderr,
+        )
         return 2
     tls = ensure_tls(state_dir)
     signing_key = ensure_signing_key(state_dir)
@@ -97,9 +108,13 @@ def serve(*, host: str, port: int, state_dir: Path, directory_path: Path, msi_ca
         print(f"error: {exc}", file=sys.stderr)
         return 2
     port = sock.getsockname()[1]
-    config = Config(origin=f"https://localhost:{port}", state_dir=state_dir,
-                    identity_header=identity_header(state_dir), system_identity=system_identity,
-                    msi_cache=msi_cache)
+    config = Config(
+        origin=f"https://localhost:{port}",
+        state_dir=state_dir,
+        identity_header=identity_header(state_dir),
+        system_identity=system_identity,
+        msi_cache=msi_cache,
+    )
     state = State(config, directory, TokenIssuer(signing_key, directory.tenant_id, config.origin))
     env = env_values(config, directory.tenant_id, tls.bundle)
     env_file = write_env(state_dir, env)
@@ -107,16 +122,27 @@ def serve(*, host: str, port: int, state_dir: Path, directory_path: Path, msi_ca
     tid = directory.tenant_id
     print(f"tenant           {tid} ({directory.tenant_domain})")
     print(f"authority        {config.origin}/{tid}  (issuer v2 {state.issuer.issuer_v2})")
-    print(f"managed identity {env['IDENTITY_ENDPOINT']}  (system-assigned: {system_identity}; "
-          f"cache {'on' if msi_cache else 'off'})")
+    print(
+        f"managed identity {env['IDENTITY_ENDPOINT']}  (system-assigned: {system_identity}; "
+        f"cache {'on' if msi_cache else 'off'})"
+    )
     print(f"key vault        {env['KEY_VAULT_URL']}  ({directory.vault_name})")
     print(f"home page        {config.origin}/")
     print(f"env file         {env_file}  (CA bundle {tls.bundle})", flush=True)
 
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
-    server = ReadyServer(uvicorn.Config(build_app(state), ssl_certfile=str(tls.cert), ssl_keyfile=str(tls.key),
-                                    log_level="warning", access_log=access_log, lifespan="off",
-                                    timeout_keep_alive=30, timeout_graceful_shutdown=2))
+    server = ReadyServer(
+        uvicorn.Config(
+            build_app(state),
+            ssl_certfile=str(tls.cert),
+            ssl_keyfile=str(tls.key),
+            log_level="warning",
+            access_log=access_log,
+            lifespan="off",
+            timeout_keep_alive=30,
+            timeout_graceful_shutdown=2,
+        )
+    )
     server.ready_line = f"emulator ready on https://{host}:{port}"
     server.run(sockets=[sock])
     return 0

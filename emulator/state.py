@@ -90,10 +90,24 @@ class Activity:
 
     def issued(self, kind: str, claims: dict) -> None:
         """Remember the claims (never the token) of an issued token."""
-        shown = ("aud", "iss", "ver", "appid", "azp", "oid", "upn", "preferred_username", "roles", "scp", "idtyp",
-                 "exp", "iat")
-        self.recent.appendleft({"kind": kind, "at": int(time.time()),
-                                "claims": {k: claims[k] for k in shown if k in claims}})
+        shown = (
+            "aud",
+            "iss",
+            "ver",
+            "appid",
+            "azp",
+            "oid",
+            "upn",
+            "preferred_username",
+            "roles",
+            "scp",
+            "idtyp",
+            "exp",
+            "iat",
+        )
+        self.recent.appendleft(
+            {"kind": kind, "at": int(time.time()), "claims": {k: claims[k] for k in shown if k in claims}}
+        )
 
 
 class State:

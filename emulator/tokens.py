@@ -48,16 +48,26 @@ class TokenIssuer:
     def jwks(self) -> dict:
         numbers = self.public_key.public_numbers()
         cert_der = self.key.certificate.public_bytes(serialization.Encoding.DER)
-        return {"keys": [{
-            "kty": "RSA", "use": "sig", "alg": "RS256", "kid": self.kid, "x5t": self.kid,
-            "n": _uint_b64(numbers.n), "e": _uint_b64(numbers.e),
-            "x5c": [base64.b64encode(cert_der).decode()],
-            "issuer": self.issuer_v2,
-        }]}
+        return {
+            "keys": [
+                {
+                    "kty": "RSA",
+                    "use": "sig",
+                    "alg": "RS256",
+                    "kid": self.kid,
+                    "x5t": self.kid,
+                    "n": _uint_b64(numbers.n),
+                    "e": _uint_b64(numbers.e),
+                    "x5c": [base64.b64encode(cert_der).decode()],
+                    "issuer": self.issuer_v2,
+                }
+            ]
+        }
 
     def sign(self, claims: dict) -> str:
-        return jwt.encode(claims, self.key.private_key, algorithm="RS256",
-                          headers={"typ": "JWT", "kid": self.kid, "x5t": self.kid})
+        return jwt.encode(
+            claims, self.key.private_key, algorithm="RS256", headers={"typ": "JWT", "kid": self.kid, "x5t": self.kid}
+        )
 
     def verify(self, token: str, *, leeway: int = 0) -> dict:
         """Signature and time only; callers check ``iss``/``aud`` to give precise errors.
@@ -65,8 +75,13 @@ class TokenIssuer:
         Raises ``jwt.InvalidTokenError`` subclasses (``DecodeError``, ``InvalidSignatureError``,
         ``ExpiredSignatureError``, ``ImmatureSignatureError``).
         """
-        return jwt.decode(token, self.public_key, algorithms=["RS256"], leeway=leeway,
-                          options={"verify_aud": False, "require": ["exp", "iat"]})
+        return jwt.decode(
+            token,
+            self.public_key,
+            algorithms=["RS256"],
+            leeway=leeway,
+            options={"verify_aud": False, "require": ["exp", "iat"]},
+        )
 
     # -- claims --------------------------------------------------------------------------------
 
@@ -85,8 +100,16 @@ class TokenIssuer:
             "ver": "2.0" if version == 2 else "1.0",
         }
 
-    def app_token_claims(self, *, subject: Principal, resource: Resource, audience: str, roles: list[str],
-                         client_auth: str, lifetime: int = ACCESS_TOKEN_LIFETIME) -> dict:
+    def app_token_claims(
+        self,
+        *,
+        subject: Principal,
+        resource: Resource,
+        audience: str,
+        roles: list[str],
+        client_auth: str,
+        lifetime: int = ACCESS_TOKEN_LIFETIME,
+    ) -> dict:
         """An app-only token: ``roles`` and no ``scp``, ``idtyp: app``, ``sub`` = ``oid``.
 
         ``client_auth`` is Entra's ``appidacr``/``azpacr``: 0 public, 1 secret, 2 certificate or assertion.
@@ -103,22 +126,40 @@ class TokenIssuer:
             claims["xms_mirid"] = subject.resource_id
         return claims
 
-    def user_token_claims(self, *, user: Principal, resource: Resource, audience: str, client_app_id: str,
-                          client_auth: str, scopes: list[str], roles: list[str],
-                          lifetime: int = ACCESS_TOKEN_LIFETIME) -> dict:
+    def user_token_claims(
+        self,
+        *,
+        user: Principal,
+        resource: Resource,
+        audience: str,
+        client_app_id: str,
+        client_auth: str,
+        scopes: list[str],
+        roles: list[str],
+        lifetime: int = ACCESS_TOKEN_LIFETIME,
+    ) -> dict:
         """A delegated token: ``scp`` (what the client may do) and the *user's* ``roles``."""
         claims = self._base(version=resource.token_version, audience=audience, subject=user, lifetime=lifetime)
-        claims.update({
-            "sub": self.pairwise_sub(user, client_app_id),
-            "idtyp": "user",
-            "name": user.display_name,
-            "scp": " ".join(scopes),
-        })
+        claims.update(
+            {
+                "sub": self.pairwise_sub(user, client_app_id),
+                "idtyp": "user",
+                "name": user.display_name,
+                "scp": " ".join(scopes),
+            }
+        )
         if resource.token_version == 2:
             claims.update({"azp": client_app_id, "azpacr": client_auth, "preferred_username": user.upn})
         else:
-            claims.update({"appid": client_app_id, "appidacr": client_auth, "amr": ["pwd"],
-                           "upn": user.upn, "unique_name": user.upn})
+            claims.update(
+                {
+                    "appid": client_app_id,
+                    "appidacr": client_auth,
+                    "amr": ["pwd"],
+                    "upn": user.upn,
+                    "unique_name": user.upn,
+                }
+            )
         if roles:
             claims["roles"] = roles
         return claims
@@ -126,9 +167,17 @@ class TokenIssuer:
     def id_token(self, *, user: Principal, client_app_id: str, nonce: str | None) -> str:
         now = int(time.time())
         claims = {
-            "aud": client_app_id, "iss": self.issuer_v2, "iat": now, "nbf": now, "exp": now + 3600,
-            "name": user.display_name, "oid": user.object_id, "preferred_username": user.upn,
-            "sub": self.pairwise_sub(user, client_app_id), "tid": self.tenant_id, "ver": "2.0",
+            "aud": client_app_id,
+            "iss": self.issuer_v2,
+            "iat": now,
+            "nbf": now,
+            "exp": now + 3600,
+            "name": user.display_name,
+            "oid": user.object_id,
+            "preferred_username": user.upn,
+            "sub": self.pairwise_sub(user, client_app_id),
+            "tid": self.tenant_id,
+            "ver": "2.0",
         }
         if nonce:
             claims["nonce"] = nonce

@@ -38,8 +38,9 @@ def serve_host(args: argparse.Namespace) -> int:
     for name, schedule in starlette.state.timers.items():
         print(f"  {name}: timerTrigger '{schedule}' (POST {base}/admin/functions/{name})")
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
-    server = ReadyServer(uvicorn.Config(starlette, log_level="warning", access_log=args.access_log,
-                                    timeout_graceful_shutdown=2))
+    server = ReadyServer(
+        uvicorn.Config(starlette, log_level="warning", access_log=args.access_log, timeout_graceful_shutdown=2)
+    )
     server.ready_line = f"dev host ready on {base}/api (APPS={os.environ.get('APPS') or 'all'})"
     server.run(sockets=[sock])
     return 0
@@ -47,9 +48,16 @@ def serve_host(args: argparse.Namespace) -> int:
 
 def stack_up(args: argparse.Namespace) -> int:
     try:
-        stack = Stack(port=args.port, emulator_port=args.emulator_port, storage_port=args.storage_port,
-                      apps=args.apps, use_func=not args.no_func, state_dir=args.state_dir,
-                      azurite_dir=args.azurite_dir, directory=args.directory)
+        stack = Stack(
+            port=args.port,
+            emulator_port=args.emulator_port,
+            storage_port=args.storage_port,
+            apps=args.apps,
+            use_func=not args.no_func,
+            state_dir=args.state_dir,
+            azurite_dir=args.azurite_dir,
+            directory=args.directory,
+        )
     except StackError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2
@@ -62,13 +70,21 @@ def main(argv: list[str] | None = None) -> int:
     up = commands.add_parser("up", help="Azurite + emulator + functions host (func start, or the dev host)")
     up.add_argument("--port", type=int, default=7071, help="functions host port (0: any free port)")
     up.add_argument("--emulator-port", type=int, default=8443)
-    up.add_argument("--storage-port", type=int, default=10000,
-                    help="Azurite blob port; queue and table use the next two (0: any free ports)")
+    up.add_argument(
+        "--storage-port",
+        type=int,
+        default=10000,
+        help="Azurite blob port; queue and table use the next two (0: any free ports)",
+    )
     up.add_argument("--apps", default=os.environ.get("APPS", ""), help="comma list of blueprints (default: all)")
     up.add_argument("--no-func", action="store_true", help="use the dev host even when Core Tools is installed")
     up.add_argument("--state-dir", type=Path, default=Path(".emulator"))
-    up.add_argument("--directory", type=Path, default=Path("directory.json"),
-                    help="the tenant the emulator serves (a variant lets you try, say, missing consent)")
+    up.add_argument(
+        "--directory",
+        type=Path,
+        default=Path("directory.json"),
+        help="the tenant the emulator serves (a variant lets you try, say, missing consent)",
+    )
     up.add_argument("--azurite-dir", type=Path, default=Path(".azurite"))
     host = commands.add_parser("host", help="serve function_app.py over HTTP (no Core Tools needed)")
     host.add_argument("--host", default="127.0.0.1")

@@ -54,17 +54,26 @@ class Tenant:
 
     def request(self, method: str, path: str, **kwargs) -> requests.Response:
         # verify per request: an ambient REQUESTS_CA_BUNDLE would beat Session.verify.
-        return self.session.request(method, f"{self.origin}{path}", verify=self.env["REQUESTS_CA_BUNDLE"],
-                                    timeout=30, **kwargs)
+        return self.session.request(
+            method, f"{self.origin}{path}", verify=self.env["REQUESTS_CA_BUNDLE"], timeout=30, **kwargs
+        )
 
     def admin(self, method: str, path: str, body: dict) -> None:
         self.request(method, f"/admin/{path}", json=body).raise_for_status()
 
     def user_token(self, user: str, scope: str) -> str:
         login = self.directory["users"][user]
-        body = self.request("POST", f"/{self.tenant}/oauth2/v2.0/token", data={
-            "grant_type": "password", "client_id": "04b07795-8ddb-461a-bbee-02f9e1bf7b46", "scope": scope,
-            "username": login["userPrincipalName"], "password": login["password"]}).json()
+        body = self.request(
+            "POST",
+            f"/{self.tenant}/oauth2/v2.0/token",
+            data={
+                "grant_type": "password",
+                "client_id": "04b07795-8ddb-461a-bbee-02f9e1bf7b46",
+                "scope": scope,
+                "username": login["userPrincipalName"],
+                "password": login["password"],
+            },
+        ).json()
         return body["access_token"]
 
     def identity_token(self, identity: str | None, resource: str) -> str:
@@ -100,8 +109,9 @@ class Demo:
         self.http = requests.Session()
 
     def call(self, method: str, path: str, token: str | None = None, **kwargs) -> requests.Response:
-        return self.http.request(method, f"{self.base}{path}", headers=bearer(token) if token else {}, timeout=60,
-                                 **kwargs)
+        return self.http.request(
+            method, f"{self.base}{path}", headers=bearer(token) if token else {}, timeout=60, **kwargs
+        )
 
     @staticmethod
     def note(recipient: str = "demo@contoso.onmicrosoft.com") -> dict:
@@ -116,14 +126,19 @@ class Demo:
 
     def s2s_missing_role(self) -> Outcome:
         response = self.call("POST", "/caller/notifications", json=self.note())
-        return Outcome("S2S: caller-app creates without the role", "403", str(response.status_code),
-                       problem_reason(response))
+        return Outcome(
+            "S2S: caller-app creates without the role", "403", str(response.status_code), problem_reason(response)
+        )
 
     def user_assigned(self) -> Outcome:
         token = self.t.identity_token("build-agents", API_RESOURCE)
         response = self.call("POST", "/notifications", token, json=self.note())
-        return Outcome("S2S: user-assigned build-agents creates", "201", str(response.status_code),
-                       f"roles={claims(token).get('roles')}")
+        return Outcome(
+            "S2S: user-assigned build-agents creates",
+            "201",
+            str(response.status_code),
+            f"roles={claims(token).get('roles')}",
+        )
 
     def audience_forms(self) -> Outcome:
         app_id = self.t.directory["applications"]["notification-api"]["appId"]
@@ -137,8 +152,12 @@ class Demo:
     def key_vault(self) -> Outcome:
         response = self.call("GET", "/caller/secret")
         version = response.json().get("version", "")[:8] if response.ok else problem_reason(response)
-        return Outcome("Key Vault: caller-app reads the secret", "200", str(response.status_code),
-                       f"secretsUsers RBAC; version {version}")
+        return Outcome(
+            "Key Vault: caller-app reads the secret",
+            "200",
+            str(response.status_code),
+            f"secretsUsers RBAC; version {version}",
+        )
 
     def cache_trap(self) -> list[Outcome]:
         """Assign a role, see the cached token lack it, then ask with another letter case."""
@@ -148,42 +167,60 @@ class Demo:
         try:
             after = claims(self.t.identity_token(None, API_RESOURCE))
             trapped = "notification.create" not in after.get("roles", [])
-            variant = "api://" + "".join(c.upper() if c.isalpha() and random.random() < 0.5 else c  # noqa: S311
-                                         for c in "notification-api")
+            variant = "api://" + "".join(
+                c.upper() if c.isalpha() and random.random() < 0.5 else c  # noqa: S311
+                for c in "notification-api"
+            )
             fresh_token = self.t.identity_token(None, variant)
             created = self.call("POST", "/notifications", fresh_token, json=self.note())
         finally:
             self.t.admin("DELETE", "assignments", grant)
         return [
-            Outcome("Cache trap: role assigned, cached token", "role missing",
-                    "role missing" if trapped else "role present",
-                    f"same token as before: {after.get('uti') == before.get('uti')}; roles={after.get('roles')}"),
-            Outcome("Cache trap workaround: other letter case", "201", str(created.status_code),
-                    f"{variant} → roles={claims(fresh_token).get('roles')}, aud={claims(fresh_token)['aud']}"),
+            Outcome(
+                "Cache trap: role assigned, cached token",
+                "role missing",
+                "role missing" if trapped else "role present",
+                f"same token as before: {after.get('uti') == before.get('uti')}; roles={after.get('roles')}",
+            ),
+            Outcome(
+                "Cache trap workaround: other letter case",
+                "201",
+                str(created.status_code),
+                f"{variant} → roles={claims(fresh_token).get('roles')}, aud={claims(fresh_token)['aud']}",
+            ),
         ]
 
     # -- on behalf of --------------------------------------------------------------------------
 
     def obo_allowed(self) -> Outcome:
         response = self.call("GET", "/obo/notifications", self.t.user_token("alice", PROXY_SCOPE))
-        return Outcome("OBO: alice reads her notifications", "200", str(response.status_code),
-                       "alice's role notification.read")
+        return Outcome(
+            "OBO: alice reads her notifications", "200", str(response.status_code), "alice's role notification.read"
+        )
 
     def obo_not_assigned(self) -> Outcome:
         response = self.call("GET", "/obo/notifications", self.t.user_token("bob", PROXY_SCOPE))
-        return Outcome("OBO: bob is not assigned to the API", "403", str(response.status_code),
-                       problem_reason(response))
+        return Outcome(
+            "OBO: bob is not assigned to the API", "403", str(response.status_code), problem_reason(response)
+        )
 
     def obo_group(self) -> Outcome:
         token = self.t.user_token("carol", PROXY_SCOPE)
         response = self.call("POST", "/obo/notifications", token, json=self.note())
-        return Outcome("OBO: carol creates (role via her group)", "201", str(response.status_code),
-                       "group notification-admins → notification.create")
+        return Outcome(
+            "OBO: carol creates (role via her group)",
+            "201",
+            str(response.status_code),
+            "group notification-admins → notification.create",
+        )
 
     def consent(self) -> list[Outcome]:
         proxy = self.t.directory["applications"]["obo-proxy"]["appId"]
-        entry = next(p for p in self.t.directory["applications"]["notification-api"]["preAuthorizedApplications"]
-                     if p["appId"] == proxy)
+        entry = next(
+            p
+            for p in self.t.directory["applications"]["notification-api"]["preAuthorizedApplications"]
+            if p["appId"] == proxy
+        )
         target = {"clientAppId": proxy, "resource": "notification-api"}
         self.t.admin("DELETE", "pre-authorizations", target)
         try:
@@ -200,25 +237,49 @@ class Demo:
 
     def forged(self) -> Outcome:
         real = self.t.identity_token("build-agents", API_RESOURCE)
-        forged = jwt.encode(claims(real), rsa.generate_private_key(public_exponent=65537, key_size=2048), "RS256",
-                            headers={"kid": jwt.get_unverified_header(real)["kid"]})
+        forged = jwt.encode(
+            claims(real),
+            rsa.generate_private_key(public_exponent=65537, key_size=2048),
+            "RS256",
+            headers={"kid": jwt.get_unverified_header(real)["kid"]},
+        )
         response = self.call("GET", "/notifications", forged)
-        return Outcome("Forged token (right kid, wrong key)", "401", str(response.status_code),
-                       (response.json().get("detail") if response.content else "") or "")
+        return Outcome(
+            "Forged token (right kid, wrong key)",
+            "401",
+            str(response.status_code),
+            (response.json().get("detail") if response.content else "") or "",
+        )
 
     def versions(self) -> Outcome:
         v1 = self.t.identity_token(None, API_RESOURCE)
         v2 = self.t.user_token("alice", PROXY_SCOPE)
-        statuses = (self.call("GET", "/notifications", v1).status_code,
-                    self.call("GET", "/obo/notifications", v2).status_code)
-        return Outcome("v1 token (API) and v2 token (proxy)", "both 200",
-                       "both 200" if statuses == (200, 200) else str(statuses),
-                       f"ver {claims(v1)['ver']} iss {claims(v1)['iss'][:24]}…; ver {claims(v2)['ver']} iss …/v2.0")
+        statuses = (
+            self.call("GET", "/notifications", v1).status_code,
+            self.call("GET", "/obo/notifications", v2).status_code,
+        )
+        return Outcome(
+            "v1 token (API) and v2 token (proxy)",
+            "both 200",
+            "both 200" if statuses == (200, 200) else str(statuses),
+            f"ver {claims(v1)['ver']} iss {claims(v1)['iss'][:24]}…; ver {claims(v2)['ver']} iss …/v2.0",
+        )
 
     def scenarios(self) -> list[Callable[[], Outcome | list[Outcome]]]:
-        return [self.s2s_allowed, self.s2s_missing_role, self.user_assigned, self.audience_forms, self.key_vault,
-                self.cache_trap, self.obo_allowed, self.obo_not_assigned, self.obo_group, self.consent,
-                self.forged, self.versions]
+        return [
+            self.s2s_allowed,
+            self.s2s_missing_role,
+            self.user_assigned,
+            self.audience_forms,
+            self.key_vault,
+            self.cache_trap,
+            self.obo_allowed,
+            self.obo_not_assigned,
+            self.obo_group,
+            self.consent,
+            self.forged,
+            self.versions,
+        ]
 
 
 def run(base_url: str, state_dir: Path, directory: Path, console: Console | None = None) -> int:
@@ -232,7 +293,7 @@ def run(base_url: str, state_dir: Path, directory: Path, console: Console | None
             progress.update(task, description=scenario.__name__.replace("_", " "))
             try:
                 result = scenario()
-            except Exception as exc:  # noqa: BLE001 - a broken scenario is a FAIL row, not a crash
+            except Exception as exc:
                 result = Outcome(scenario.__name__.replace("_", " "), "runs", "error", f"{type(exc).__name__}: {exc}")
             outcomes += result if isinstance(result, list) else [result]
             progress.advance(task)
@@ -240,8 +301,13 @@ def run(base_url: str, state_dir: Path, directory: Path, console: Console | None
     for column in ("scenario", "expected", "actual", "decided by", "result"):
         table.add_column(column, overflow="fold")
     for o in outcomes:
-        table.add_row(o.scenario, o.expected, o.actual, o.decided_by,
-                      "[green]PASS[/green]" if o.passed else "[bold red]FAIL[/bold red]")
+        table.add_row(
+            o.scenario,
+            o.expected,
+            o.actual,
+            o.decided_by,
+            "[green]PASS[/green]" if o.passed else "[bold red]FAIL[/bold red]",
+        )
     console.print(table)
     failed = [o for o in outcomes if not o.passed]
     console.print(f"{len(outcomes) - len(failed)} passed, {len(failed)} failed")

@@ -96,8 +96,13 @@ def to_response(result: object) -> Response:
 def _http_endpoint(function, trigger, root: Path) -> Callable:
     async def endpoint(request: Request) -> Response:
         request_obj = func.HttpRequest(
-            method=request.method, url=str(request.url), headers=dict(request.headers),
-            params=dict(request.query_params), route_params=dict(request.path_params), body=await request.body())
+            method=request.method,
+            url=str(request.url),
+            headers=dict(request.headers),
+            params=dict(request.query_params),
+            route_params=dict(request.path_params),
+            body=await request.body(),
+        )
         try:
             result = await invoke(function, trigger.name, request_obj, root)
             return to_response(result)
@@ -148,8 +153,14 @@ def build(app: func.FunctionApp, root: Path, *, run_timers: bool = False) -> Sta
 
     @contextlib.asynccontextmanager
     async def lifespan(_: Starlette):
-        tasks = [asyncio.create_task(_run_on_schedule(name, function, trigger, root))
-                 for name, (function, trigger) in timers.items()] if run_timers else []
+        tasks = (
+            [
+                asyncio.create_task(_run_on_schedule(name, function, trigger, root))
+                for name, (function, trigger) in timers.items()
+            ]
+            if run_timers
+            else []
+        )
         yield
         for task in tasks:
             task.cancel()

@@ -25,8 +25,10 @@ _CONSTRAINTS = {
     "segment": r"[^/]+",
     "rest": r".*",
 }
-_PARAMETER = re.compile(r"^\{(?P<star>\*{1,2})?(?P<name>[A-Za-z_][A-Za-z0-9_]*)(?::(?P<constraint>[a-z]+))?"
-                        r"(?P<optional>\?)?\}$")
+_PARAMETER = re.compile(
+    r"^\{(?P<star>\*{1,2})?(?P<name>[A-Za-z_][A-Za-z0-9_]*)(?::(?P<constraint>[a-z]+))?"
+    r"(?P<optional>\?)?\}$"
+)
 
 
 class RouteTemplateError(ValueError):
@@ -82,8 +84,10 @@ def translate(template: str, prefix: str) -> Template:
             continue
         match = _PARAMETER.match(segment)
         if not match:
-            raise RouteTemplateError(f"route {template!r}: {segment!r} is not a parameter this dev host supports "
-                                     "({name}, {name:constraint}, {name?}, {*name})")
+            raise RouteTemplateError(
+                f"route {template!r}: {segment!r} is not a parameter this dev host supports "
+                "({name}, {name:constraint}, {name?}, {*name})"
+            )
         last = index == len(segments) - 1
         if match["star"]:
             if not last:
@@ -94,8 +98,10 @@ def translate(template: str, prefix: str) -> Template:
         else:
             constraint = match["constraint"] or "segment"
             if constraint not in _CONSTRAINTS or constraint == "rest":
-                raise RouteTemplateError(f"route {template!r}: unsupported constraint {constraint!r} "
-                                         f"(supported: {', '.join(sorted(set(_CONSTRAINTS) - {'rest'}))})")
+                raise RouteTemplateError(
+                    f"route {template!r}: unsupported constraint {constraint!r} "
+                    f"(supported: {', '.join(sorted(set(_CONSTRAINTS) - {'rest'}))})"
+                )
             if match["optional"] and not last:
                 raise RouteTemplateError(f"route {template!r}: only the last parameter can be optional")
             out.append(f"{{{match['name']}:fn{constraint}}}")

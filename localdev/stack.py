@@ -27,7 +27,7 @@ AZURITE = ROOT / "node_modules" / ".bin" / "azurite"
 # emulator; it opens nothing in Azure. Needed only when Azurite runs on non-default ports, where
 # "UseDevelopmentStorage=true" cannot be used.
 DEV_ACCOUNT = "devstoreaccount1"
-DEV_KEY = "Eby8vdM02xNOcqFlqUwJPLlmEtlCDXJ1OUzFT50uSRZ6IFsuFq2UVErCz4I6tq/K1SZFPTOtr/KBHBeksoGMGw=="  # noqa: S105
+DEV_KEY = "Eby8vdM02xNOcqFlqUwJPLlmEtlCDXJ1OUzFT50uSRZ6IFsuFq2UVErCz4I6tq/K1SZFPTOtr/KBHBeksoGMGw=="
 DEFAULT_STORAGE_PORTS = (10000, 10001, 10002)
 
 
@@ -49,17 +49,21 @@ def claim_port(port: int, what: str) -> int:
         try:
             sock.bind(("127.0.0.1", port))
         except OSError:
-            raise StackError(f"port {port} ({what}) is already in use. Stop whatever listens there "
-                             "(another `localdev up`?) or choose another port.") from None
+            raise StackError(
+                f"port {port} ({what}) is already in use. Stop whatever listens there "
+                "(another `localdev up`?) or choose another port."
+            ) from None
     return port
 
 
 def storage_connection_string(blob: int, queue: int, table: int) -> str:
     if (blob, queue, table) == DEFAULT_STORAGE_PORTS:
         return "UseDevelopmentStorage=true"
-    return (f"DefaultEndpointsProtocol=http;AccountName={DEV_ACCOUNT};AccountKey={DEV_KEY};"
-            f"BlobEndpoint=http://127.0.0.1:{blob}/{DEV_ACCOUNT};QueueEndpoint=http://127.0.0.1:{queue}/{DEV_ACCOUNT};"
-            f"TableEndpoint=http://127.0.0.1:{table}/{DEV_ACCOUNT};")
+    return (
+        f"DefaultEndpointsProtocol=http;AccountName={DEV_ACCOUNT};AccountKey={DEV_KEY};"
+        f"BlobEndpoint=http://127.0.0.1:{blob}/{DEV_ACCOUNT};QueueEndpoint=http://127.0.0.1:{queue}/{DEV_ACCOUNT};"
+        f"TableEndpoint=http://127.0.0.1:{table}/{DEV_ACCOUNT};"
+    )
 
 
 def local_settings(root: Path) -> dict[str, str]:
@@ -92,16 +96,27 @@ class Child:
 
 
 class Stack:
-    def __init__(self, *, port: int, emulator_port: int, storage_port: int, apps: str, use_func: bool,
-                 state_dir: Path, azurite_dir: Path, directory: Path = Path("directory.json")) -> None:
+    def __init__(
+        self,
+        *,
+        port: int,
+        emulator_port: int,
+        storage_port: int,
+        apps: str,
+        use_func: bool,
+        state_dir: Path,
+        azurite_dir: Path,
+        directory: Path = Path("directory.json"),
+    ) -> None:
         self.children: list[Child] = []
         self.port = claim_port(port, "functions host")
         self.emulator_port = claim_port(emulator_port, "emulator")
         if storage_port == 0:
             self.storage_ports = (free_port(), free_port(), free_port())
         else:
-            self.storage_ports = tuple(claim_port(storage_port + i, f"Azurite {kind}")
-                                       for i, kind in enumerate(("blob", "queue", "table")))
+            self.storage_ports = tuple(
+                claim_port(storage_port + i, f"Azurite {kind}") for i, kind in enumerate(("blob", "queue", "table"))
+            )
         self.apps = apps
         self.func = shutil.which("func") if use_func else None
         self.state_dir = state_dir.resolve()
@@ -117,10 +132,18 @@ class Stack:
         if self._stop.is_set():
             raise StackError("interrupted while starting")
 
-    def _spawn(self, name: str, command: list[str], env: dict[str, str], ready: str | None = None,
-               timeout: float = 60) -> Child:
-        popen = subprocess.Popen(command, cwd=ROOT, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
-                                 text=True, start_new_session=True)
+    def _spawn(
+        self, name: str, command: list[str], env: dict[str, str], ready: str | None = None, timeout: float = 60
+    ) -> Child:
+        popen = subprocess.Popen(
+            command,
+            cwd=ROOT,
+            env=env,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.STDOUT,
+            text=True,
+            start_new_session=True,
+        )
         child = Child(name, popen)
         self.children.append(child)
         seen = threading.Event()
@@ -157,23 +180,56 @@ class Stack:
         if not AZURITE.exists():
             print("[localdev] installing Azurite (npm ci)", flush=True)
             npm = ["npm", "ci", "--no-audit", "--no-fund", "--loglevel=error"]
-            result = subprocess.run(npm, cwd=ROOT)  # noqa: S607 - npm from PATH, as the README asks
+            result = subprocess.run(npm, cwd=ROOT)
             if result.returncode != 0 or not AZURITE.exists():
                 raise StackError("npm ci failed: Azurite is needed for storage (Node 18+ and npm on PATH)")
         self.azurite_dir.mkdir(parents=True, exist_ok=True)
         blob, queue, table = self.storage_ports
-        child = self._spawn("azurite", [str(AZURITE), "--silent", "--disableTelemetry", "--skipApiVersionCheck",
-                                        "--location", str(self.azurite_dir), "--blobHost", "127.0.0.1",
-                                        "--queueHost", "127.0.0.1", "--tableHost", "127.0.0.1",
-                                        "--blobPort", str(blob), "--queuePort", str(queue),
-                                        "--tablePort", str(table)], dict(os.environ))
+        child = self._spawn(
+            "azurite",
+            [
+                str(AZURITE),
+                "--silent",
+                "--disableTelemetry",
+                "--skipApiVersionCheck",
+                "--location",
+                str(self.azurite_dir),
+                "--blobHost",
+                "127.0.0.1",
+                "--queueHost",
+                "127.0.0.1",
+                "--tableHost",
+                "127.0.0.1",
+                "--blobPort",
+                str(blob),
+                "--queuePort",
+                str(queue),
+                "--tablePort",
+                str(table),
+            ],
+            dict(os.environ),
+        )
         for port in self.storage_ports:
             self._wait_for_port("azurite", child, port)
 
     def start_emulator(self) -> dict[str, str]:
-        self._spawn("emulator", [sys.executable, "-m", "emulator", "--state-dir", str(self.state_dir), "--directory",
-                                 str(self.directory), "serve", "--port", str(self.emulator_port)], dict(os.environ),
-                    ready="emulator ready on ")
+        self._spawn(
+            "emulator",
+            [
+                sys.executable,
+                "-m",
+                "emulator",
+                "--state-dir",
+                str(self.state_dir),
+                "--directory",
+                str(self.directory),
+                "serve",
+                "--port",
+                str(self.emulator_port),
+            ],
+            dict(os.environ),
+            ready="emulator ready on ",
+        )
         return dict(line.split("=", 1) for line in (self.state_dir / "env").read_text().splitlines() if "=" in line)
 
     def host_env(self, emulator_env: dict[str, str]) -> dict[str, str]:
@@ -193,8 +249,12 @@ class Stack:
         if self.func:
             child = self._spawn("func", [self.func, "start", "--port", str(self.port)], env)
         else:
-            child = self._spawn("host", [sys.executable, "-m", "localdev", "host", "--port", str(self.port)], env,
-                                ready="dev host ready on ")
+            child = self._spawn(
+                "host",
+                [sys.executable, "-m", "localdev", "host", "--port", str(self.port)],
+                env,
+                ready="dev host ready on ",
+            )
         health = f"http://127.0.0.1:{self.port}/api/health"
         deadline = time.monotonic() + 120
         while time.monotonic() < deadline:
@@ -230,8 +290,11 @@ class Stack:
             while not self._stop.wait(0.5):
                 dead = next((c for c in self.children if c.popen.poll() is not None), None)
                 if dead:
-                    print(f"[localdev] {dead.name} exited with {dead.popen.returncode}; stopping the stack",
-                          file=sys.stderr, flush=True)
+                    print(
+                        f"[localdev] {dead.name} exited with {dead.popen.returncode}; stopping the stack",
+                        file=sys.stderr,
+                        flush=True,
+                    )
                     return 1
             return 0
         except StackError as exc:

@@ -69,8 +69,9 @@ def health(req: func.HttpRequest) -> func.HttpResponse:
 @_handle_errors
 def list_notifications(req: func.HttpRequest) -> func.HttpResponse:
     status, top, page_token = payloads.list_query(req)
-    items, next_token = store().list(recipients=_recipients(principal_of(req)), status=status, top=top,
-                                     page_token=page_token)
+    items, next_token = store().list(
+        recipients=_recipients(principal_of(req)), status=status, top=top, page_token=page_token
+    )
     return problems.json_response({"items": items, "nextPageToken": next_token})
 
 

@@ -72,8 +72,17 @@ def _new_id() -> str:
 
 def public(entity: dict) -> dict:
     """The notification as the API shows it (no storage bookkeeping)."""
-    fields = ("id", "recipient", "title", "body", "status", "createdAt", "createdBy", "acknowledgedAt",
-              "acknowledgedBy")
+    fields = (
+        "id",
+        "recipient",
+        "title",
+        "body",
+        "status",
+        "createdAt",
+        "createdBy",
+        "acknowledgedAt",
+        "acknowledgedBy",
+    )
     return {k: entity[k] for k in fields if entity.get(k) is not None}
 
 
@@ -107,8 +116,7 @@ class NotificationStore:
 
             credential = ManagedIdentityCredential(client_id=os.environ.get("AZURE_CLIENT_ID") or None)
             uri = os.environ["NotificationStorage__tableServiceUri"]  # noqa: SIM112 - identity-based connection
-            service = TableServiceClient(endpoint=uri,
-                                         credential=credential, **CLIENT_OPTIONS)
+            service = TableServiceClient(endpoint=uri, credential=credential, **CLIENT_OPTIONS)
         return cls(service.get_table_client(TABLE))
 
     def _ensure_table(self) -> None:
@@ -126,9 +134,16 @@ class NotificationStore:
         self._ensure_table()
         notification_id = _new_id()
         entity = {
-            "PartitionKey": PARTITION, "RowKey": f"n-{notification_id}", "id": notification_id,
-            "recipient": new.recipient, "recipientKey": new.recipient.lower(), "title": new.title, "body": new.body,
-            "status": "pending", "createdAt": _now(), "createdBy": created_by,
+            "PartitionKey": PARTITION,
+            "RowKey": f"n-{notification_id}",
+            "id": notification_id,
+            "recipient": new.recipient,
+            "recipientKey": new.recipient.lower(),
+            "title": new.title,
+            "body": new.body,
+            "status": "pending",
+            "createdAt": _now(),
+            "createdBy": created_by,
         }
         if idempotency_key is None:
             _storage_errors(lambda: self.table.create_entity(entity))
@@ -136,7 +151,9 @@ class NotificationStore:
         record = {
             "PartitionKey": PARTITION,
             "RowKey": "i-" + hashlib.sha256(f"{created_by}\n{idempotency_key}".encode()).hexdigest(),
-            "notificationId": notification_id, "fingerprint": new.fingerprint(), "createdAt": entity["createdAt"],
+            "notificationId": notification_id,
+            "fingerprint": new.fingerprint(),
+            "createdAt": entity["createdAt"],
         }
         try:
             _storage_errors(lambda: self.table.submit_transaction([("create", entity), ("create", record)]))
@@ -157,8 +174,9 @@ class NotificationStore:
         except ResourceNotFoundError:
             return None
 
-    def list(self, *, recipients: list[str] | None, status: str | None, top: int,
-             page_token: str | None) -> tuple[list[dict], str | None]:
+    def list(
+        self, *, recipients: list[str] | None, status: str | None, top: int, page_token: str | None
+    ) -> tuple[list[dict], str | None]:
         """One page, oldest first. ``recipients`` limits to notifications addressed to those names."""
         self._ensure_table()
         conditions = ["PartitionKey eq @pk", "RowKey ge 'n-'", "RowKey lt 'n.'"]
@@ -171,8 +189,9 @@ class NotificationStore:
             # Spaces inside the parentheses: the SDK finds "@name" parameters between spaces.
             conditions.append(f"( {' or '.join(names)} )")
             parameters.update({f"r{i}": r.lower() for i, r in enumerate(recipients)})
-        pages = self.table.query_entities(" and ".join(conditions), parameters=parameters,
-                                          results_per_page=top).by_page(continuation_token=_decode_token(page_token))
+        pages = self.table.query_entities(
+            " and ".join(conditions), parameters=parameters, results_per_page=top
+        ).by_page(continuation_token=_decode_token(page_token))
 
         def first_page() -> list[dict]:
             return [public(e) for e in next(pages, [])]
@@ -188,11 +207,19 @@ class NotificationStore:
                 return None
             if entity["status"] == "acknowledged":
                 return public(entity), False
-            update = {"PartitionKey": PARTITION, "RowKey": entity["RowKey"], "status": "acknowledged",
-                      "acknowledgedAt": _now(), "acknowledgedBy": by}
+            update = {
+                "PartitionKey": PARTITION,
+                "RowKey": entity["RowKey"],
+                "status": "acknowledged",
+                "acknowledgedAt": _now(),
+                "acknowledgedBy": by,
+            }
             try:
-                _storage_errors(lambda u=update, e=entity: self.table.update_entity(
-                    u, mode=UpdateMode.MERGE, etag=e.metadata["etag"], match_condition=MatchConditions.IfNotModified))
+                _storage_errors(
+                    lambda u=update, e=entity: self.table.update_entity(
+                        u, mode=UpdateMode.MERGE, etag=e.metadata["etag"], match_condition=MatchConditions.IfNotModified
+                    )
+                )
             except ResourceModifiedError:
                 continue  # someone else changed it first: read again
             return public({**entity, **update}), True

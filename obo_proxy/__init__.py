@@ -43,8 +43,11 @@ def api_as_user(req: func.HttpRequest) -> BearerClient:
     user, user_token = principal_of(req), bearer_token(req)
     account = f"{user.object_id}.{user.tenant_id}"
     scope = os.environ["NOTIFICATION_API_SCOPE"]
-    return BearerClient(os.environ["NOTIFICATION_API_URL"],
-                        lambda fresh: on_behalf_of().token(user_token, account, scope, fresh), api_session())
+    return BearerClient(
+        os.environ["NOTIFICATION_API_URL"],
+        lambda fresh: on_behalf_of().token(user_token, account, scope, fresh),
+        api_session(),
+    )
 
 
 # MSAL answers an identical refused token request from memory for 60 s (its HTTP cache keeps 400s),
@@ -55,18 +58,23 @@ AFTER_THE_FIX = "After the fix, sign in again for a new token, or retry in a min
 def consent_challenge() -> func.HttpResponse:
     """403 with what a front end needs to ask the user (or an admin) for consent (AADSTS65001)."""
     client_id, scope = os.environ["OBO_CLIENT_ID"], os.environ["NOTIFICATION_API_SCOPE"]
-    authority = f"{os.environ.get('AZURE_AUTHORITY_HOST', 'https://login.microsoftonline.com')}/" \
-                f"{os.environ['AZURE_TENANT_ID']}"
+    authority = (
+        f"{os.environ.get('AZURE_AUTHORITY_HOST', 'https://login.microsoftonline.com')}/{os.environ['AZURE_TENANT_ID']}"
+    )
     consent_uri = f"{authority}/oauth2/v2.0/authorize?" + urlencode(
-        {"client_id": client_id, "response_type": "code", "scope": scope, "prompt": "consent"})
-    detail = ("Nobody has consented to this proxy calling the notification API for you (AADSTS65001). Ask for "
-              "consent with the consentUri, or have an admin grant it or pre-authorize the proxy on the API. "
-              + AFTER_THE_FIX)
-    response = problems.problem(403, detail, title="Consent required", clientId=client_id, scopes=[scope],
-                                consentUri=consent_uri)
+        {"client_id": client_id, "response_type": "code", "scope": scope, "prompt": "consent"}
+    )
+    detail = (
+        "Nobody has consented to this proxy calling the notification API for you (AADSTS65001). Ask for "
+        "consent with the consentUri, or have an admin grant it or pre-authorize the proxy on the API. " + AFTER_THE_FIX
+    )
+    response = problems.problem(
+        403, detail, title="Consent required", clientId=client_id, scopes=[scope], consentUri=consent_uri
+    )
     response.headers["WWW-Authenticate"] = (
         f'Bearer error="insufficient_scope", error_description="consent required", client_id="{client_id}", '
-        f'consent_uri="{consent_uri}", scope="{scope}"')
+        f'consent_uri="{consent_uri}", scope="{scope}"'
+    )
     return response
 
 
@@ -76,12 +84,16 @@ def exchange_failed(failure: OboFailure) -> func.HttpResponse:
     if failure.code == 65001:
         return consent_challenge()
     if failure.code == 50105:
-        return problems.problem(403, "You are not assigned to the notification API (AADSTS50105). An admin must "
-                                f"assign you, or a group you are in, an app role on it. {AFTER_THE_FIX}",
-                                title="Not assigned")
+        return problems.problem(
+            403,
+            "You are not assigned to the notification API (AADSTS50105). An admin must "
+            f"assign you, or a group you are in, an app role on it. {AFTER_THE_FIX}",
+            title="Not assigned",
+        )
     if failure.code in (50013, 500131, 500133, 50027):
-        return problems.unauthorized(f"The token could not be exchanged (AADSTS{failure.code}). Sign in again and "
-                                     "send a token for this proxy.")
+        return problems.unauthorized(
+            f"The token could not be exchanged (AADSTS{failure.code}). Sign in again and send a token for this proxy."
+        )
     if failure.error == "temporarily_unavailable" or (failure.code or 0) >= 90000 and failure.error == "server_error":
         return problems.unavailable("The identity provider is unavailable; retry later.")
     return problems.problem(502, f"The on-behalf-of exchange failed: {failure.description}", title="Exchange failed")
@@ -89,14 +101,22 @@ def exchange_failed(failure: OboFailure) -> func.HttpResponse:
 
 def downstream_failed(exc: DownstreamError) -> func.HttpResponse:
     if exc.status == 403:  # the user's own permissions said no: pass the API's reason through
-        return problems.problem(403, exc.problem.get("detail", "The API refused."), title="Forbidden by the API",
-                                missing=exc.problem.get("missing", []))
+        return problems.problem(
+            403,
+            exc.problem.get("detail", "The API refused."),
+            title="Forbidden by the API",
+            missing=exc.problem.get("missing", []),
+        )
     if exc.status in (400, 404, 413, 415, 422):
-        return problems.problem(exc.status, exc.problem.get("detail", "The API refused the request."),
-                                **{k: v for k, v in exc.problem.items() if k == "errors"})
+        return problems.problem(
+            exc.status,
+            exc.problem.get("detail", "The API refused the request."),
+            **{k: v for k, v in exc.problem.items() if k == "errors"},
+        )
     if exc.status == 401:
-        return problems.problem(502, "The API refused the exchanged token: check NOTIFICATION_API_SCOPE against "
-                                "the API's audiences.")
+        return problems.problem(
+            502, "The API refused the exchanged token: check NOTIFICATION_API_SCOPE against the API's audiences."
+        )
     return problems.unavailable("The notification API is unavailable; retry later.")
 
 

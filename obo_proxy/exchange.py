@@ -53,8 +53,10 @@ def client_credential() -> dict | str:
     if secret:
         log.warning("on-behalf-of uses OBO_CLIENT_SECRET; a federated managed identity needs no secret")
         return secret
-    raise RuntimeError("set OBO_MANAGED_IDENTITY_CLIENT_ID (a user-assigned identity the app registration "
-                       "trusts) or, as a fallback, OBO_CLIENT_SECRET")
+    raise RuntimeError(
+        "set OBO_MANAGED_IDENTITY_CLIENT_ID (a user-assigned identity the app registration "
+        "trusts) or, as a fallback, OBO_CLIENT_SECRET"
+    )
 
 
 class _ExchangedAssertions:
@@ -86,18 +88,25 @@ class _ExchangedAssertions:
 class OnBehalfOf:
     def __init__(self, client_id: str, tenant_id: str, authority_host: str, credential: dict | str) -> None:
         self.app = msal.ConfidentialClientApplication(
-            client_id, client_credential=credential, authority=f"{authority_host.rstrip('/')}/{tenant_id}",
+            client_id,
+            client_credential=credential,
+            authority=f"{authority_host.rstrip('/')}/{tenant_id}",
             # Our authority comes from our own settings; no need to ask the public cloud to vouch for it.
             instance_discovery=False,
-            http_client=retrying_session(), timeout=10,
+            http_client=retrying_session(),
+            timeout=10,
             token_cache=msal.TokenCache(),
         )
         self.exchanged = _ExchangedAssertions()
 
     @classmethod
     def from_env(cls) -> OnBehalfOf:
-        return cls(os.environ["OBO_CLIENT_ID"], os.environ["AZURE_TENANT_ID"],
-                   os.environ.get("AZURE_AUTHORITY_HOST", "https://login.microsoftonline.com"), client_credential())
+        return cls(
+            os.environ["OBO_CLIENT_ID"],
+            os.environ["AZURE_TENANT_ID"],
+            os.environ.get("AZURE_AUTHORITY_HOST", "https://login.microsoftonline.com"),
+            client_credential(),
+        )
 
     def token(self, user_assertion: str, home_account_id: str, scope: str, fresh: bool = False) -> str:
         """The user's token for ``scope``: from the cache when it holds one, else one exchange.

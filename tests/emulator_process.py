@@ -53,7 +53,6 @@ class EmulatorClient:
         self.bundle = self.env["REQUESTS_CA_BUNDLE"]
         self.session = BundleSession(self.bundle)
 
-
     def activate(self, monkeypatch: pytest.MonkeyPatch) -> None:
         """Point azure-identity, MSAL, PyJWT and requests at this emulator (what local settings do)."""
         for name, value in self.env.items():
@@ -102,9 +101,13 @@ class EmulatorClient:
 
     def user_token(self, user: str, scope: str) -> str:
         """A user's token through the Azure CLI client (password grant; local users only)."""
-        response = self.token_request(grant_type="password", client_id=AZURE_CLI, scope=scope,
-                                      username=self.user(user)["userPrincipalName"],
-                                      password=self.user(user)["password"])
+        response = self.token_request(
+            grant_type="password",
+            client_id=AZURE_CLI,
+            scope=scope,
+            username=self.user(user)["userPrincipalName"],
+            password=self.user(user)["password"],
+        )
         assert response.status_code == 200, response.text
         return response.json()["access_token"]
 
@@ -112,15 +115,30 @@ class EmulatorClient:
 class EmulatorProcess(EmulatorClient):
     """Starts ``python -m emulator --port 0`` in ``state_dir`` and waits for its ready line."""
 
-    def __init__(self, state_dir: Path, directory: Path = DIRECTORY, *args: str,
-                 share_tls_with: EmulatorProcess | None = None) -> None:
+    def __init__(
+        self, state_dir: Path, directory: Path = DIRECTORY, *args: str, share_tls_with: EmulatorProcess | None = None
+    ) -> None:
         state_dir.mkdir(parents=True, exist_ok=True)
         if share_tls_with:
             for name in TLS_FILES:
                 shutil.copy2(share_tls_with.state_dir / name, state_dir / name)
         self.process = ReadyProcess(
-            [sys.executable, "-m", "emulator", "--state-dir", str(state_dir), "--directory", str(directory),
-             "serve", "--port", "0", *args], READY, state_dir / "emulator.log")
+            [
+                sys.executable,
+                "-m",
+                "emulator",
+                "--state-dir",
+                str(state_dir),
+                "--directory",
+                str(directory),
+                "serve",
+                "--port",
+                "0",
+                *args,
+            ],
+            READY,
+            state_dir / "emulator.log",
+        )
         super().__init__(state_dir, directory)
 
     def log_text(self) -> str:
@@ -128,6 +146,7 @@ class EmulatorProcess(EmulatorClient):
 
     def stop(self) -> None:
         self.process.stop()
+
 
 def variant_directory(tmp: Path, change) -> Path:
     """A copy of directory.json changed by ``change(data)``, for behaviours the seeded cast does not show."""

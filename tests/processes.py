@@ -13,12 +13,20 @@ ROOT = Path(__file__).resolve().parents[1]
 
 
 class ReadyProcess:
-    def __init__(self, command: list[str], ready_prefix: str, log_path: Path, *, env: dict | None = None,
-                 timeout: float = 60) -> None:
+    def __init__(
+        self, command: list[str], ready_prefix: str, log_path: Path, *, env: dict | None = None, timeout: float = 60
+    ) -> None:
         self.log_path = log_path
         self._log = open(log_path, "w")  # noqa: SIM115 - closed in stop()
-        self.popen = subprocess.Popen(command, cwd=ROOT, stdout=subprocess.PIPE, stderr=self._log, text=True,
-                                      env={**os.environ, **(env or {})}, start_new_session=True)
+        self.popen = subprocess.Popen(
+            command,
+            cwd=ROOT,
+            stdout=subprocess.PIPE,
+            stderr=self._log,
+            text=True,
+            env={**os.environ, **(env or {})},
+            start_new_session=True,
+        )
         self.output: list[str] = []
         lines: queue.Queue[str] = queue.Queue()
 
@@ -34,12 +42,15 @@ class ReadyProcess:
                 line = lines.get(timeout=timeout)
             except queue.Empty:
                 self.stop()
-                raise RuntimeError(f"{command[2:4]} printed no ready line within {timeout:g} s: "
-                                   f"{''.join(self.output)}{self.log_text()}") from None
+                raise RuntimeError(
+                    f"{command[2:4]} printed no ready line within {timeout:g} s: "
+                    f"{''.join(self.output)}{self.log_text()}"
+                ) from None
             if not line:
                 self.popen.wait(timeout=10)
-                raise RuntimeError(f"{command[2:4]} exited ({self.popen.returncode}): "
-                                   f"{''.join(self.output)}{self.log_text()}")
+                raise RuntimeError(
+                    f"{command[2:4]} exited ({self.popen.returncode}): {''.join(self.output)}{self.log_text()}"
+                )
             if line.startswith(ready_prefix):
                 self.ready_line = line.strip()
                 return

@@ -21,8 +21,9 @@ print(json.dumps(out))
 
 
 def functions() -> list[dict]:
-    result = subprocess.run([sys.executable, "-c", LIST_FUNCTIONS], cwd=ROOT, capture_output=True, text=True,
-                            check=True, timeout=60)
+    result = subprocess.run(
+        [sys.executable, "-c", LIST_FUNCTIONS], cwd=ROOT, capture_output=True, text=True, check=True, timeout=60
+    )
     return json.loads(result.stdout)
 
 
@@ -37,4 +38,8 @@ def test_open_and_debug_routes_are_the_known_ones() -> None:
     found = functions()
     assert sorted(f["name"] for f in found if f["auth"] == "anonymous") == ["health"]
     assert sorted(f["name"] for f in found if f["auth"] == "debug-only") == [
-        "caller_create", "caller_list", "caller_secret", "caller_token"]
+        "caller_create",
+        "caller_list",
+        "caller_secret",
+        "caller_token",
+    ]

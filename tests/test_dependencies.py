@@ -20,10 +20,12 @@ def test_import_contracts_are_kept() -> None:
 
 def test_function_app_imports_only_auth_and_the_blueprints() -> None:
     tree = ast.parse((ROOT / "function_app.py").read_text())
-    imported = {alias.name.split(".")[0] for node in ast.walk(tree) if isinstance(node, ast.Import)
-                for alias in node.names}
-    imported |= {node.module.split(".")[0] for node in ast.walk(tree) if isinstance(node, ast.ImportFrom)
-                 and node.module}
+    imported = {
+        alias.name.split(".")[0] for node in ast.walk(tree) if isinstance(node, ast.Import) for alias in node.names
+    }
+    imported |= {
+        node.module.split(".")[0] for node in ast.walk(tree) if isinstance(node, ast.ImportFrom) and node.module
+    }
     assert imported <= {"__future__", "importlib", "logging", "os", "azure", "auth"}, imported
     from function_app import BLUEPRINTS
 

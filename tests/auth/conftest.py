@@ -14,8 +14,9 @@ def factory(emulator: EmulatorProcess) -> TokenFactory:
 
 @pytest.fixture
 def settings(emulator: EmulatorProcess) -> AuthSettings:
-    return AuthSettings(emulator.tenant, emulator.origin,
-                        (emulator.app_id("notification-api"), "api://notification-api"))
+    return AuthSettings(
+        emulator.tenant, emulator.origin, (emulator.app_id("notification-api"), "api://notification-api")
+    )
 
 
 @pytest.fixture

@@ -24,11 +24,14 @@ def test_real_azure_settings_pass(in_azure) -> None:
     check_environment()
 
 
-@pytest.mark.parametrize(("name", "value"), [
-    ("AZURE_AUTHORITY_HOST", "https://localhost:8443"),
-    ("AZURE_AUTHORITY_HOST", "https://127.0.0.1:8443"),
-    ("KEY_VAULT_URL", "https://[::1]:8443/"),
-])
+@pytest.mark.parametrize(
+    ("name", "value"),
+    [
+        ("AZURE_AUTHORITY_HOST", "https://localhost:8443"),
+        ("AZURE_AUTHORITY_HOST", "https://127.0.0.1:8443"),
+        ("KEY_VAULT_URL", "https://[::1]:8443/"),
+    ],
+)
 def test_emulator_settings_in_azure_refuse_to_start(in_azure, name: str, value: str) -> None:
     in_azure.setenv(name, value)
     with pytest.raises(RuntimeError, match=name):
@@ -43,14 +46,22 @@ def test_loopback_is_fine_locally(monkeypatch) -> None:
 
 def test_the_app_itself_refuses_to_load(monkeypatch) -> None:
     env = {"WEBSITE_INSTANCE_ID": "x", "AZURE_AUTHORITY_HOST": "https://localhost:8443", "PATH": "/usr/bin"}
-    result = subprocess.run([sys.executable, "-c", "import function_app"], cwd=ROOT, env=env, capture_output=True,
-                            text=True, timeout=60)
+    result = subprocess.run(
+        [sys.executable, "-c", "import function_app"], cwd=ROOT, env=env, capture_output=True, text=True, timeout=60
+    )
     assert result.returncode != 0 and "point at the local emulator" in result.stderr
 
 
-@pytest.mark.parametrize(("azure", "setting", "enabled"), [
-    (False, None, True), (False, "false", False), (True, None, False), (True, "true", True), (True, "yes", False),
-])
+@pytest.mark.parametrize(
+    ("azure", "setting", "enabled"),
+    [
+        (False, None, True),
+        (False, "false", False),
+        (True, None, False),
+        (True, "true", True),
+        (True, "yes", False),
+    ],
+)
 def test_debug_endpoints(monkeypatch, azure: bool, setting: str | None, enabled: bool) -> None:
     if azure:
         monkeypatch.setenv("WEBSITE_INSTANCE_ID", "x")

@@ -20,8 +20,9 @@ def api(monkeypatch, emulator, factory: TokenFactory) -> Authorizer:
     return Authorizer("TEST_AUDIENCES")
 
 
-def call(api: Authorizer, token: str | None, role: str = "notification.create", *,
-         authorization: str | None = None) -> func.HttpResponse:
+def call(
+    api: Authorizer, token: str | None, role: str = "notification.create", *, authorization: str | None = None
+) -> func.HttpResponse:
     @api.requires(role)
     def handler(req: func.HttpRequest) -> func.HttpResponse:
         caller = principal_of(req)
@@ -51,8 +52,10 @@ def test_app_without_the_role_is_403_naming_it(api, factory) -> None:
     assert response.status_code == 403
     assert problem(response)["missing"] == ["app role notification.create"]
     challenge = response.headers["WWW-Authenticate"]
-    assert challenge.startswith('Bearer error="insufficient_scope"') and 'scope="app role notification.create"' in \
-        challenge
+    assert (
+        challenge.startswith('Bearer error="insufficient_scope"')
+        and 'scope="app role notification.create"' in challenge
+    )
 
 
 def test_user_needs_the_scope_and_the_role(api, factory) -> None:
@@ -83,7 +86,8 @@ def test_bad_token_is_401_invalid_token_with_a_short_true_reason(api, factory, c
         response = call(api, token)
     assert response.status_code == 401
     assert response.headers["WWW-Authenticate"] == (
-        'Bearer error="invalid_token", error_description="token is for another audience"')
+        'Bearer error="invalid_token", error_description="token is for another audience"'
+    )
     assert problem(response)["detail"] == "token is for another audience"
     # The operator sees why; nobody sees the token.
     assert "InvalidAudienceError" in caplog.text
@@ -128,8 +132,9 @@ def test_user_only_routes_refuse_app_tokens(api, factory) -> None:
         return func.HttpResponse("in")
 
     def with_token(token: str) -> func.HttpResponse:
-        return handler(func.HttpRequest("GET", "http://localhost/api/x", headers={"Authorization": f"Bearer {token}"},
-                                        body=b""))
+        return handler(
+            func.HttpRequest("GET", "http://localhost/api/x", headers={"Authorization": f"Bearer {token}"}, body=b"")
+        )
 
     refused = with_token(app_token)
     assert refused.status_code == 403 and "app-only tokens are not accepted" in problem(refused)["detail"]

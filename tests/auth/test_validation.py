@@ -29,42 +29,66 @@ def _parts(f: TokenFactory, keep: slice, extra: str = "") -> str:
 
 # name -> (how to build the token, the reason the client is told). Each is one test.
 BAD_TOKENS = {
-    "expired": (lambda f: f.tenant_signed(f.app_claims(iat=NOW - 7200, nbf=NOW - 7200, exp=NOW - 3600)),
-                "token expired"),
+    "expired": (
+        lambda f: f.tenant_signed(f.app_claims(iat=NOW - 7200, nbf=NOW - 7200, exp=NOW - 3600)),
+        "token expired",
+    ),
     "not yet valid": (lambda f: f.tenant_signed(f.app_claims(nbf=NOW + 3600, exp=NOW + 7200)), "token not yet valid"),
-    "wrong audience": (lambda f: f.tenant_signed(f.app_claims(aud="api://some-other-api")),
-                       "token is for another audience"),
-    "audience of our other app": (lambda f: f.tenant_signed(f.app_claims(aud="api://obo-proxy")),
-                                  "token is for another audience"),
-    "audience differs in case": (lambda f: f.tenant_signed(f.app_claims(aud="api://Notification-API")),
-                                 "token is for another audience"),
-    "wrong issuer": (lambda f: f.tenant_signed(f.app_claims(iss="https://evil.example/")),
-                     "token is from another issuer"),
-    "other tenant": (lambda f: f.tenant_signed(f.app_claims(iss=f"https://sts.windows.net/{OTHER_TENANT}/",
-                                                            tid=OTHER_TENANT)), "token is from another issuer"),
-    "our issuer, other tid": (lambda f: f.tenant_signed(f.app_claims(tid=OTHER_TENANT)),
-                              "token is from another tenant"),
-    "v1 token claiming the v2 issuer": (lambda f: f.tenant_signed(f.app_claims(iss=f"{f.emulator.authority}/v2.0")),
-                                        "token is from another issuer"),
-    "v2 token claiming the v1 issuer": (lambda f: f.tenant_signed(
-        f.app_claims("2.0", iss=f"https://sts.windows.net/{f.tenant}/")), "token is from another issuer"),
+    "wrong audience": (
+        lambda f: f.tenant_signed(f.app_claims(aud="api://some-other-api")),
+        "token is for another audience",
+    ),
+    "audience of our other app": (
+        lambda f: f.tenant_signed(f.app_claims(aud="api://obo-proxy")),
+        "token is for another audience",
+    ),
+    "audience differs in case": (
+        lambda f: f.tenant_signed(f.app_claims(aud="api://Notification-API")),
+        "token is for another audience",
+    ),
+    "wrong issuer": (
+        lambda f: f.tenant_signed(f.app_claims(iss="https://evil.example/")),
+        "token is from another issuer",
+    ),
+    "other tenant": (
+        lambda f: f.tenant_signed(f.app_claims(iss=f"https://sts.windows.net/{OTHER_TENANT}/", tid=OTHER_TENANT)),
+        "token is from another issuer",
+    ),
+    "our issuer, other tid": (
+        lambda f: f.tenant_signed(f.app_claims(tid=OTHER_TENANT)),
+        "token is from another tenant",
+    ),
+    "v1 token claiming the v2 issuer": (
+        lambda f: f.tenant_signed(f.app_claims(iss=f"{f.emulator.authority}/v2.0")),
+        "token is from another issuer",
+    ),
+    "v2 token claiming the v1 issuer": (
+        lambda f: f.tenant_signed(f.app_claims("2.0", iss=f"https://sts.windows.net/{f.tenant}/")),
+        "token is from another issuer",
+    ),
     "unknown version": (lambda f: f.tenant_signed(f.app_claims(ver="3.0")), "token is from another issuer"),
     "alg none": (lambda f: f.unsigned(f.app_claims()), "algorithm not allowed"),
     "HS256 keyed with the public key": (lambda f: f.hs256_with_public_key(f.app_claims()), "algorithm not allowed"),
     "ES256": (lambda f: f.es256(f.app_claims()), "algorithm not allowed"),
     "unknown kid": (lambda f: f.attacker_signed(f.app_claims(), kid="not-a-tenant-key"), "signing key not found"),
-    "kid with path characters": (lambda f: f.attacker_signed(f.app_claims(), kid="../../../etc/passwd"),
-                                 "signing key not found"),
+    "kid with path characters": (
+        lambda f: f.attacker_signed(f.app_claims(), kid="../../../etc/passwd"),
+        "signing key not found",
+    ),
     "no kid": (lambda f: f.attacker_signed(f.app_claims(), kid=None), "token has no key id"),
     "foreign key with our kid": (lambda f: f.attacker_signed(f.app_claims()), "signature does not verify"),
-    "jku to the attacker's keys": (lambda f: f.attacker_signed(f.app_claims(), kid="attacker",
-                                                               jku="https://evil.example/keys"),
-                                   "signing key not found"),
-    "x5u to the attacker's certificate": (lambda f: f.attacker_signed(f.app_claims(), kid="attacker",
-                                                                      x5u="https://evil.example/cert"),
-                                          "signing key not found"),
-    "embedded jwk of the attacker": (lambda f: f.attacker_signed(f.app_claims(), jwk=f.attacker_jwk_header()),
-                                     "signature does not verify"),
+    "jku to the attacker's keys": (
+        lambda f: f.attacker_signed(f.app_claims(), kid="attacker", jku="https://evil.example/keys"),
+        "signing key not found",
+    ),
+    "x5u to the attacker's certificate": (
+        lambda f: f.attacker_signed(f.app_claims(), kid="attacker", x5u="https://evil.example/cert"),
+        "signing key not found",
+    ),
+    "embedded jwk of the attacker": (
+        lambda f: f.attacker_signed(f.app_claims(), jwk=f.attacker_jwk_header()),
+        "signature does not verify",
+    ),
     "tampered payload": (_tampered, "signature does not verify"),
     "stripped signature": (lambda f: _parts(f, slice(0, 2), "."), "signature does not verify"),
     "two parts": (lambda f: _parts(f, slice(0, 2)), "malformed token"),
@@ -76,15 +100,18 @@ BAD_TOKENS = {
     "missing aud": (lambda f: f.tenant_signed(f.app_claims(aud=None)), "token lacks a required claim"),
     "missing tid": (lambda f: f.tenant_signed(f.app_claims(tid=None)), "token lacks a required claim"),
     "missing oid": (lambda f: f.tenant_signed(f.app_claims(oid=None)), "token lacks a required claim"),
-    "roles as a string": (lambda f: f.tenant_signed(f.app_claims(roles="notification.read")),
-                          "malformed roles claim"),
+    "roles as a string": (lambda f: f.tenant_signed(f.app_claims(roles="notification.read")), "malformed roles claim"),
     "scp as a list": (lambda f: f.tenant_signed(f.user_claims(scp=["notification.read"])), "malformed scp claim"),
-    "scope in roles (user token without scp)": (lambda f: f.tenant_signed(f.user_claims(
-        scp=None, roles=["notification.read"])), "user token without scp"),
+    "scope in roles (user token without scp)": (
+        lambda f: f.tenant_signed(f.user_claims(scp=None, roles=["notification.read"])),
+        "user token without scp",
+    ),
     "app token with scp": (lambda f: f.tenant_signed(f.app_claims(scp="notification.read")), "app token with scp"),
     "no client id": (lambda f: f.tenant_signed(f.app_claims(appid=None)), "token lacks oid, tid or client id"),
-    "user token expired": (lambda f: f.tenant_signed(f.user_claims(exp=NOW - 3600, iat=NOW - 7200, nbf=NOW - 7200)),
-                           "token expired"),
+    "user token expired": (
+        lambda f: f.tenant_signed(f.user_claims(exp=NOW - 3600, iat=NOW - 7200, nbf=NOW - 7200)),
+        "token expired",
+    ),
 }
 
 

@@ -31,7 +31,8 @@ class TokenFactory:
         self.attacker_key = rsa.generate_private_key(public_exponent=65537, key_size=2048)
         jwks = emulator.session.get(f"{emulator.authority}/discovery/v2.0/keys").json()
         self.tenant_public_pem = jwt.PyJWK(jwks["keys"][0]).key.public_bytes(
-            serialization.Encoding.PEM, serialization.PublicFormat.SubjectPublicKeyInfo)
+            serialization.Encoding.PEM, serialization.PublicFormat.SubjectPublicKeyInfo
+        )
 
     # -- claims --------------------------------------------------------------------------------
 
@@ -40,10 +41,17 @@ class TokenFactory:
         caller = self.emulator.identity("caller-app")
         claims = {
             "aud": "api://notification-api" if version == "1.0" else self.api_app_id,
-            "iss": (f"https://sts.windows.net/{self.tenant}/" if version == "1.0"
-                    else f"{self.emulator.authority}/v2.0"),
-            "iat": now, "nbf": now, "exp": now + 3600, "tid": self.tenant, "ver": version,
-            "oid": caller["principalId"], "sub": caller["principalId"], "idtyp": "app",
+            "iss": (
+                f"https://sts.windows.net/{self.tenant}/" if version == "1.0" else f"{self.emulator.authority}/v2.0"
+            ),
+            "iat": now,
+            "nbf": now,
+            "exp": now + 3600,
+            "tid": self.tenant,
+            "ver": version,
+            "oid": caller["principalId"],
+            "sub": caller["principalId"],
+            "idtyp": "app",
             "roles": ["notification.read"],
             ("appid" if version == "1.0" else "azp"): caller["clientId"],
         }
@@ -52,8 +60,15 @@ class TokenFactory:
 
     def user_claims(self, version: str = "1.0", **changes) -> dict:
         alice = self.emulator.user("alice")
-        claims = self.app_claims(version, oid=alice["id"], sub="pairwise", idtyp="user", scp="notification.read",
-                                 upn=alice["userPrincipalName"], name=alice["displayName"])
+        claims = self.app_claims(
+            version,
+            oid=alice["id"],
+            sub="pairwise",
+            idtyp="user",
+            scp="notification.read",
+            upn=alice["userPrincipalName"],
+            name=alice["displayName"],
+        )
         claims.update(changes)
         return {k: v for k, v in claims.items() if v is not None}
 

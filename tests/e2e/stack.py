@@ -38,16 +38,40 @@ class Stack:
     def host_env(self, **overrides: str) -> dict[str, str]:
         """What `localdev up` gives its functions host, for tests that run a host of their own."""
         storage = storage_connection_string(*self.storage_ports)
-        return {**local_settings(ROOT), **self.emulator.env, "AzureWebJobsStorage": storage,
-                "NotificationStorage": storage, "APPS": "notification_api", **overrides}
+        return {
+            **local_settings(ROOT),
+            **self.emulator.env,
+            "AzureWebJobsStorage": storage,
+            "NotificationStorage": storage,
+            "APPS": "notification_api",
+            **overrides,
+        }
 
 
 def start_stack(tmp: Path, *args: str) -> Stack:
     tmp.mkdir(parents=True, exist_ok=True)
     process = ReadyProcess(
-        [sys.executable, "-m", "localdev", "up", "--port", "0", "--emulator-port", "0", "--storage-port", "0",
-         "--state-dir", str(tmp / ".emulator"), "--azurite-dir", str(tmp / ".azurite"), *args],
-        READY, tmp / "stack.log", timeout=180)
+        [
+            sys.executable,
+            "-m",
+            "localdev",
+            "up",
+            "--port",
+            "0",
+            "--emulator-port",
+            "0",
+            "--storage-port",
+            "0",
+            "--state-dir",
+            str(tmp / ".emulator"),
+            "--azurite-dir",
+            str(tmp / ".azurite"),
+            *args,
+        ],
+        READY,
+        tmp / "stack.log",
+        timeout=180,
+    )
     return Stack(process.ready_line.removeprefix(READY), EmulatorClient(tmp / ".emulator"), process)
 
 
@@ -60,6 +84,10 @@ def external_stack() -> Stack | None:
 
 def start_host(tmp: Path, env: dict[str, str], *args: str) -> tuple[ReadyProcess, str]:
     """A dev host of its own (to stop, restart or starve of storage), on a free port."""
-    process = ReadyProcess([sys.executable, "-m", "localdev", "host", "--port", "0", *args], "dev host ready on ",
-                           tmp / f"host-{os.urandom(3).hex()}.log", env=env)
+    process = ReadyProcess(
+        [sys.executable, "-m", "localdev", "host", "--port", "0", *args],
+        "dev host ready on ",
+        tmp / f"host-{os.urandom(3).hex()}.log",
+        env=env,
+    )
     return process, process.ready_line.removeprefix("dev host ready on ").split()[0]

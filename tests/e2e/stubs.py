@@ -18,8 +18,9 @@ class StubServer:
         class Handler(BaseHTTPRequestHandler):
             def _handle(self) -> None:
                 body = self.rfile.read(int(self.headers.get("Content-Length") or 0))
-                stub.requests.append({"method": self.command, "path": self.path, "headers": dict(self.headers),
-                                      "body": body})
+                stub.requests.append(
+                    {"method": self.command, "path": self.path, "headers": dict(self.headers), "body": body}
+                )
                 status, headers, payload = respond(self.command, self.path, dict(self.headers), body)
                 self.send_response(status)
                 for name, value in {"Content-Length": str(len(payload)), **headers}.items():

@@ -38,8 +38,7 @@ def new_notification() -> dict:
 def test_system_identity_reads_but_may_not_create(stack: Stack) -> None:
     listed = requests.get(f"{stack.base_url}/caller/notifications", timeout=30)
     assert listed.status_code == 200 and isinstance(listed.json()["items"], list)
-    refused = problem(requests.post(f"{stack.base_url}/caller/notifications", json=new_notification(), timeout=30),
-                      403)
+    refused = problem(requests.post(f"{stack.base_url}/caller/notifications", json=new_notification(), timeout=30), 403)
     caller = stack.emulator.identity("caller-app")
     assert refused["missing"] == ["app role notification.create"]
     assert refused["identity"]["appId"] == caller["clientId"]
@@ -82,11 +81,15 @@ def test_unreachable_emulator_is_503_not_a_hang(managed: Stack, tmp_path) -> Non
 
 
 def test_retries_503_then_succeeds_and_retries_401_once(managed: Stack, tmp_path) -> None:
-    answers = iter([json_answer(503, {"detail": "busy"}, **{"Retry-After": "1"}),
-                    json_answer(200, {"items": [{"id": "x"}], "nextPageToken": None}),
-                    json_answer(401, {"detail": "token expired"}),
-                    json_answer(200, {"items": [], "nextPageToken": None})]
-                   + [json_answer(401, {"detail": "nope"})] * 5)
+    answers = iter(
+        [
+            json_answer(503, {"detail": "busy"}, **{"Retry-After": "1"}),
+            json_answer(200, {"items": [{"id": "x"}], "nextPageToken": None}),
+            json_answer(401, {"detail": "token expired"}),
+            json_answer(200, {"items": [], "nextPageToken": None}),
+        ]
+        + [json_answer(401, {"detail": "nope"})] * 5
+    )
     stub = StubServer(lambda *_: next(answers))
     host, base = start_host(tmp_path, managed.host_env(APPS="caller_app", NOTIFICATION_API_URL=stub.url))
     try:
@@ -103,19 +106,26 @@ def test_retries_503_then_succeeds_and_retries_401_once(managed: Stack, tmp_path
         stub.stop()
 
 
-def test_timer_delivers_signed_acknowledges_and_keeps_failures_pending(managed: Stack, tmp_path,
-                                                                      monkeypatch) -> None:
+def test_timer_delivers_signed_acknowledges_and_keeps_failures_pending(managed: Stack, tmp_path, monkeypatch) -> None:
     secret = managed.emulator.directory["keyVaults"]["notifications-kv"]["secrets"][SECRET_NAME]
     managed.emulator.activate(monkeypatch)
     writer = ManagedIdentityCredential(client_id=managed.emulator.identity("build-agents")["clientId"])
     headers = {"Authorization": f"Bearer {writer.get_token(API).token}"}
-    good, bad = (requests.post(f"{managed.base_url}/notifications", json=new_notification(), headers=headers,
-                               timeout=30).json()["id"] for _ in range(2))
+    good, bad = (
+        requests.post(f"{managed.base_url}/notifications", json=new_notification(), headers=headers, timeout=30).json()[
+            "id"
+        ]
+        for _ in range(2)
+    )
     bad_signatures = []
 
     def receive(method, path, request_headers, body):
-        expected = "sha256=" + hmac.new(secret.encode(), request_headers["X-Signature-Timestamp"].encode() + b"." +
-                                        body, hashlib.sha256).hexdigest()
+        expected = (
+            "sha256="
+            + hmac.new(
+                secret.encode(), request_headers["X-Signature-Timestamp"].encode() + b"." + body, hashlib.sha256
+            ).hexdigest()
+        )
         if not hmac.compare_digest(expected, request_headers["X-Signature"]):
             bad_signatures.append(request_headers["X-Notification-Id"])
             return 401, {}, b""
@@ -131,17 +141,27 @@ def test_timer_delivers_signed_acknowledges_and_keeps_failures_pending(managed: 
         receiver.stop()
     delivered_ids = {r["headers"]["X-Notification-Id"] for r in receiver.requests}
     assert {good, bad} <= delivered_ids and bad_signatures == []
-    assert json.loads(next(r["body"] for r in receiver.requests if r["headers"]["X-Notification-Id"] == good))[
-        "id"] == good
+    assert (
+        json.loads(next(r["body"] for r in receiver.requests if r["headers"]["X-Notification-Id"] == good))["id"]
+        == good
+    )
     reader = {"Authorization": f"Bearer {ManagedIdentityCredential().get_token(API).token}"}
-    status = {i: requests.get(f"{managed.base_url}/notifications/{i}", headers=reader, timeout=30).json()["status"]
-              for i in (good, bad)}
+    status = {
+        i: requests.get(f"{managed.base_url}/notifications/{i}", headers=reader, timeout=30).json()["status"]
+        for i in (good, bad)
+    }
     assert status == {good: "acknowledged", bad: "pending"}
 
 
 def run_tool(stack: Stack, *args: str) -> subprocess.CompletedProcess:
-    return subprocess.run([sys.executable, "-m", "caller_app.get_token", *args], cwd=ROOT, capture_output=True,
-                          text=True, timeout=60, env={**stack.host_env(), "PATH": "/usr/bin:/bin"})
+    return subprocess.run(
+        [sys.executable, "-m", "caller_app.get_token", *args],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=60,
+        env={**stack.host_env(), "PATH": "/usr/bin:/bin"},
+    )
 
 
 def test_token_tool_for_caller_app_and_build_agents(managed: Stack) -> None:
@@ -150,8 +170,9 @@ def test_token_tool_for_caller_app_and_build_agents(managed: Stack) -> None:
     assert "roles" in table.stdout and "notification.read" in table.stdout and "left)" in table.stdout
     assert "v1 token" in table.stdout and "App ID URI" in table.stdout
     build_agents = managed.emulator.identity("build-agents")["clientId"]
-    described = json.loads(run_tool(managed, managed.emulator.app_id("notification-api"), "--client-id",
-                                    build_agents, "--json").stdout)
+    described = json.loads(
+        run_tool(managed, managed.emulator.app_id("notification-api"), "--client-id", build_agents, "--json").stdout
+    )
     assert described["claims"]["roles"] == ["notification.create"]
     assert described["claims"]["aud"] == managed.emulator.app_id("notification-api")
     assert any("aud is the app id" in note for note in described["diagnosis"])
@@ -167,10 +188,15 @@ def test_cache_trap_and_the_case_change_workaround(tmp_path) -> None:
         for _ in range(5):
             assert requests.get(f"{stack.base_url}/caller/notifications", timeout=30).status_code == 200
         assert emulator.stats()["msi:caller-app"] == 1  # one credential per process: one endpoint hit
-        assert requests.post(f"{stack.base_url}/caller/notifications", json=new_notification(),
-                             timeout=30).status_code == 403
-        emulator.admin("POST", "assignments", json={"principal": "caller-app", "resource": "notification-api",
-                                                    "role": "notification.create"})
+        assert (
+            requests.post(f"{stack.base_url}/caller/notifications", json=new_notification(), timeout=30).status_code
+            == 403
+        )
+        emulator.admin(
+            "POST",
+            "assignments",
+            json={"principal": "caller-app", "resource": "notification-api", "role": "notification.create"},
+        )
         still = requests.post(f"{stack.base_url}/caller/notifications", json=new_notification(), timeout=30)
         assert still.status_code == 403  # the cached token has no new role
         # The tool, asking with one letter's case changed, shows the role...
@@ -183,8 +209,7 @@ def test_cache_trap_and_the_case_change_workaround(tmp_path) -> None:
         # A caller configured with that spelling gets through.
         host, base = caller_host(stack, tmp_path, NOTIFICATION_API_SCOPE="api://Notification-API/.default")
         try:
-            assert requests.post(f"{base}/caller/notifications", json=new_notification(),
-                                 timeout=30).status_code == 201
+            assert requests.post(f"{base}/caller/notifications", json=new_notification(), timeout=30).status_code == 201
         finally:
             host.stop()
     finally:

@@ -12,17 +12,37 @@ from tests.processes import ROOT
 
 
 def demo(stack: Stack, base_url: str) -> subprocess.CompletedProcess:
-    return subprocess.run([sys.executable, "-m", "localdev", "demo", "--base-url", base_url, "--state-dir",
-                           str(stack.emulator.state_dir)], cwd=ROOT, capture_output=True, text=True, timeout=300,
-                          env={**os.environ, "COLUMNS": "200"})
+    return subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "localdev",
+            "demo",
+            "--base-url",
+            base_url,
+            "--state-dir",
+            str(stack.emulator.state_dir),
+        ],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=300,
+        env={**os.environ, "COLUMNS": "200"},
+    )
 
 
 def test_every_scenario_passes(stack: Stack) -> None:
     result = demo(stack, stack.base_url)
     assert result.returncode == 0, result.stdout + result.stderr
     assert "14 passed, 0 failed" in result.stdout
-    for scenario in ("S2S: caller-app creates without the role", "Cache trap workaround", "AADSTS50105",
-                     "AADSTS65001", "Consent: fixed by pre-authorization", "signature does not verify"):
+    for scenario in (
+        "S2S: caller-app creates without the role",
+        "Cache trap workaround",
+        "AADSTS50105",
+        "AADSTS65001",
+        "Consent: fixed by pre-authorization",
+        "signature does not verify",
+    ):
         assert scenario in result.stdout, scenario
 
 

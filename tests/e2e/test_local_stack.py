@@ -34,8 +34,10 @@ def test_the_stack_emulator_answers_over_tls(managed: Stack) -> None:
 
 
 def _descendants(pid: int) -> list[int]:
-    children = [int(p) for p in subprocess.run(["ps", "-o", "pid=", "--ppid", str(pid)], capture_output=True,
-                                               text=True).stdout.split()]
+    children = [
+        int(p)
+        for p in subprocess.run(["ps", "-o", "pid=", "--ppid", str(pid)], capture_output=True, text=True).stdout.split()
+    ]
     return children + [d for child in children for d in _descendants(child)]
 
 
@@ -71,7 +73,12 @@ def test_apps_selects_blueprints_and_sigterm_stops_everything(tmp_path) -> None:
 
 def test_a_busy_port_is_a_clear_error_not_a_hang(managed: Stack) -> None:
     port = managed.base_url.rsplit(":", 1)[1].split("/")[0]
-    result = subprocess.run([sys.executable, "-m", "localdev", "up", "--port", port, "--emulator-port", "0",
-                             "--storage-port", "0"], cwd=ROOT, capture_output=True, text=True, timeout=60)
+    result = subprocess.run(
+        [sys.executable, "-m", "localdev", "up", "--port", port, "--emulator-port", "0", "--storage-port", "0"],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
     assert result.returncode == 2
     assert f"port {port} (functions host) is already in use" in result.stderr

@@ -30,8 +30,12 @@ class Caller:
 
     def create(self, recipient: str, title: str = "hello", key: str | None = None, **extra) -> requests.Response:
         headers = {"Idempotency-Key": key} if key else {}
-        return self("POST", "/notifications", json={"recipient": recipient, "title": title, "body": "b", **extra},
-                    headers=headers)
+        return self(
+            "POST",
+            "/notifications",
+            json={"recipient": recipient, "title": title, "body": "b", **extra},
+            headers=headers,
+        )
 
 
 @pytest.fixture
@@ -61,6 +65,7 @@ def problem(response: requests.Response, status: int) -> dict:
 
 
 # -- the authorization matrix ------------------------------------------------------------------
+
 
 def test_no_token_and_wrong_audience_are_401(as_) -> None:
     no_token = as_(None)("GET", "/notifications")
@@ -113,21 +118,34 @@ def test_user_needs_the_role_not_only_the_scope(as_) -> None:
 def test_a_token_without_roles_or_scopes_gets_nothing(as_, stack: Stack) -> None:
     now = int(time.time())
     identity = stack.emulator.identity("obo-proxy-identity")
-    token = stack.emulator.mint({"aud": "api://notification-api", "iss": f"https://sts.windows.net/{stack.emulator.tenant}/",
-                                 "tid": stack.emulator.tenant, "oid": identity["principalId"],
-                                 "appid": identity["clientId"], "ver": "1.0", "iat": now, "nbf": now,
-                                 "exp": now + 600})
+    token = stack.emulator.mint(
+        {
+            "aud": "api://notification-api",
+            "iss": f"https://sts.windows.net/{stack.emulator.tenant}/",
+            "tid": stack.emulator.tenant,
+            "oid": identity["principalId"],
+            "appid": identity["clientId"],
+            "ver": "1.0",
+            "iat": now,
+            "nbf": now,
+            "exp": now + 600,
+        }
+    )
     assert problem(Caller(stack.base_url, token)("GET", "/notifications"), 403)
 
 
 # -- input -------------------------------------------------------------------------------------
 
+
 def test_input_is_validated_field_by_field(as_) -> None:
     writer = as_("build-agents")
     bad = problem(writer("POST", "/notifications", json={"recipient": "", "title": "x" * 201, "extra": 1}), 400)
     assert {(e["pointer"], e["detail"]) for e in bad["errors"]} == {
-        ("#/extra", "unknown field"), ("#/recipient", "required, a non-empty string"),
-        ("#/title", "at most 200 characters"), ("#/body", "required, a non-empty string")}
+        ("#/extra", "unknown field"),
+        ("#/recipient", "required, a non-empty string"),
+        ("#/title", "at most 200 characters"),
+        ("#/body", "required, a non-empty string"),
+    }
     assert problem(writer("POST", "/notifications", data="recipient=x"), 415)
     assert problem(writer("POST", "/notifications", data=b"{", headers={"Content-Type": "application/json"}), 400)
     huge = json.dumps({"recipient": "r", "title": "t", "body": "x" * 70_000})
@@ -141,6 +159,7 @@ def test_input_is_validated_field_by_field(as_) -> None:
 
 # -- idempotency, paging, acknowledgement races ------------------------------------------------
 
+
 def test_concurrent_retries_with_one_key_create_one_notification(as_) -> None:
     writer, to, key = as_("build-agents"), recipient(), f"retry-{uuid.uuid4()}"
     with ThreadPoolExecutor(8) as pool:
@@ -148,8 +167,11 @@ def test_concurrent_retries_with_one_key_create_one_notification(as_) -> None:
     assert [r.status_code for r in responses] == [201] * 8
     assert len({r.json()["id"] for r in responses}) == 1
     assert sum(r.headers.get("Idempotent-Replayed") != "true" for r in responses) == 1
-    listed = [n for n in as_("caller-app")("GET", "/notifications", params={"top": 100}).json()["items"]
-              if n["recipient"] == to]
+    listed = [
+        n
+        for n in as_("caller-app")("GET", "/notifications", params={"top": 100}).json()["items"]
+        if n["recipient"] == to
+    ]
     assert len(listed) <= 1  # (it may sit on a later page; never twice)
     assert problem(writer.create(to, title="something else", key=key), 422)
 
@@ -191,10 +213,13 @@ def test_racing_acks_change_the_state_once(as_) -> None:
 
 # -- failure -----------------------------------------------------------------------------------
 
+
 def test_storage_down_is_503_with_retry_after(managed: Stack, as_, tmp_path) -> None:
-    dead = "DefaultEndpointsProtocol=http;AccountName=devstoreaccount1;AccountKey=" + \
-        "Eby8vdM02xNOcqFlqUwJPLlmEtlCDXJ1OUzFT50uSRZ6IFsuFq2UVErCz4I6tq/K1SZFPTOtr/KBHBeksoGMGw==;" + \
-        "TableEndpoint=http://127.0.0.1:9/devstoreaccount1;"
+    dead = (
+        "DefaultEndpointsProtocol=http;AccountName=devstoreaccount1;AccountKey="
+        + "Eby8vdM02xNOcqFlqUwJPLlmEtlCDXJ1OUzFT50uSRZ6IFsuFq2UVErCz4I6tq/K1SZFPTOtr/KBHBeksoGMGw==;"
+        + "TableEndpoint=http://127.0.0.1:9/devstoreaccount1;"
+    )
     host, base = start_host(tmp_path, managed.host_env(NotificationStorage=dead))
     try:
         writer = Caller(base, as_("build-agents").token)

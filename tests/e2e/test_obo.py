@@ -35,61 +35,94 @@ def writer(stack: Stack, monkeypatch) -> dict:
 
 def test_alice_sees_only_her_own(stack: Stack, writer: dict) -> None:
     users = stack.emulator.directory["users"]
-    mine = requests.post(f"{stack.base_url}/notifications", headers=writer, timeout=30, json={
-        "recipient": users["alice"]["userPrincipalName"], "title": f"for alice {uuid.uuid4()}", "body": "b"}).json()
-    theirs = requests.post(f"{stack.base_url}/notifications", headers=writer, timeout=30, json={
-        "recipient": users["carol"]["userPrincipalName"], "title": "for carol", "body": "b"}).json()
-    listed = requests.get(f"{stack.base_url}/obo/notifications", params={"top": 100}, headers=as_user(stack, "alice"),
-                          timeout=30)
+    mine = requests.post(
+        f"{stack.base_url}/notifications",
+        headers=writer,
+        timeout=30,
+        json={"recipient": users["alice"]["userPrincipalName"], "title": f"for alice {uuid.uuid4()}", "body": "b"},
+    ).json()
+    theirs = requests.post(
+        f"{stack.base_url}/notifications",
+        headers=writer,
+        timeout=30,
+        json={"recipient": users["carol"]["userPrincipalName"], "title": "for carol", "body": "b"},
+    ).json()
+    listed = requests.get(
+        f"{stack.base_url}/obo/notifications", params={"top": 100}, headers=as_user(stack, "alice"), timeout=30
+    )
     assert listed.status_code == 200, listed.text
     ids = {n["id"] for n in listed.json()["items"]}
     assert mine["id"] in ids and theirs["id"] not in ids
-    assert all(n["recipient"].lower() in (users["alice"]["userPrincipalName"], users["alice"]["id"])
-               for n in listed.json()["items"])
+    assert all(
+        n["recipient"].lower() in (users["alice"]["userPrincipalName"], users["alice"]["id"])
+        for n in listed.json()["items"]
+    )
 
 
 def test_the_users_own_roles_decide(stack: Stack) -> None:
     body = {"recipient": "someone@contoso.onmicrosoft.com", "title": "t", "body": "b"}
-    refused = problem(requests.post(f"{stack.base_url}/obo/notifications", json=body,
-                                    headers=as_user(stack, "alice"), timeout=30), 403)
+    refused = problem(
+        requests.post(f"{stack.base_url}/obo/notifications", json=body, headers=as_user(stack, "alice"), timeout=30),
+        403,
+    )
     assert refused["missing"] == ["user role notification.create"]  # the API's reason, passed through
-    created = requests.post(f"{stack.base_url}/obo/notifications", json=body, headers=as_user(stack, "carol"),
-                            timeout=30)
+    created = requests.post(
+        f"{stack.base_url}/obo/notifications", json=body, headers=as_user(stack, "carol"), timeout=30
+    )
     assert created.status_code == 201, created.text  # carol's role comes through notification-admins
     assert created.json()["createdBy"] == stack.emulator.user("carol")["id"]
 
 
 def test_unassigned_user_is_403(stack: Stack) -> None:
-    refused = problem(requests.get(f"{stack.base_url}/obo/notifications", headers=as_user(stack, "bob"),
-                                   timeout=30), 403)
+    refused = problem(
+        requests.get(f"{stack.base_url}/obo/notifications", headers=as_user(stack, "bob"), timeout=30), 403
+    )
     assert "AADSTS50105" in refused["detail"] and refused["title"] == "Not assigned"
 
 
 def test_app_only_tokens_are_403_other_audiences_and_expired_are_401(stack: Stack, monkeypatch) -> None:
     stack.emulator.activate(monkeypatch)
     app_token = ManagedIdentityCredential().get_token("api://obo-proxy/.default").token
-    refused = problem(requests.get(f"{stack.base_url}/obo/notifications",
-                                   headers={"Authorization": f"Bearer {app_token}"}, timeout=30), 403)
+    refused = problem(
+        requests.get(
+            f"{stack.base_url}/obo/notifications", headers={"Authorization": f"Bearer {app_token}"}, timeout=30
+        ),
+        403,
+    )
     assert "app-only tokens are not accepted" in refused["detail"]
     for_the_api = stack.emulator.user_token("alice", API)
-    wrong = requests.get(f"{stack.base_url}/obo/notifications", headers={"Authorization": f"Bearer {for_the_api}"},
-                         timeout=30)
+    wrong = requests.get(
+        f"{stack.base_url}/obo/notifications", headers={"Authorization": f"Bearer {for_the_api}"}, timeout=30
+    )
     assert problem(wrong, 401)["detail"] == "token is for another audience"
     now = int(time.time())
     alice = stack.emulator.user("alice")
-    expired = stack.emulator.mint({
-        "aud": stack.emulator.app_id("obo-proxy"), "iss": f"{stack.emulator.authority}/v2.0", "ver": "2.0",
-        "tid": stack.emulator.tenant, "oid": alice["id"], "azp": "04b07795-8ddb-461a-bbee-02f9e1bf7b46",
-        "scp": "access_as_user", "preferred_username": alice["userPrincipalName"],
-        "iat": now - 7200, "nbf": now - 7200, "exp": now - 3600})
-    late = requests.get(f"{stack.base_url}/obo/notifications", headers={"Authorization": f"Bearer {expired}"},
-                        timeout=30)
+    expired = stack.emulator.mint(
+        {
+            "aud": stack.emulator.app_id("obo-proxy"),
+            "iss": f"{stack.emulator.authority}/v2.0",
+            "ver": "2.0",
+            "tid": stack.emulator.tenant,
+            "oid": alice["id"],
+            "azp": "04b07795-8ddb-461a-bbee-02f9e1bf7b46",
+            "scp": "access_as_user",
+            "preferred_username": alice["userPrincipalName"],
+            "iat": now - 7200,
+            "nbf": now - 7200,
+            "exp": now - 3600,
+        }
+    )
+    late = requests.get(
+        f"{stack.base_url}/obo/notifications", headers={"Authorization": f"Bearer {expired}"}, timeout=30
+    )
     assert problem(late, 401)["detail"] == "token expired"
 
 
 def test_secretless_by_default(stack: Stack) -> None:
-    assert requests.get(f"{stack.base_url}/obo/notifications", headers=as_user(stack, "carol"),
-                        timeout=30).status_code == 200
+    assert (
+        requests.get(f"{stack.base_url}/obo/notifications", headers=as_user(stack, "carol"), timeout=30).status_code
+        == 200
+    )
     stats = stack.emulator.stats()
     assert stats["client_auth:federated:obo-proxy-identity"] >= 1
     assert not [key for key in stats if key.startswith("client_auth:secret")]
@@ -97,12 +130,20 @@ def test_secretless_by_default(stack: Stack) -> None:
 
 def test_secret_fallback_works_and_shows_in_the_log(managed: Stack, tmp_path) -> None:
     secret = managed.emulator.new_secret("obo-proxy")
-    host, base = start_host(tmp_path, managed.host_env(APPS="obo_proxy", NOTIFICATION_API_URL=managed.base_url,
-                                                       OBO_MANAGED_IDENTITY_CLIENT_ID="", OBO_CLIENT_SECRET=secret))
+    host, base = start_host(
+        tmp_path,
+        managed.host_env(
+            APPS="obo_proxy",
+            NOTIFICATION_API_URL=managed.base_url,
+            OBO_MANAGED_IDENTITY_CLIENT_ID="",
+            OBO_CLIENT_SECRET=secret,
+        ),
+    )
     try:
         before = managed.emulator.stats().get("client_auth:secret:obo-proxy", 0)
-        assert requests.get(f"{base}/obo/notifications", headers=as_user(managed, "alice"),
-                            timeout=30).status_code == 200
+        assert (
+            requests.get(f"{base}/obo/notifications", headers=as_user(managed, "alice"), timeout=30).status_code == 200
+        )
         assert managed.emulator.stats()["client_auth:secret:obo-proxy"] == before + 1
         assert "OBO_CLIENT_SECRET" in host.log_text()
     finally:
@@ -110,8 +151,10 @@ def test_secret_fallback_works_and_shows_in_the_log(managed: Stack, tmp_path) ->
 
 
 def test_unavailable_identity_or_api_is_503(managed: Stack, tmp_path) -> None:
-    for overrides in ({"IDENTITY_ENDPOINT": "https://localhost:9/msi/token"},
-                      {"NOTIFICATION_API_URL": "http://127.0.0.1:9/api"}):
+    for overrides in (
+        {"IDENTITY_ENDPOINT": "https://localhost:9/msi/token"},
+        {"NOTIFICATION_API_URL": "http://127.0.0.1:9/api"},
+    ):
         env = managed.host_env(APPS="obo_proxy", **{"NOTIFICATION_API_URL": managed.base_url, **overrides})
         host, base = start_host(tmp_path, env)
         try:
@@ -141,8 +184,15 @@ def test_consent_challenge_then_one_exchange_for_twenty_calls(tmp_path) -> None:
         assert body["clientId"] == proxy_id and body["scopes"] == [API]
         assert body["consentUri"].startswith(f"{stack.emulator.authority}/oauth2/v2.0/authorize?client_id={proxy_id}")
         # An admin grants consent (pre-authorizing the proxy on the API does the same).
-        stack.emulator.admin("POST", "grants", json={"clientAppId": proxy_id, "resource": "notification-api",
-                                                     "scopes": ["notification.read", "notification.create"]})
+        stack.emulator.admin(
+            "POST",
+            "grants",
+            json={
+                "clientAppId": proxy_id,
+                "resource": "notification-api",
+                "scopes": ["notification.read", "notification.create"],
+            },
+        )
         # Same token: MSAL repeats the refused answer from its 60-second HTTP cache, without asking Entra.
         assert problem(requests.get(f"{stack.base_url}/obo/notifications", headers=alice, timeout=30), 403)
         alice = as_user(stack, "alice")  # signing in again gives a new token, and a new request

@@ -28,8 +28,9 @@ def _variant(data: dict) -> None:
 def variant(emulator: EmulatorProcess, tmp_path_factory: pytest.TempPathFactory) -> Iterator[EmulatorProcess]:
     """A second tenant picture: proxy not pre-authorized, an identity in a role-holding group, MI cache off."""
     tmp = tmp_path_factory.mktemp("variant")
-    process = EmulatorProcess(tmp / "state", variant_directory(tmp, _variant), "--msi-cache", "off",
-                              share_tls_with=emulator)
+    process = EmulatorProcess(
+        tmp / "state", variant_directory(tmp, _variant), "--msi-cache", "off", share_tls_with=emulator
+    )
     yield process
     process.stop()
 

@@ -60,8 +60,12 @@ def test_a_token_signed_by_another_key_does_not_verify(emulator: EmulatorProcess
 
     token = emulator.user_token("alice", "api://obo-proxy/access_as_user")
     kid = jwt.get_unverified_header(token)["kid"]
-    forged = jwt.encode(jwt.decode(token, options={"verify_signature": False}),
-                        rsa.generate_private_key(public_exponent=65537, key_size=2048), "RS256", headers={"kid": kid})
+    forged = jwt.encode(
+        jwt.decode(token, options={"verify_signature": False}),
+        rsa.generate_private_key(public_exponent=65537, key_size=2048),
+        "RS256",
+        headers={"kid": kid},
+    )
     try:
         verify(forged)
     except jwt.InvalidSignatureError:
@@ -91,28 +95,57 @@ def test_unknown_route_is_a_json_404(emulator: EmulatorProcess) -> None:
 
 
 def test_a_busy_port_is_a_clear_error(emulator: EmulatorProcess, tmp_path) -> None:
-    result = subprocess.run([sys.executable, "-m", "emulator", "--state-dir", str(tmp_path), "serve", "--port",
-                             str(emulator.port)], cwd=ROOT, capture_output=True, text=True, timeout=30)
+    result = subprocess.run(
+        [sys.executable, "-m", "emulator", "--state-dir", str(tmp_path), "serve", "--port", str(emulator.port)],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=30,
+    )
     assert result.returncode == 2
     assert f"cannot listen on 127.0.0.1:{emulator.port}" in result.stderr
     assert "Traceback" not in result.stderr
 
 
 def test_env_file_has_the_contract_keys(emulator: EmulatorProcess) -> None:
-    assert set(emulator.env) == {"AZURE_TENANT_ID", "AZURE_AUTHORITY_HOST", "IDENTITY_ENDPOINT", "IDENTITY_HEADER",
-                                 "REQUESTS_CA_BUNDLE", "SSL_CERT_FILE", "KEY_VAULT_URL"}
+    assert set(emulator.env) == {
+        "AZURE_TENANT_ID",
+        "AZURE_AUTHORITY_HOST",
+        "IDENTITY_ENDPOINT",
+        "IDENTITY_HEADER",
+        "REQUESTS_CA_BUNDLE",
+        "SSL_CERT_FILE",
+        "KEY_VAULT_URL",
+    }
     assert emulator.env["IDENTITY_ENDPOINT"] == f"{emulator.origin}/msi/token"
     assert (emulator.state_dir / "ca.pem").exists() and (emulator.state_dir / "ca-bundle.pem").exists()
 
 
 def test_an_inconsistent_directory_is_a_clear_error(tmp_path) -> None:
     def typo(data: dict) -> None:
-        data["appRoleAssignments"].append({"principal": "alice", "resource": "notification-api",
-                                           "role": "notification.delete"})
+        data["appRoleAssignments"].append(
+            {"principal": "alice", "resource": "notification-api", "role": "notification.delete"}
+        )
 
     path = variant_directory(tmp_path, typo)
-    result = subprocess.run([sys.executable, "-m", "emulator", "--state-dir", str(tmp_path / "state"), "--directory",
-                             str(path), "serve", "--port", "0"], cwd=ROOT, capture_output=True, text=True, timeout=30)
+    result = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "emulator",
+            "--state-dir",
+            str(tmp_path / "state"),
+            "--directory",
+            str(path),
+            "serve",
+            "--port",
+            "0",
+        ],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=30,
+    )
     assert result.returncode == 2
     assert "notification-api has no app role 'notification.delete'" in result.stderr
     assert "Traceback" not in result.stderr

@@ -48,8 +48,12 @@ def test_users_need_scope_and_role_and_app_tokens_cannot_act_as_users(emulator: 
 def test_forged_expired_and_garbage(emulator: EmulatorProcess) -> None:
     good = ManagedIdentityCredential().get_token(API).token
     claims = jwt.decode(good, options={"verify_signature": False})
-    forged = jwt.encode(claims, rsa.generate_private_key(public_exponent=65537, key_size=2048), "RS256",
-                        headers={"kid": jwt.get_unverified_header(good)["kid"]})
+    forged = jwt.encode(
+        claims,
+        rsa.generate_private_key(public_exponent=65537, key_size=2048),
+        "RS256",
+        headers={"kid": jwt.get_unverified_header(good)["kid"]},
+    )
     page = inspect(emulator, forged, "notification-api|notification.read")
     assert "INVALID: the signature does not match" in page and "refused (401)" in page
     now = int(time.time())
@@ -70,11 +74,20 @@ def browser(tmp_path):
 
     options = webdriver.ChromeOptions()
     options.binary_location = str(CHROMIUM)
-    for argument in ("--headless=new", "--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage",
-                     "--disable-background-networking", "--disable-component-update", "--disable-sync",
-                     "--no-first-run", "--window-size=1280,1400", f"--user-data-dir={tmp_path / 'profile'}",
-                     # The emulator's CA is local to this test run; trusting it system-wide is not ours to do.
-                     "--ignore-certificate-errors"):
+    for argument in (
+        "--headless=new",
+        "--no-sandbox",
+        "--disable-gpu",
+        "--disable-dev-shm-usage",
+        "--disable-background-networking",
+        "--disable-component-update",
+        "--disable-sync",
+        "--no-first-run",
+        "--window-size=1280,1400",
+        f"--user-data-dir={tmp_path / 'profile'}",
+        # The emulator's CA is local to this test run; trusting it system-wide is not ours to do.
+        "--ignore-certificate-errors",
+    ):
         options.add_argument(argument)
     driver = webdriver.Chrome(service=Service(str(CHROMEDRIVER)), options=options)
     yield driver

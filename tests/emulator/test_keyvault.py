@@ -15,8 +15,9 @@ SECRET = "webhook-signing-key"
 
 
 def client(emulator: EmulatorProcess, credential=None) -> SecretClient:
-    return SecretClient(emulator.env["KEY_VAULT_URL"], credential or ManagedIdentityCredential(),
-                        verify_challenge_resource=False)
+    return SecretClient(
+        emulator.env["KEY_VAULT_URL"], credential or ManagedIdentityCredential(), verify_challenge_resource=False
+    )
 
 
 def test_secrets_user_reads_the_secret(emulator: EmulatorProcess) -> None:
@@ -33,7 +34,8 @@ def test_identity_without_the_role_is_forbidden(emulator: EmulatorProcess) -> No
         client(emulator, build_agents).get_secret(SECRET)
     assert raised.value.status_code == 403
     assert "ForbiddenByRbac" in str(raised.value) and emulator.identity("build-agents")["principalId"] in str(
-        raised.value)
+        raised.value
+    )
 
 
 def test_missing_secret_and_version(emulator: EmulatorProcess) -> None:
@@ -47,34 +49,58 @@ def test_challenge_without_a_token(emulator: EmulatorProcess) -> None:
     response = emulator.session.get(f"{emulator.origin}/secrets/{SECRET}/", params={"api-version": "7.6"})
     assert response.status_code == 401
     assert response.headers["www-authenticate"] == (
-        f'Bearer authorization="{emulator.authority}", resource="https://vault.azure.net"')
+        f'Bearer authorization="{emulator.authority}", resource="https://vault.azure.net"'
+    )
     assert "AKV10000" in response.json()["error"]["message"]
 
 
 def test_token_for_another_audience_is_refused(emulator: EmulatorProcess) -> None:
     wrong = ManagedIdentityCredential().get_token("api://notification-api/.default").token
-    response = emulator.session.get(f"{emulator.origin}/secrets/{SECRET}", params={"api-version": "7.6"},
-                                    headers={"Authorization": f"Bearer {wrong}"})
+    response = emulator.session.get(
+        f"{emulator.origin}/secrets/{SECRET}",
+        params={"api-version": "7.6"},
+        headers={"Authorization": f"Bearer {wrong}"},
+    )
     assert response.status_code == 401 and "AKV10022" in response.json()["error"]["message"]
 
 
 def test_expired_and_foreign_tokens_are_refused(emulator: EmulatorProcess) -> None:
     now = int(time.time())
     oid = emulator.identity("caller-app")["principalId"]
-    expired = emulator.mint({"aud": "https://vault.azure.net", "iss": f"https://sts.windows.net/{emulator.tenant}/",
-                             "oid": oid, "iat": now - 7200, "exp": now - 3600})
-    other = emulator.mint({"aud": "https://vault.azure.net", "iss": "https://sts.windows.net/other/", "oid": oid,
-                           "iat": now, "exp": now + 3600})
+    expired = emulator.mint(
+        {
+            "aud": "https://vault.azure.net",
+            "iss": f"https://sts.windows.net/{emulator.tenant}/",
+            "oid": oid,
+            "iat": now - 7200,
+            "exp": now - 3600,
+        }
+    )
+    other = emulator.mint(
+        {
+            "aud": "https://vault.azure.net",
+            "iss": "https://sts.windows.net/other/",
+            "oid": oid,
+            "iat": now,
+            "exp": now + 3600,
+        }
+    )
     for token, text in ((expired, "expired"), (other, "AKV10032")):
-        response = emulator.session.get(f"{emulator.origin}/secrets/{SECRET}", params={"api-version": "7.6"},
-                                        headers={"Authorization": f"Bearer {token}"})
+        response = emulator.session.get(
+            f"{emulator.origin}/secrets/{SECRET}",
+            params={"api-version": "7.6"},
+            headers={"Authorization": f"Bearer {token}"},
+        )
         assert response.status_code == 401 and text in response.json()["error"]["message"]
 
 
 def test_user_not_in_secrets_users_is_forbidden(emulator: EmulatorProcess) -> None:
     token = emulator.user_token("alice", "https://vault.azure.net/.default")
-    response = emulator.session.get(f"{emulator.origin}/secrets/{SECRET}", params={"api-version": "7.6"},
-                                    headers={"Authorization": f"Bearer {token}"})
+    response = emulator.session.get(
+        f"{emulator.origin}/secrets/{SECRET}",
+        params={"api-version": "7.6"},
+        headers={"Authorization": f"Bearer {token}"},
+    )
     assert response.status_code == 403
     assert response.json()["error"]["innererror"]["code"] == "ForbiddenByRbac"
 

@@ -32,11 +32,17 @@ def test_system_assigned_identity_gets_a_v1_app_token_with_its_role(emulator: Em
 @pytest.mark.parametrize("selector", ["client_id", "object_id", "resource_id"])
 def test_user_assigned_identity_by_each_selector(emulator: EmulatorProcess, verify, selector: str) -> None:
     identity = emulator.identity("build-agents")
-    value = {"client_id": identity["clientId"], "object_id": identity["principalId"],
-             "resource_id": "/subscriptions/00000000-0000-0000-0000-000000000000/resourcegroups/local/providers/"
-                            "Microsoft.ManagedIdentity/userAssignedIdentities/build-agents"}[selector]
-    credential = (ManagedIdentityCredential(client_id=value) if selector == "client_id"
-                  else ManagedIdentityCredential(identity_config={selector: value}))
+    value = {
+        "client_id": identity["clientId"],
+        "object_id": identity["principalId"],
+        "resource_id": "/subscriptions/00000000-0000-0000-0000-000000000000/resourcegroups/local/providers/"
+        "Microsoft.ManagedIdentity/userAssignedIdentities/build-agents",
+    }[selector]
+    credential = (
+        ManagedIdentityCredential(client_id=value)
+        if selector == "client_id"
+        else ManagedIdentityCredential(identity_config={selector: value})
+    )
     claims = verify(credential.get_token(API).token)
     assert claims["appid"] == identity["clientId"]
     assert claims["oid"] == identity["principalId"]
@@ -44,8 +50,9 @@ def test_user_assigned_identity_by_each_selector(emulator: EmulatorProcess, veri
     assert claims["xms_mirid"].endswith("/userAssignedIdentities/build-agents")
 
 
-def test_default_credential_pinned_to_managed_identity(emulator: EmulatorProcess, verify,
-                                                       monkeypatch: pytest.MonkeyPatch) -> None:
+def test_default_credential_pinned_to_managed_identity(
+    emulator: EmulatorProcess, verify, monkeypatch: pytest.MonkeyPatch
+) -> None:
     monkeypatch.setenv("AZURE_TOKEN_CREDENTIALS", "ManagedIdentityCredential")
     claims = verify(DefaultAzureCredential().get_token(API).token)
     assert claims["appid"] == emulator.identity("caller-app")["clientId"]
@@ -107,8 +114,11 @@ def test_token_cache_trap_and_case_change_workaround(emulator: EmulatorProcess, 
     """Azure caches MI tokens ~24 h per exact resource string: a new role is invisible until then."""
     before = ManagedIdentityCredential().get_token(API).token
     assert verify(before)["roles"] == ["notification.read"]
-    emulator.admin("POST", "assignments", json={"principal": "caller-app", "resource": "notification-api",
-                                                "role": "notification.create"})
+    emulator.admin(
+        "POST",
+        "assignments",
+        json={"principal": "caller-app", "resource": "notification-api", "role": "notification.create"},
+    )
     # A new credential (no client-side cache) still gets the endpoint's cached token: no new role.
     again = ManagedIdentityCredential().get_token(API).token
     assert again == before
@@ -123,8 +133,11 @@ def test_cache_off_shows_new_roles_at_once(variant: EmulatorProcess, verify, mon
     variant.activate(monkeypatch)
     variant.reset()
     first = jwt.decode(ManagedIdentityCredential().get_token(API).token, options={"verify_signature": False})
-    variant.admin("POST", "assignments", json={"principal": "caller-app", "resource": "notification-api",
-                                               "role": "notification.create"})
+    variant.admin(
+        "POST",
+        "assignments",
+        json={"principal": "caller-app", "resource": "notification-api", "role": "notification.create"},
+    )
     second = jwt.decode(ManagedIdentityCredential().get_token(API).token, options={"verify_signature": False})
     assert first["roles"] == ["notification.read"]
     assert second["roles"] == ["notification.create", "notification.read"]

@@ -24,8 +24,14 @@ def obo(emulator: EmulatorProcess, user_assertion: str, secret: str | None = Non
     else:
         identity = ManagedIdentityCredential(client_id=emulator.identity("obo-proxy-identity")["clientId"])
         proof = {"client_assertion_func": lambda: identity.get_token(EXCHANGE).token}
-    return OnBehalfOfCredential(emulator.tenant, emulator.app_id("obo-proxy"), user_assertion=user_assertion,
-                                authority=emulator.origin, disable_instance_discovery=True, **proof)
+    return OnBehalfOfCredential(
+        emulator.tenant,
+        emulator.app_id("obo-proxy"),
+        user_assertion=user_assertion,
+        authority=emulator.origin,
+        disable_instance_discovery=True,
+        **proof,
+    )
 
 
 def test_secretless_exchange_gives_the_user_token_for_the_api(emulator: EmulatorProcess, verify) -> None:
@@ -59,10 +65,14 @@ def test_repeated_calls_are_served_from_msal_cache(emulator: EmulatorProcess) ->
 
 def test_response_carries_what_msal_needs_to_cache(emulator: EmulatorProcess) -> None:
     body = emulator.token_request(
-        grant_type="urn:ietf:params:oauth:grant-type:jwt-bearer", requested_token_use="on_behalf_of",
-        client_id=emulator.app_id("obo-proxy"), client_secret=emulator.new_secret("obo-proxy"),
-        assertion=emulator.user_token("alice", PROXY), scope=f"{API} offline_access openid profile",
-        client_info="1").json()
+        grant_type="urn:ietf:params:oauth:grant-type:jwt-bearer",
+        requested_token_use="on_behalf_of",
+        client_id=emulator.app_id("obo-proxy"),
+        client_secret=emulator.new_secret("obo-proxy"),
+        assertion=emulator.user_token("alice", PROXY),
+        scope=f"{API} offline_access openid profile",
+        client_info="1",
+    ).json()
     assert {"access_token", "id_token", "client_info", "refresh_token", "expires_in", "scope"} <= body.keys()
     assert API in body["scope"].split()
 
@@ -80,9 +90,18 @@ def test_assertion_for_another_audience_is_aadsts500131(emulator: EmulatorProces
 
 def _alice_claims(emulator: EmulatorProcess, **changes) -> dict:
     now = int(time.time())
-    claims = {"aud": emulator.app_id("obo-proxy"), "iss": f"{emulator.authority}/v2.0", "iat": now, "nbf": now,
-              "exp": now + 3600, "oid": emulator.user("alice")["id"], "tid": emulator.tenant,
-              "scp": "access_as_user", "azp": "04b07795-8ddb-461a-bbee-02f9e1bf7b46", "ver": "2.0"}
+    claims = {
+        "aud": emulator.app_id("obo-proxy"),
+        "iss": f"{emulator.authority}/v2.0",
+        "iat": now,
+        "nbf": now,
+        "exp": now + 3600,
+        "oid": emulator.user("alice")["id"],
+        "tid": emulator.tenant,
+        "scp": "access_as_user",
+        "azp": "04b07795-8ddb-461a-bbee-02f9e1bf7b46",
+        "ver": "2.0",
+    }
     claims.update(changes)
     return claims
 
@@ -96,8 +115,12 @@ def test_expired_assertion_is_aadsts500133(emulator: EmulatorProcess) -> None:
 
 def test_forged_assertion_is_aadsts50013(emulator: EmulatorProcess) -> None:
     kid = jwt.get_unverified_header(emulator.user_token("alice", PROXY))["kid"]
-    forged = jwt.encode(_alice_claims(emulator), rsa.generate_private_key(public_exponent=65537, key_size=2048),
-                        "RS256", headers={"kid": kid})
+    forged = jwt.encode(
+        _alice_claims(emulator),
+        rsa.generate_private_key(public_exponent=65537, key_size=2048),
+        "RS256",
+        headers={"kid": kid},
+    )
     with pytest.raises(ClientAuthenticationError, match="AADSTS50013"):
         obo(emulator, forged).get_token(API)
 
@@ -122,8 +145,15 @@ def test_consent_missing_then_granted(variant: EmulatorProcess, monkeypatch) -> 
     alice = variant.user_token("alice", PROXY)
     with pytest.raises(ClientAuthenticationError, match="AADSTS65001"):
         obo(variant, alice).get_token(API)
-    variant.admin("POST", "grants", json={"clientAppId": variant.app_id("obo-proxy"), "resource": "notification-api",
-                                          "scopes": ["notification.read"]})
+    variant.admin(
+        "POST",
+        "grants",
+        json={
+            "clientAppId": variant.app_id("obo-proxy"),
+            "resource": "notification-api",
+            "scopes": ["notification.read"],
+        },
+    )
     claims = jwt.decode(obo(variant, alice).get_token(API).token, options={"verify_signature": False})
     assert claims["scp"] == "notification.read"
 
@@ -140,10 +170,12 @@ def test_removing_and_restoring_pre_authorization(emulator: EmulatorProcess) -> 
     with pytest.raises(ClientAuthenticationError, match="AADSTS65001"):
         obo(emulator, emulator.user_token("alice", PROXY)).get_token(API)
     emulator.admin("POST", "pre-authorizations", json={**body, "scopes": ["notification.read"]})
-    claims = jwt.decode(obo(emulator, emulator.user_token("alice", PROXY)).get_token(API).token,
-                        options={"verify_signature": False})
+    claims = jwt.decode(
+        obo(emulator, emulator.user_token("alice", PROXY)).get_token(API).token, options={"verify_signature": False}
+    )
     assert claims["scp"] == "notification.read"
     emulator.reset()  # back to the file: both scopes pre-authorized
-    claims = jwt.decode(obo(emulator, emulator.user_token("alice", PROXY)).get_token(API).token,
-                        options={"verify_signature": False})
+    claims = jwt.decode(
+        obo(emulator, emulator.user_token("alice", PROXY)).get_token(API).token, options={"verify_signature": False}
+    )
     assert claims["scp"] == "notification.create notification.read"

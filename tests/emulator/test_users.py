@@ -29,9 +29,14 @@ def cli_app(emulator: EmulatorProcess) -> msal.PublicClientApplication:
 
 def sign_in(emulator: EmulatorProcess, user: str, scopes: list[str], password: str | None = None) -> dict:
     login = emulator.user(user) if user in emulator.directory["users"] else {"userPrincipalName": user}
-    return emulator.token_request(grant_type="password", client_id=AZURE_CLI, client_info="1",
-                                  username=login["userPrincipalName"], password=password or login["password"],
-                                  scope=" ".join([*scopes, "openid", "profile", "offline_access"])).json()
+    return emulator.token_request(
+        grant_type="password",
+        client_id=AZURE_CLI,
+        client_info="1",
+        username=login["userPrincipalName"],
+        password=password or login["password"],
+        scope=" ".join([*scopes, "openid", "profile", "offline_access"]),
+    ).json()
 
 
 def test_user_token_for_a_v1_api_carries_scopes_and_the_users_roles(emulator, verify) -> None:
@@ -86,7 +91,8 @@ def test_explicit_scope_is_granted_as_asked(emulator, verify) -> None:
 def test_refresh_token_reaches_another_resource(cli_app, emulator, verify) -> None:
     flow = cli_app.initiate_auth_code_flow([PROXY], redirect_uri="http://localhost:8400")
     assert "access_token" in cli_app.acquire_token_by_auth_code_flow(
-        flow, _browser_sign_in(emulator, flow["auth_uri"], "alice"))
+        flow, _browser_sign_in(emulator, flow["auth_uri"], "alice")
+    )
     account = cli_app.get_accounts()[0]
     result = cli_app.acquire_token_silent([API], account=account)
     assert result and "access_token" in result
@@ -99,8 +105,9 @@ def _browser_sign_in(emulator: EmulatorProcess, auth_uri: str, user: str) -> dic
     page = emulator.session.get(auth_uri)
     assert page.status_code == 200 and "<form" in page.text
     login = emulator.user(user)
-    response = emulator.session.post(auth_uri, data={"username": login["userPrincipalName"],
-                                                     "password": login["password"]}, allow_redirects=False)
+    response = emulator.session.post(
+        auth_uri, data={"username": login["userPrincipalName"], "password": login["password"]}, allow_redirects=False
+    )
     assert response.status_code == 302, response.text
     location = urlsplit(response.headers["location"])
     assert location.hostname == "localhost"
@@ -119,12 +126,18 @@ def test_authorization_code_with_pkce(cli_app, emulator, verify) -> None:
 def test_authorization_code_rules(cli_app, emulator) -> None:
     flow = cli_app.initiate_auth_code_flow([PROXY], redirect_uri="http://localhost:8400")
     code = _browser_sign_in(emulator, flow["auth_uri"], "alice")["code"]
-    base = {"grant_type": "authorization_code", "client_id": AZURE_CLI, "code": code,
-            "redirect_uri": "http://localhost:8400", "scope": PROXY}
+    base = {
+        "grant_type": "authorization_code",
+        "client_id": AZURE_CLI,
+        "code": code,
+        "redirect_uri": "http://localhost:8400",
+        "scope": PROXY,
+    }
     wrong_verifier = emulator.token_request(**base, code_verifier="x" * 43).json()
     assert wrong_verifier["error_codes"] == [501481]
-    wrong_redirect = emulator.token_request(**{**base, "redirect_uri": "http://localhost:9999"},
-                                            code_verifier=flow["code_verifier"]).json()
+    wrong_redirect = emulator.token_request(
+        **{**base, "redirect_uri": "http://localhost:9999"}, code_verifier=flow["code_verifier"]
+    ).json()
     assert wrong_redirect["error_codes"] == [50011]
     assert "access_token" in emulator.token_request(**base, code_verifier=flow["code_verifier"]).json()
     replay = emulator.token_request(**base, code_verifier=flow["code_verifier"]).json()
@@ -133,8 +146,9 @@ def test_authorization_code_rules(cli_app, emulator) -> None:
 
 def test_sign_in_page_errors(cli_app, emulator) -> None:
     flow = cli_app.initiate_auth_code_flow([PROXY], redirect_uri="http://localhost:8400")
-    wrong = emulator.session.post(flow["auth_uri"], data={"username": "alice", "password": "nope"},
-                                  allow_redirects=False)
+    wrong = emulator.session.post(
+        flow["auth_uri"], data={"username": "alice", "password": "nope"}, allow_redirects=False
+    )
     assert wrong.status_code == 200 and "AADSTS50126" in wrong.text
     # A redirect URI that is not loopback is never redirected to.
     evil = flow["auth_uri"].replace("http%3A%2F%2Flocalhost%3A8400", "https%3A%2F%2Fevil.example")
@@ -142,8 +156,9 @@ def test_sign_in_page_errors(cli_app, emulator) -> None:
     assert response.status_code == 400 and "AADSTS50011" in response.text
     # An unassigned user is sent back with the error, as Entra does.
     flow = cli_app.initiate_auth_code_flow([API], redirect_uri="http://localhost:8400")
-    response = emulator.session.post(flow["auth_uri"], data={"username": "bob", "password": "local-only-bob"},
-                                     allow_redirects=False)
+    response = emulator.session.post(
+        flow["auth_uri"], data={"username": "bob", "password": "local-only-bob"}, allow_redirects=False
+    )
     query = parse_qs(urlsplit(response.headers["location"]).query)
     assert query["error"] == ["invalid_grant"] and "AADSTS50105" in query["error_description"][0]
     assert query["state"] == [flow["state"]]
@@ -151,45 +166,104 @@ def test_sign_in_page_errors(cli_app, emulator) -> None:
 
 def test_token_cli_prints_a_verifiable_token(emulator: EmulatorProcess, verify) -> None:
     # Options after the command, as the README writes them.
-    result = subprocess.run([sys.executable, "-m", "emulator", "token", "--user", "alice", "--scope", PROXY,
-                             "--state-dir", str(emulator.state_dir)], cwd=ROOT, capture_output=True, text=True,
-                            timeout=30)
+    result = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "emulator",
+            "token",
+            "--user",
+            "alice",
+            "--scope",
+            PROXY,
+            "--state-dir",
+            str(emulator.state_dir),
+        ],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=30,
+    )
     assert result.returncode == 0, result.stderr
     claims = verify(result.stdout.strip())
     assert claims["azp"] == AZURE_CLI and claims["oid"] == emulator.user("alice")["id"]
 
 
 def test_token_cli_reports_entra_errors_plainly(emulator: EmulatorProcess) -> None:
-    result = subprocess.run([sys.executable, "-m", "emulator", "--state-dir", str(emulator.state_dir), "token",
-                             "--user", "bob", "--scope", API], cwd=ROOT, capture_output=True, text=True, timeout=30)
+    result = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "emulator",
+            "--state-dir",
+            str(emulator.state_dir),
+            "token",
+            "--user",
+            "bob",
+            "--scope",
+            API,
+        ],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=30,
+    )
     assert result.returncode == 1
     assert result.stderr.startswith("error: AADSTS50105") and "Traceback" not in result.stderr
 
 
 def test_assign_and_unassign_cli_change_the_running_emulator(emulator: EmulatorProcess) -> None:
     def run(*args: str) -> str:
-        result = subprocess.run([sys.executable, "-m", "emulator", "--state-dir", str(emulator.state_dir), *args],
-                                cwd=ROOT, capture_output=True, text=True, timeout=30)
+        result = subprocess.run(
+            [sys.executable, "-m", "emulator", "--state-dir", str(emulator.state_dir), *args],
+            cwd=ROOT,
+            capture_output=True,
+            text=True,
+            timeout=30,
+        )
         assert result.returncode == 0, result.stderr
         return result.stdout
 
-    assert "bob assigned" in run("assign", "--principal", "bob", "--resource", "notification-api",
-                                 "--role", "notification.read")
+    assert "bob assigned" in run(
+        "assign", "--principal", "bob", "--resource", "notification-api", "--role", "notification.read"
+    )
     assert "access_token" in sign_in(emulator, "bob", [API])
-    assert "bob unassigned" in run("unassign", "--principal", "bob", "--resource", "notification-api",
-                                   "--role", "notification.read")
+    assert "bob unassigned" in run(
+        "unassign", "--principal", "bob", "--resource", "notification-api", "--role", "notification.read"
+    )
     assert 50105 in sign_in(emulator, "bob", [API])["error_codes"]
-    bad = subprocess.run([sys.executable, "-m", "emulator", "--state-dir", str(emulator.state_dir), "assign",
-                          "--principal", "bob", "--resource", "notification-api", "--role", "notification.delete"],
-                         cwd=ROOT, capture_output=True, text=True, timeout=30)
+    bad = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "emulator",
+            "--state-dir",
+            str(emulator.state_dir),
+            "assign",
+            "--principal",
+            "bob",
+            "--resource",
+            "notification-api",
+            "--role",
+            "notification.delete",
+        ],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=30,
+    )
     assert bad.returncode == 1 and "no app role 'notification.delete'" in bad.stderr
 
 
 def test_client_without_consent_is_aadsts65001(emulator) -> None:
     # Visual Studio Code is a first-party client, but nobody pre-authorized it on our API.
-    result = emulator.token_request(grant_type="password", client_id="aebc6443-996d-45c2-90f0-388ff96faa56",
-                                    username=emulator.user("alice")["userPrincipalName"],
-                                    password=emulator.user("alice")["password"], scope=API).json()
+    result = emulator.token_request(
+        grant_type="password",
+        client_id="aebc6443-996d-45c2-90f0-388ff96faa56",
+        username=emulator.user("alice")["userPrincipalName"],
+        password=emulator.user("alice")["password"],
+        scope=API,
+    ).json()
     assert result["error"] == "invalid_grant" and result["error_codes"] == [65001]
 
 

@@ -110,14 +110,25 @@ def test_role_ids_are_the_documented_ones(templates) -> None:
 
 def test_no_app_setting_holds_a_key_or_connection_string(templates) -> None:
     text = (INFRA / "main.bicep").read_text()
-    for forbidden in ("AccountKey", "SharedAccessSignature", "DefaultEndpointsProtocol", "UseDevelopmentStorage",
-                      "listKeys", "CLIENT_SECRET", "password"):
+    for forbidden in (
+        "AccountKey",
+        "SharedAccessSignature",
+        "DefaultEndpointsProtocol",
+        "UseDevelopmentStorage",
+        "listKeys",
+        "CLIENT_SECRET",
+        "password",
+    ):
         assert forbidden not in text, forbidden
     settings = "\n".join(literal_strings(templates["main.bicep"]["variables"]["hostSettings"]))
     assert "managedidentity" in settings
     main_text = json.dumps(templates["main.bicep"])
-    for identity_based in ("AzureWebJobsStorage__credential", "AzureWebJobsStorage__blobServiceUri",
-                           "NotificationStorage__tableServiceUri", "OBO_MANAGED_IDENTITY_CLIENT_ID"):
+    for identity_based in (
+        "AzureWebJobsStorage__credential",
+        "AzureWebJobsStorage__blobServiceUri",
+        "NotificationStorage__tableServiceUri",
+        "OBO_MANAGED_IDENTITY_CLIENT_ID",
+    ):
         assert identity_based in main_text, identity_based
     assert '"AzureWebJobsStorage"' not in main_text and '"NotificationStorage"' not in main_text
 
@@ -138,8 +149,10 @@ def test_federated_credential_trusts_the_proxy_identity(templates) -> None:
     assert first_identity in json.dumps(templates["main.bicep"]["variables"]["oboIdentity"])  # the FIC's subject
     names = templates["main.bicep"]["modules"]["identities"]["config"]["params"]["names"]
     assert names[0].startswith("obo-proxy-identity")
-    assert DIRECTORY["applications"]["obo-proxy"]["federatedIdentityCredentials"][0]["managedIdentity"] == \
-        "obo-proxy-identity"
+    assert (
+        DIRECTORY["applications"]["obo-proxy"]["federatedIdentityCredentials"][0]["managedIdentity"]
+        == "obo-proxy-identity"
+    )
     assert DIRECTORY["managedIdentities"]["obo-proxy-identity"]["type"] == "UserAssigned"
 
 
@@ -168,8 +181,9 @@ def test_directory_assignments_deployable_to_managed_identities(templates) -> No
         if assignment["principal"] not in DIRECTORY["managedIdentities"]:
             continue  # users and groups are local; in Azure, pass debugPrincipalId
         assert assignment["principal"] in mapped, assignment
-        role = next(r for r in DIRECTORY["applications"][assignment["resource"]]["appRoles"]
-                    if r["value"] == assignment["role"])
+        role = next(
+            r for r in DIRECTORY["applications"][assignment["resource"]]["appRoles"] if r["value"] == assignment["role"]
+        )
         assert "Application" in role["allowedMemberTypes"]
     for reader in next(iter(DIRECTORY["keyVaults"].values()))["secretsUsers"]:
         assert reader in mapped, f"secretsUsers {reader} has no Azure identity in main.bicep"
@@ -210,10 +224,29 @@ def test_package_leaves_out_dev_tools_and_local_secrets(tmp_path) -> None:
 
     files = package(ROOT, tmp_path / "app.zip")
     tops = {f.split("/")[0] for f in files}
-    assert {"function_app.py", "host.json", "requirements.txt", "auth", "notification_api", "caller_app",
-            "obo_proxy"} <= tops
-    assert not tops & {"emulator", "localdev", "tests", "bench", "infra", "directory.json", "local.settings.json",
-                       "local.settings.sample.json", ".venv", "node_modules", ".emulator", ".azurite"}
+    assert {
+        "function_app.py",
+        "host.json",
+        "requirements.txt",
+        "auth",
+        "notification_api",
+        "caller_app",
+        "obo_proxy",
+    } <= tops
+    assert not tops & {
+        "emulator",
+        "localdev",
+        "tests",
+        "bench",
+        "infra",
+        "directory.json",
+        "local.settings.json",
+        "local.settings.sample.json",
+        ".venv",
+        "node_modules",
+        ".emulator",
+        ".azurite",
+    }
     with zipfile.ZipFile(tmp_path / "app.zip") as archive:
         assert "function_app.py" in archive.namelist()
 
@@ -231,5 +264,7 @@ def test_local_fixtures_never_reach_a_template() -> None:
 def test_secret_name_agrees_with_directory_json(templates) -> None:
     (vault,) = DIRECTORY["keyVaults"].values()
     assert list(vault["secrets"]) == [templates["main.bicep"]["parameters"]["webhookSecretName"]["default"]]
-    assert json.loads((ROOT / "local.settings.sample.json").read_text())["Values"]["WEBHOOK_SECRET_NAME"] == \
-        list(vault["secrets"])[0]
+    assert (
+        json.loads((ROOT / "local.settings.sample.json").read_text())["Values"]["WEBHOOK_SECRET_NAME"]
+        == list(vault["secrets"])[0]
+    )

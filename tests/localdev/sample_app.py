@@ -43,10 +43,20 @@ def files(req: func.HttpRequest) -> func.HttpResponse:
 
 @bp.route(route="echo", methods=["POST", "PUT"])
 def echo(req: func.HttpRequest) -> func.HttpResponse:
-    body = {"method": req.method, "query": dict(req.params), "header": req.headers.get("x-test"),
-            "body": req.get_body().decode(), "url": req.url}
-    return func.HttpResponse(json.dumps(body), status_code=201, headers={"X-Echo": "yes"},
-                             mimetype="application/vnd.test+json", charset="latin-1")
+    body = {
+        "method": req.method,
+        "query": dict(req.params),
+        "header": req.headers.get("x-test"),
+        "body": req.get_body().decode(),
+        "url": req.url,
+    }
+    return func.HttpResponse(
+        json.dumps(body),
+        status_code=201,
+        headers={"X-Echo": "yes"},
+        mimetype="application/vnd.test+json",
+        charset="latin-1",
+    )
 
 
 @bp.route(methods=["GET"])

@@ -18,8 +18,9 @@ READY = "dev host ready on "
 
 
 def start_host(tmp_path, *args: str, env: dict | None = None) -> tuple[ReadyProcess, str]:
-    process = ReadyProcess([sys.executable, "-m", "localdev", "host", "--port", "0", *args], READY,
-                           tmp_path / "host.log", env=env)
+    process = ReadyProcess(
+        [sys.executable, "-m", "localdev", "host", "--port", "0", *args], READY, tmp_path / "host.log", env=env
+    )
     base = process.ready_line.removeprefix(READY).split()[0]
     return process, base
 
@@ -126,9 +127,14 @@ def test_the_real_function_app_and_apps_selection(tmp_path) -> None:
 
 
 def test_unknown_app_name_fails_at_start(tmp_path) -> None:
-    result = subprocess.run([sys.executable, "-m", "localdev", "host", "--port", "0"], cwd=ROOT,
-                            env={**__import__("os").environ, "APPS": "notification_api,billing"},
-                            capture_output=True, text=True, timeout=30)
+    result = subprocess.run(
+        [sys.executable, "-m", "localdev", "host", "--port", "0"],
+        cwd=ROOT,
+        env={**__import__("os").environ, "APPS": "notification_api,billing"},
+        capture_output=True,
+        text=True,
+        timeout=30,
+    )
     assert result.returncode == 2
     assert "APPS names unknown app(s) billing" in result.stderr and "Traceback" not in result.stderr
 
@@ -136,8 +142,9 @@ def test_unknown_app_name_fails_at_start(tmp_path) -> None:
 def test_busy_port_is_a_clear_error(host) -> None:
     _, base = host
     port = base.rsplit(":", 1)[1].split("/")[0]
-    result = subprocess.run([sys.executable, "-m", "localdev", "host", "--port", port], cwd=ROOT,
-                            capture_output=True, text=True, timeout=30)
+    result = subprocess.run(
+        [sys.executable, "-m", "localdev", "host", "--port", port], cwd=ROOT, capture_output=True, text=True, timeout=30
+    )
     assert result.returncode == 2 and f"cannot listen on 127.0.0.1:{port}" in result.stderr
 
 

@@ -38,8 +38,7 @@ def main(script: str, directory: str) -> int:
         indexed = loader.index_function_app(script)
         metadata, _ = loader.process_indexed_function(PROTOS, functions.Registry(), indexed, directory)
     except Exception as exc:  # report what the worker would: the type and message
-        print(json.dumps({"ok": False, "error": f"{type(exc).__name__}: {exc}",
-                          "traceback": traceback.format_exc()}))
+        print(json.dumps({"ok": False, "error": f"{type(exc).__name__}: {exc}", "traceback": traceback.format_exc()}))
         return 1
     print(json.dumps({"ok": True, "functions": sorted(m.name for m in metadata)}))
     return 0

@@ -26,11 +26,16 @@ HERE = Path(__file__).parent
 
 def find_python313() -> str | None:
     pyenv_root = os.environ.get("PYENV_ROOT", str(Path.home() / ".pyenv"))
-    candidates = [os.environ.get("WORKER_PYTHON"), shutil.which("python3.13"), shutil.which("python3.14"),
-                  *sorted(glob.glob(f"{pyenv_root}/versions/3.1[3-9]*/bin/python3"), reverse=True)]
+    candidates = [
+        os.environ.get("WORKER_PYTHON"),
+        shutil.which("python3.13"),
+        shutil.which("python3.14"),
+        *sorted(glob.glob(f"{pyenv_root}/versions/3.1[3-9]*/bin/python3"), reverse=True),
+    ]
     for candidate in filter(None, candidates):
-        check = subprocess.run([candidate, "-c", "import sys; sys.exit(sys.version_info < (3, 13))"],
-                               capture_output=True)
+        check = subprocess.run(
+            [candidate, "-c", "import sys; sys.exit(sys.version_info < (3, 13))"], capture_output=True
+        )
         if check.returncode == 0:
             return candidate
     return None
@@ -46,25 +51,49 @@ def worker_python() -> Path:
     wanted = hashlib.sha256(((ROOT / "requirements.txt").read_text() + RUNTIME + python).encode()).hexdigest()
     if not stamp.exists() or stamp.read_text() != wanted:
         subprocess.run([python, "-m", "venv", "--clear", str(venv)], check=True)
-        subprocess.run([str(venv / "bin" / "python"), "-m", "pip", "install", "--quiet", "-r",
-                        str(ROOT / "requirements.txt"), RUNTIME], check=True)
+        subprocess.run(
+            [
+                str(venv / "bin" / "python"),
+                "-m",
+                "pip",
+                "install",
+                "--quiet",
+                "-r",
+                str(ROOT / "requirements.txt"),
+                RUNTIME,
+            ],
+            check=True,
+        )
         stamp.write_text(wanted)
     return venv / "bin" / "python"
 
 
 def index(worker_python: Path, directory: Path, apps: str = "") -> dict:
-    result = subprocess.run([str(worker_python), str(HERE / "index_with_worker.py"), "function_app.py",
-                             str(directory)], cwd=directory, capture_output=True, text=True, timeout=120,
-                            env={**os.environ, "APPS": apps})
+    result = subprocess.run(
+        [str(worker_python), str(HERE / "index_with_worker.py"), "function_app.py", str(directory)],
+        cwd=directory,
+        capture_output=True,
+        text=True,
+        timeout=120,
+        env={**os.environ, "APPS": apps},
+    )
     return json.loads(result.stdout.strip().splitlines()[-1])
 
 
 def sdk_function_names(apps: str) -> list[str]:
     """What the SDK in the project's venv registers for the same APPS (a fresh interpreter per APPS)."""
-    code = ("import json, function_app; "
-            "print(json.dumps(sorted(f.get_function_name() for f in function_app.app.get_functions())))")
-    out = subprocess.run([sys.executable, "-c", code], cwd=ROOT, capture_output=True, text=True, check=True,
-                         env={**os.environ, "APPS": apps}).stdout
+    code = (
+        "import json, function_app; "
+        "print(json.dumps(sorted(f.get_function_name() for f in function_app.app.get_functions())))"
+    )
+    out = subprocess.run(
+        [sys.executable, "-c", code],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        check=True,
+        env={**os.environ, "APPS": apps},
+    ).stdout
     return json.loads(out)
 
 
