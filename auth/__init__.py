@@ -1,11 +1,13 @@
-"""Token validation and authorization shared by the three blueprints.
+"""Inbound authorization shared by the three blueprints: may this request reach the handler?
 
 Read in this order: ``validation.py`` (is the token genuine and for us?), ``principal.py`` (who
 is calling), ``guards.py`` (may they call this route?), ``problems.py`` (what the client sees).
+Calling other services (credentials, the bearer client) is the other direction: ``outbound/``.
 """
 
+from . import problems
 from .errors import KeysUnavailable, TokenError
-from .guards import Authorizer, AuthRequirement, anonymous, debug_only, principal_of
+from .guards import Authorizer, AuthRequirement, anonymous, bearer_token, debug_only, principal_of
 from .principal import Principal
 from .settings import AuthSettings, check_environment, debug_endpoints_enabled
 from .validation import TokenValidator
@@ -13,14 +15,16 @@ from .validation import TokenValidator
 __all__ = [
     "AuthRequirement",
     "AuthSettings",
-    "KeysUnavailable",
     "Authorizer",
+    "KeysUnavailable",
     "Principal",
     "TokenError",
     "TokenValidator",
     "anonymous",
+    "bearer_token",
     "check_environment",
-    "debug_only",
     "debug_endpoints_enabled",
+    "debug_only",
     "principal_of",
+    "problems",
 ]

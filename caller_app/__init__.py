@@ -19,8 +19,7 @@ import os
 import azure.functions as func
 
 from auth import debug_only, problems
-from auth.credentials import build_credential
-from auth.http import BearerClient, credential_tokens, retrying_session
+from outbound import BearerClient, build_credential, credential_tokens, retrying_session
 
 from . import diagnosis
 from .api import DownstreamError, NotificationApi, TokenRefused

@@ -6,7 +6,7 @@ import uuid
 
 from azure.core.exceptions import AzureError
 
-from auth.http import BearerClient, DownstreamError
+from outbound import BearerClient, DownstreamError
 
 __all__ = ["DownstreamError", "NotificationApi", "TokenRefused"]
 

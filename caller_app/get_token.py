@@ -23,7 +23,7 @@ from pathlib import Path
 import jwt
 from azure.core.exceptions import ClientAuthenticationError
 
-from auth.credentials import build_credential
+from outbound import build_credential
 
 SHOWN = (
     "aud",

@@ -17,9 +17,8 @@ import azure.functions as func
 import requests
 from azure.core.exceptions import AzureError
 
-from auth import Authorizer, principal_of, problems
-from auth.guards import bearer_token
-from auth.http import BearerClient, DownstreamError, retrying_session
+from auth import Authorizer, bearer_token, principal_of, problems
+from outbound import BearerClient, DownstreamError, retrying_session
 
 from .exchange import OboFailure, OnBehalfOf
 

@@ -24,8 +24,7 @@ import time
 import jwt
 import msal
 
-from auth.credentials import build_credential
-from auth.http import retrying_session
+from outbound import build_credential, retrying_session
 
 log = logging.getLogger(__name__)
 TOKEN_EXCHANGE_SCOPE = "api://AzureADTokenExchange/.default"

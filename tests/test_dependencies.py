@@ -1,32 +1,66 @@
-"""The dependency rules (pyproject.toml [tool.importlinter]) hold, and function_app.py imports only
-what it composes. A shortcut between apps fails here instead of surviving review."""
+"""The dependency rules (pyproject.toml [tool.importlinter]) hold, function_app.py imports only what
+it composes, and the blueprints use the shared packages through their public names. A shortcut
+between apps, or into another package's internals, fails here instead of surviving review."""
 
 from __future__ import annotations
 
 import ast
+import importlib
 import subprocess
 import sys
 from pathlib import Path
 
+import pytest
+
 from tests.processes import ROOT
+
+SHARED = ("auth", "outbound")
+BLUEPRINTS = ("notification_api", "caller_app", "obo_proxy")
+
+
+def imports_of(path: Path) -> list[tuple[str, list[str]]]:
+    """(module, names) for every import in ``path``: ``import a.b`` gives ("a.b", [])."""
+    found: list[tuple[str, list[str]]] = []
+    for node in ast.walk(ast.parse(path.read_text())):
+        if isinstance(node, ast.Import):
+            found += [(alias.name, []) for alias in node.names]
+        elif isinstance(node, ast.ImportFrom) and node.module and node.level == 0:
+            found.append((node.module, [alias.name for alias in node.names]))
+    return found
 
 
 def test_import_contracts_are_kept() -> None:
     lint_imports = Path(sys.executable).with_name("lint-imports")
     result = subprocess.run([str(lint_imports)], cwd=ROOT, capture_output=True, text=True, timeout=120)
     assert result.returncode == 0, result.stdout + result.stderr
-    assert "4 kept, 0 broken" in result.stdout
+    assert "5 kept, 0 broken" in result.stdout
 
 
 def test_function_app_imports_only_auth_and_the_blueprints() -> None:
-    tree = ast.parse((ROOT / "function_app.py").read_text())
-    imported = {
-        alias.name.split(".")[0] for node in ast.walk(tree) if isinstance(node, ast.Import) for alias in node.names
-    }
-    imported |= {
-        node.module.split(".")[0] for node in ast.walk(tree) if isinstance(node, ast.ImportFrom) and node.module
-    }
+    imported = {module.split(".")[0] for module, _ in imports_of(ROOT / "function_app.py")}
     assert imported <= {"__future__", "importlib", "logging", "os", "azure", "auth"}, imported
-    from function_app import BLUEPRINTS
+    from function_app import BLUEPRINTS as COMPOSED
 
-    assert all((ROOT / name / "__init__.py").exists() for name in BLUEPRINTS)
+    assert COMPOSED == BLUEPRINTS
+    assert all((ROOT / name / "__init__.py").exists() for name in COMPOSED)
+
+
+@pytest.mark.parametrize("blueprint", BLUEPRINTS)
+def test_blueprints_use_only_the_public_names_of_auth_and_outbound(blueprint: str) -> None:
+    """``from auth import X`` with X in ``auth.__all__``; never ``auth.guards`` or a private name."""
+    public = {package: set(importlib.import_module(package).__all__) for package in SHARED}
+    shortcuts = [
+        f"{path.relative_to(ROOT)}: {module} {names}"
+        for path in sorted((ROOT / blueprint).rglob("*.py"))
+        for module, names in imports_of(path)
+        if module.split(".")[0] in SHARED and (module not in SHARED or not set(names) <= public[module])
+    ]
+    assert shortcuts == []
+
+
+def test_the_public_surfaces_stay_small() -> None:
+    """Each shared package names what a blueprint needs, and everything it names exists."""
+    for package in SHARED:
+        module = importlib.import_module(package)
+        assert len(module.__all__) <= 15, package
+        assert all(hasattr(module, name) for name in module.__all__), package

@@ -229,6 +229,7 @@ def test_package_leaves_out_dev_tools_and_local_secrets(tmp_path) -> None:
         "host.json",
         "requirements.txt",
         "auth",
+        "outbound",
         "notification_api",
         "caller_app",
         "obo_proxy",
