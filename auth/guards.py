@@ -3,13 +3,15 @@
     api = Authorizer("NOTIFICATION_API_AUDIENCES")
 
     @bp.route(route="notifications", methods=["GET"])
-    @api.requires("notification.read")
+    @api.requires("notification.read", scope="Notifications.Read")
     def list_notifications(req: func.HttpRequest) -> func.HttpResponse:
         caller = principal_of(req)
 
 "Scope or app permission" (as Microsoft.Identity.Web does it): an app-only token needs the
 app role; a delegated token needs the scope *and* the user's own app role. A token with neither
-``roles`` nor ``scp`` gets nothing. The wrapper keeps the handler's signature (``req`` only), which
+``roles`` nor ``scp`` gets nothing. Entra keeps app roles and scopes in one namespace of values
+(a role and a scope may not share one), so a route names both: ``notification.read`` is the role,
+``Notifications.Read`` the scope. The wrapper keeps the handler's signature (``req`` only), which
 the Functions worker checks against the bindings.
 """
 
@@ -125,14 +127,17 @@ class Authorizer:
         setattr(req, _PRINCIPAL_ATTRIBUTE, caller)
         return None
 
-    def requires(self, role: str | None = None, scope: str | None = None) -> Callable[[Callable], Callable]:
-        """Guard a handler: app role ``role``, or delegated ``scope`` (default: same name) + the user's role.
+    def requires(self, role: str | None = None, *, scope: str | None = None) -> Callable[[Callable], Callable]:
+        """Guard a handler: app role ``role``, or delegated ``scope`` + the user's ``role``.
 
         ``requires(scope="access_as_user")`` alone admits users' tokens with that scope, and no app.
+        The scope is always named: it cannot default to the role's value, which Entra would refuse.
         """
-        if role is None and scope is None:
-            raise ValueError("requires() needs a role, a scope, or both")
-        requirement = AuthRequirement(role, scope or role)
+        if not scope or role == scope:
+            raise ValueError(
+                "requires() needs a scope whose value differs from the role's (Entra refuses a shared value)"
+            )
+        requirement = AuthRequirement(role, scope)
 
         def decorate(handler: Callable) -> Callable:
             if inspect.iscoroutinefunction(handler):

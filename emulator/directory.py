@@ -42,6 +42,10 @@ class Resource:
     token_version: int = 1
     first_party: bool = False
     pre_authorized: dict[str, frozenset[str]] = field(default_factory=dict)
+    # role value -> the delegated scope with the same display name. Entra keeps roles and scopes
+    # apart (distinct values); the pair is what an API asks of a user (scope + role), and only
+    # the token inspector uses it, since the emulator does not read the APIs' code.
+    role_scopes: dict[str, str] = field(default_factory=dict)
 
     def audience_for(self, requested: str) -> str:
         """The ``aud`` claim: v2 tokens always carry the app id; v1 the identifier as registered.
@@ -150,6 +154,7 @@ class Directory:
             pre_authorized = {
                 p["appId"].lower(): frozenset(p.get("scopes", [])) for p in app.get("preAuthorizedApplications", [])
             }
+            scope_by_label = {s.get("adminConsentDisplayName"): s["value"] for s in app.get("scopes", [])}
             self.resources[name] = Resource(
                 name=name,
                 app_id=app["appId"],
@@ -160,6 +165,11 @@ class Directory:
                 assignment_required=bool(app.get("appRoleAssignmentRequired", False)),
                 token_version=int(app.get("requestedAccessTokenVersion") or 1),
                 pre_authorized=pre_authorized,
+                role_scopes={
+                    r["value"]: scope_by_label[r.get("displayName")]
+                    for r in app.get("appRoles", [])
+                    if r.get("displayName") in scope_by_label
+                },
             )
             self.applications[app["appId"].lower()] = Application(
                 name=name,

@@ -1,9 +1,9 @@
 """The token inspector on the emulator's home page: paste a token, see what it is and whether a
 given API permission would let it in, and why not.
 
-It re-states the API's rules (app tokens need the app role; delegated tokens need the
-scope and the user's role) rather than importing app code: the emulator stands in for Azure and
-imports nothing of ours.
+It re-states the API's rules (app tokens need the app role; delegated tokens need the scope and
+the user's role; the scope paired with a role is the one with its display name) rather than
+importing app code: the emulator stands in for Azure and imports nothing of ours.
 """
 
 from __future__ import annotations
@@ -21,29 +21,32 @@ MAX_TOKEN = 16 * 1024
 
 @dataclass(frozen=True)
 class Permission:
-    """What a route asks for: an app role (or scope + user role of the same name), or a scope for users only."""
+    """What a route asks for: app role ``role``, or delegated ``scope`` + the user's ``role``
+    (``role=None``: users only, with the scope). Roles and scopes have distinct values in Entra."""
 
     resource: str
-    value: str
-    users_only: bool
+    role: str | None
+    scope: str | None
 
     @property
     def key(self) -> str:
-        return f"{self.resource}|{self.value}"
+        return f"{self.resource}|{self.role or ''}|{self.scope or ''}"
 
     @property
     def label(self) -> str:
-        how = "scope, users only" if self.users_only else "app role, or scope + user role"
-        return f"{self.resource}: {self.value} ({how})"
+        if self.role is None:
+            return f"{self.resource}: scope {self.scope} (users only)"
+        if self.scope is None:
+            return f"{self.resource}: app role {self.role} (no scope pairs with it: apps only)"
+        return f"{self.resource}: app role {self.role}, or scope {self.scope} + user role {self.role}"
 
 
 def permissions(state: State) -> list[Permission]:
     found = []
     for resource in state.directory.resources.values():
-        found += [Permission(resource.name, role, False) for role in resource.app_roles]
-        found += [
-            Permission(resource.name, scope, True) for scope in resource.scopes if scope not in resource.app_roles
-        ]
+        found += [Permission(resource.name, role, resource.role_scopes.get(role)) for role in resource.app_roles]
+        paired = set(resource.role_scopes.values())
+        found += [Permission(resource.name, None, scope) for scope in resource.scopes if scope not in paired]
     return found
 
 
@@ -147,14 +150,16 @@ def inspect_token(state: State, token: str, permission_key: str) -> Inspection:
     roles, scopes = set(claims.get("roles") or []), set(str(claims.get("scp", "")).split())
     missing = []
     if not scopes:  # app-only
-        if chosen.users_only:
+        if chosen.role is None:
             missing.append("an app-only token: this permission is for users only")
-        elif chosen.value not in roles:
-            missing.append(f"missing app role {chosen.value}")
+        elif chosen.role not in roles:
+            missing.append(f"missing app role {chosen.role}")
     else:
-        if chosen.value not in scopes:
-            missing.append(f"missing scope {chosen.value}")
-        if not chosen.users_only and chosen.value not in roles:
-            missing.append(f"missing user role {chosen.value}")
+        if chosen.scope is None:
+            missing.append(f"a user's token: no scope pairs with app role {chosen.role}")
+        elif chosen.scope not in scopes:
+            missing.append(f"missing scope {chosen.scope}")
+        if chosen.role is not None and chosen.role not in roles:
+            missing.append(f"missing user role {chosen.role}")
     result.verdict, result.reasons = ("refused (403)", missing) if missing else ("allowed", ["every check passed"])
     return result

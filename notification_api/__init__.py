@@ -20,6 +20,10 @@ from .store import IdempotencyKeyReused, InvalidPageToken, NotificationStore, St
 log = logging.getLogger(__name__)
 bp = func.Blueprint()
 api = Authorizer("NOTIFICATION_API_AUDIENCES")
+# Delegated scopes: values of their own, because Entra refuses a role and a scope sharing one
+# (the roles, notification.read and notification.create, keep the article's names).
+READ_SCOPE = "Notifications.Read"
+CREATE_SCOPE = "Notifications.Create"
 
 
 @functools.cache
@@ -65,7 +69,7 @@ def health(req: func.HttpRequest) -> func.HttpResponse:
 
 
 @bp.route(route="notifications", methods=["GET"])
-@api.requires("notification.read")
+@api.requires("notification.read", scope=READ_SCOPE)
 @_handle_errors
 def list_notifications(req: func.HttpRequest) -> func.HttpResponse:
     status, top, page_token = payloads.list_query(req)
@@ -76,7 +80,7 @@ def list_notifications(req: func.HttpRequest) -> func.HttpResponse:
 
 
 @bp.route(route="notifications", methods=["POST"])
-@api.requires("notification.create")
+@api.requires("notification.create", scope=CREATE_SCOPE)
 @_handle_errors
 def create_notification(req: func.HttpRequest) -> func.HttpResponse:
     new = payloads.new_notification(req)
@@ -90,7 +94,7 @@ def create_notification(req: func.HttpRequest) -> func.HttpResponse:
 
 
 @bp.route(route="notifications/{id}", methods=["GET"])
-@api.requires("notification.read")
+@api.requires("notification.read", scope=READ_SCOPE)
 @_handle_errors
 def get_notification(req: func.HttpRequest) -> func.HttpResponse:
     notification_id = payloads.notification_id(req)
@@ -101,7 +105,7 @@ def get_notification(req: func.HttpRequest) -> func.HttpResponse:
 
 
 @bp.route(route="notifications/{id}/ack", methods=["POST"])
-@api.requires("notification.read")
+@api.requires("notification.read", scope=READ_SCOPE)
 @_handle_errors
 def acknowledge_notification(req: func.HttpRequest) -> func.HttpResponse:
     caller = principal_of(req)

@@ -41,7 +41,7 @@ func scopeDefinitions(scopes array) array => map(scopes, s => {
   value: s.value
   type: 'User'
   isEnabled: true
-  adminConsentDisplayName: s.value
+  adminConsentDisplayName: s.adminConsentDisplayName
   adminConsentDescription: 'Lets the app use ${s.value} as the signed-in user.'
   userConsentDisplayName: s.value
   userConsentDescription: 'Lets the app use ${s.value} on your behalf.'

@@ -21,9 +21,14 @@ def api(monkeypatch, emulator, factory: TokenFactory) -> Authorizer:
 
 
 def call(
-    api: Authorizer, token: str | None, role: str = "notification.create", *, authorization: str | None = None
+    api: Authorizer,
+    token: str | None,
+    role: str = "notification.create",
+    scope: str = "Notifications.Create",
+    *,
+    authorization: str | None = None,
 ) -> func.HttpResponse:
-    @api.requires(role)
+    @api.requires(role, scope=scope)
     def handler(req: func.HttpRequest) -> func.HttpResponse:
         caller = principal_of(req)
         return func.HttpResponse(json.dumps({"oid": caller.object_id}), status_code=200)
@@ -59,12 +64,15 @@ def test_app_without_the_role_is_403_naming_it(api, factory) -> None:
 
 
 def test_user_needs_the_scope_and_the_role(api, factory) -> None:
-    both = factory.user_claims(scp="notification.create", roles=["notification.create"])
+    both = factory.user_claims(scp="Notifications.Create", roles=["notification.create"])
     assert call(api, factory.tenant_signed(both)).status_code == 200
-    scope_only = factory.user_claims(scp="notification.create", roles=["notification.read"])
+    scope_only = factory.user_claims(scp="Notifications.Create", roles=["notification.read"])
     assert problem(call(api, factory.tenant_signed(scope_only)))["missing"] == ["user role notification.create"]
-    role_only = factory.user_claims(scp="notification.read", roles=["notification.create"])
-    assert problem(call(api, factory.tenant_signed(role_only)))["missing"] == ["scope notification.create"]
+    role_only = factory.user_claims(scp="Notifications.Read", roles=["notification.create"])
+    assert problem(call(api, factory.tenant_signed(role_only)))["missing"] == ["scope Notifications.Create"]
+    # The role's value as a scope is not the scope: a token whose scp repeats the role name is refused.
+    role_as_scope = factory.user_claims(scp="notification.create", roles=["notification.create"])
+    assert problem(call(api, factory.tenant_signed(role_as_scope)))["missing"] == ["scope Notifications.Create"]
 
 
 def test_a_token_with_neither_roles_nor_scp_gets_nothing(api, factory) -> None:
@@ -101,7 +109,7 @@ def test_unreachable_keys_are_503_with_retry_after(api, factory, monkeypatch) ->
 
 
 def test_async_handlers_are_guarded_too(api, factory) -> None:
-    @api.requires("notification.read")
+    @api.requires("notification.read", scope="Notifications.Read")
     async def handler(req: func.HttpRequest) -> func.HttpResponse:
         return func.HttpResponse("in")
 
@@ -115,7 +123,7 @@ def test_async_handlers_are_guarded_too(api, factory) -> None:
 def test_guard_keeps_the_signature_the_worker_checks(api) -> None:
     import inspect
 
-    @api.requires("notification.read")
+    @api.requires("notification.read", scope="Notifications.Read")
     def handler(req: func.HttpRequest) -> func.HttpResponse:
         return func.HttpResponse("in")
 
@@ -141,3 +149,7 @@ def test_user_only_routes_refuse_app_tokens(api, factory) -> None:
     assert with_token(user_token).get_body() == b"in"
     with pytest.raises(ValueError):
         api.requires()
+    with pytest.raises(ValueError):
+        api.requires("notification.read")  # no scope: it may not default to the role's value
+    with pytest.raises(ValueError):
+        api.requires("notification.read", scope="notification.read")

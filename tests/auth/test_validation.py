@@ -101,12 +101,12 @@ BAD_TOKENS = {
     "missing tid": (lambda f: f.tenant_signed(f.app_claims(tid=None)), "token lacks a required claim"),
     "missing oid": (lambda f: f.tenant_signed(f.app_claims(oid=None)), "token lacks a required claim"),
     "roles as a string": (lambda f: f.tenant_signed(f.app_claims(roles="notification.read")), "malformed roles claim"),
-    "scp as a list": (lambda f: f.tenant_signed(f.user_claims(scp=["notification.read"])), "malformed scp claim"),
+    "scp as a list": (lambda f: f.tenant_signed(f.user_claims(scp=["Notifications.Read"])), "malformed scp claim"),
     "scope in roles (user token without scp)": (
         lambda f: f.tenant_signed(f.user_claims(scp=None, roles=["notification.read"])),
         "user token without scp",
     ),
-    "app token with scp": (lambda f: f.tenant_signed(f.app_claims(scp="notification.read")), "app token with scp"),
+    "app token with scp": (lambda f: f.tenant_signed(f.app_claims(scp="Notifications.Read")), "app token with scp"),
     "no client id": (lambda f: f.tenant_signed(f.app_claims(appid=None)), "token lacks oid, tid or client id"),
     "user token expired": (
         lambda f: f.tenant_signed(f.user_claims(exp=NOW - 3600, iat=NOW - 7200, nbf=NOW - 7200)),
@@ -138,7 +138,7 @@ def test_good_app_tokens_with_either_audience_form(factory, validator, version, 
 
 def test_good_user_token(factory, validator) -> None:
     caller = validator.validate(factory.tenant_signed(factory.user_claims("2.0")))
-    assert not caller.is_app and caller.scopes == {"notification.read"}
+    assert not caller.is_app and caller.scopes == {"Notifications.Read"}
     assert caller.username == factory.emulator.user("alice")["userPrincipalName"]
 
 
@@ -154,7 +154,7 @@ def test_real_tokens_from_the_emulator_validate(emulator: EmulatorProcess, valid
     app = validator.validate(ManagedIdentityCredential().get_token("api://notification-api/.default").token)
     assert app.is_app and app.roles == {"notification.read"}
     user = validator.validate(emulator.user_token("carol", "api://notification-api/.default"))
-    assert user.scopes == {"notification.read", "notification.create"}
+    assert user.scopes == {"Notifications.Read", "Notifications.Create"}
     assert user.roles == {"notification.read", "notification.create"}
 
 

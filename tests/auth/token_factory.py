@@ -65,7 +65,7 @@ class TokenFactory:
             oid=alice["id"],
             sub="pairwise",
             idtyp="user",
-            scp="notification.read",
+            scp="Notifications.Read",
             upn=alice["userPrincipalName"],
             name=alice["displayName"],
         )

@@ -109,7 +109,7 @@ def test_users_see_and_ack_only_their_own(as_, stack: Stack) -> None:
 
 
 def test_user_needs_the_role_not_only_the_scope(as_) -> None:
-    # alice's token carries the notification.create scope (pre-authorized) but she lacks the role.
+    # alice's token carries the Notifications.Create scope (pre-authorized) but she lacks the role.
     refused = problem(as_("alice").create(recipient()), 403)
     assert refused["missing"] == ["user role notification.create"]
     assert as_("carol").create(recipient()).status_code == 201  # the role through her group

@@ -190,7 +190,7 @@ def test_consent_challenge_then_one_exchange_for_twenty_calls(tmp_path) -> None:
             json={
                 "clientAppId": proxy_id,
                 "resource": "notification-api",
-                "scopes": ["notification.read", "notification.create"],
+                "scopes": ["Notifications.Read", "Notifications.Create"],
             },
         )
         # Same token: MSAL repeats the refused answer from its 60-second HTTP cache, without asking Entra.

@@ -26,23 +26,30 @@ def inspect(emulator: EmulatorProcess, token: str, permission: str) -> str:
 
 def test_allowed_and_missing_role(emulator: EmulatorProcess) -> None:
     token = ManagedIdentityCredential().get_token(API).token  # caller-app: notification.read
-    assert 'class="allowed">allowed' in inspect(emulator, token, "notification-api|notification.read")
-    page = inspect(emulator, token, "notification-api|notification.create")
+    assert 'class="allowed">allowed' in inspect(
+        emulator, token, "notification-api|notification.read|Notifications.Read"
+    )
+    page = inspect(emulator, token, "notification-api|notification.create|Notifications.Create")
     assert "refused (403)" in page and "missing app role notification.create" in page
 
 
 def test_audience_of_another_app(emulator: EmulatorProcess) -> None:
     token = ManagedIdentityCredential().get_token(API).token
-    page = inspect(emulator, token, "obo-proxy|access_as_user")
+    page = inspect(emulator, token, "obo-proxy||access_as_user")
     assert "refused (401)" in page and "audience is the App ID URI of another app (notification-api)" in page
 
 
 def test_users_need_scope_and_role_and_app_tokens_cannot_act_as_users(emulator: EmulatorProcess) -> None:
     alice = emulator.user_token("alice", API)
-    page = inspect(emulator, alice, "notification-api|notification.create")
+    page = inspect(emulator, alice, "notification-api|notification.create|Notifications.Create")
     assert "missing user role notification.create" in page and "missing scope" not in page
+    # A delegated token whose scp repeats the role's value lacks the scope: the two are distinct.
+    claims = jwt.decode(emulator.user_token("carol", API), options={"verify_signature": False})
+    role_as_scope = emulator.mint({**claims, "scp": "notification.create"})
+    page = inspect(emulator, role_as_scope, "notification-api|notification.create|Notifications.Create")
+    assert "missing scope Notifications.Create" in page and "missing user role" not in page
     app = ManagedIdentityCredential().get_token("api://obo-proxy/.default").token
-    assert "this permission is for users only" in inspect(emulator, app, "obo-proxy|access_as_user")
+    assert "this permission is for users only" in inspect(emulator, app, "obo-proxy||access_as_user")
 
 
 def test_forged_expired_and_garbage(emulator: EmulatorProcess) -> None:
@@ -54,11 +61,11 @@ def test_forged_expired_and_garbage(emulator: EmulatorProcess) -> None:
         "RS256",
         headers={"kid": jwt.get_unverified_header(good)["kid"]},
     )
-    page = inspect(emulator, forged, "notification-api|notification.read")
+    page = inspect(emulator, forged, "notification-api|notification.read|Notifications.Read")
     assert "INVALID: the signature does not match" in page and "refused (401)" in page
     now = int(time.time())
     expired = emulator.mint({**claims, "iat": now - 7200, "nbf": now - 7200, "exp": now - 3600})
-    assert "expired 60 min ago" in inspect(emulator, expired, "notification-api|notification.read")
+    assert "expired 60 min ago" in inspect(emulator, expired, "notification-api|notification.read|Notifications.Read")
     assert "not a readable JWT" in inspect(emulator, "<script>alert(1)</script>", "")
     assert "<script>alert(1)</script>" not in inspect(emulator, "<script>alert(1)</script>", "")  # escaped
 
@@ -108,7 +115,9 @@ def test_inspector_in_headless_chromium(emulator: EmulatorProcess, browser, tmp_
     browser.get(f"{emulator.origin}/")
     assert browser.title == "Local Entra ID emulator"
     browser.find_element(By.ID, "token").send_keys(token)
-    Select(browser.find_element(By.ID, "permission")).select_by_value("notification-api|notification.create")
+    Select(browser.find_element(By.ID, "permission")).select_by_value(
+        "notification-api|notification.create|Notifications.Create"
+    )
     browser.find_element(By.ID, "inspect").click()
     # The form posts and the page reloads: wait for the answer rather than racing the navigation.
     verdict = WebDriverWait(browser, 20).until(expected_conditions.presence_of_element_located((By.ID, "verdict")))

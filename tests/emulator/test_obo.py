@@ -40,7 +40,7 @@ def test_secretless_exchange_gives_the_user_token_for_the_api(emulator: Emulator
     assert claims["aud"] == "api://notification-api" and claims["ver"] == "1.0"
     assert claims["appid"] == emulator.app_id("obo-proxy") and claims["appidacr"] == "2"
     assert claims["oid"] == emulator.user("alice")["id"] and claims["idtyp"] == "user"
-    assert claims["scp"] == "notification.create notification.read"
+    assert claims["scp"] == "Notifications.Create Notifications.Read"
     assert claims["roles"] == ["notification.read"]  # the user's own roles decide
     stats = emulator.stats()
     assert stats["obo:obo-proxy"] == 1
@@ -151,11 +151,11 @@ def test_consent_missing_then_granted(variant: EmulatorProcess, monkeypatch) -> 
         json={
             "clientAppId": variant.app_id("obo-proxy"),
             "resource": "notification-api",
-            "scopes": ["notification.read"],
+            "scopes": ["Notifications.Read"],
         },
     )
     claims = jwt.decode(obo(variant, alice).get_token(API).token, options={"verify_signature": False})
-    assert claims["scp"] == "notification.read"
+    assert claims["scp"] == "Notifications.Read"
 
 
 def test_garbage_assertion_is_aadsts50027(emulator: EmulatorProcess) -> None:
@@ -169,13 +169,13 @@ def test_removing_and_restoring_pre_authorization(emulator: EmulatorProcess) -> 
     emulator.admin("DELETE", "pre-authorizations", json=body)
     with pytest.raises(ClientAuthenticationError, match="AADSTS65001"):
         obo(emulator, emulator.user_token("alice", PROXY)).get_token(API)
-    emulator.admin("POST", "pre-authorizations", json={**body, "scopes": ["notification.read"]})
+    emulator.admin("POST", "pre-authorizations", json={**body, "scopes": ["Notifications.Read"]})
     claims = jwt.decode(
         obo(emulator, emulator.user_token("alice", PROXY)).get_token(API).token, options={"verify_signature": False}
     )
-    assert claims["scp"] == "notification.read"
+    assert claims["scp"] == "Notifications.Read"
     emulator.reset()  # back to the file: both scopes pre-authorized
     claims = jwt.decode(
         obo(emulator, emulator.user_token("alice", PROXY)).get_token(API).token, options={"verify_signature": False}
     )
-    assert claims["scp"] == "notification.create notification.read"
+    assert claims["scp"] == "Notifications.Create Notifications.Read"

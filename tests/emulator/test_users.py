@@ -49,7 +49,7 @@ def test_user_token_for_a_v1_api_carries_scopes_and_the_users_roles(emulator, ve
     assert claims["idtyp"] == "user" and claims["oid"] == alice["id"]
     assert claims["upn"] == alice["userPrincipalName"] and claims["name"] == alice["displayName"]
     # .default: every scope the Azure CLI is pre-authorized for; roles: what alice holds.
-    assert claims["scp"] == "notification.create notification.read"
+    assert claims["scp"] == "Notifications.Create Notifications.Read"
     assert claims["roles"] == ["notification.read"]
     assert {"refresh_token", "id_token", "client_info"} <= result.keys()
 
@@ -84,8 +84,14 @@ def test_unknown_scope_is_aadsts70011(emulator) -> None:
 
 
 def test_explicit_scope_is_granted_as_asked(emulator, verify) -> None:
+    result = sign_in(emulator, "alice", ["api://notification-api/Notifications.Read"])
+    assert verify(result["access_token"])["scp"] == "Notifications.Read"
+
+
+def test_a_role_value_is_not_a_scope(emulator) -> None:
+    # Roles and scopes have distinct values; asking for the role's value as a scope is asking for nothing.
     result = sign_in(emulator, "alice", ["api://notification-api/notification.read"])
-    assert verify(result["access_token"])["scp"] == "notification.read"
+    assert result["error"] == "invalid_scope" and 70011 in result["error_codes"]
 
 
 def test_refresh_token_reaches_another_resource(cli_app, emulator, verify) -> None:
