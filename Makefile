@@ -55,4 +55,4 @@ bench: setup
 	$(PY) bench/obo.py
 
 clean:
-	rm -rf $(VENV) .venv-worker node_modules .emulator .azurite .pytest_cache .ruff_cache
+	rm -rf $(VENV) .venv-worker node_modules .emulator .azurite .pytest_cache .ruff_cache .mypy_cache

@@ -6,6 +6,8 @@ from __future__ import annotations
 import re
 import subprocess
 
+import yaml
+
 from tests.processes import ROOT
 
 README = (ROOT / "README.md").read_text()
@@ -60,3 +62,38 @@ def test_deploy_script_is_valid_bash_and_explains_itself() -> None:
     assert subprocess.run(["bash", "-n", "infra/deploy.sh"], cwd=ROOT).returncode == 0
     usage = subprocess.run(["bash", "infra/deploy.sh"], cwd=ROOT, capture_output=True, text=True, timeout=30)
     assert usage.returncode == 2 and "<resource-group> <location> <environment-name>" in usage.stdout
+
+
+def heading_anchor(heading: str) -> str:
+    """GitHub's anchor for a heading: lower case, punctuation other than '-' and '_' dropped, spaces as '-'."""
+    return re.sub(r"[^\w\- ]", "", heading.strip().lower()).replace(" ", "-")
+
+
+def test_front_matter_carries_the_sample_metadata() -> None:
+    """Azure samples carry YAML metadata (in an HTML comment, so GitHub does not render it)."""
+    block = re.match(r"<!--\n---\n(.*?)\n---\n-->\n# ", README, re.S)
+    assert block, "README.md must start with the sample metadata block"
+    metadata = yaml.safe_load(block.group(1))
+    assert metadata["page_type"] == "sample"
+    assert "python" in metadata["languages"]
+    assert {"azure-functions", "entra-id"} <= set(metadata["products"])
+    assert len(metadata["description"]) > 40
+
+
+def test_contents_lists_every_section_in_order() -> None:
+    toc = re.search(r"^## Contents\n\n((?:- \[.*\]\(#.*\)\n)+)", README, re.M)
+    assert toc, "README.md needs a '## Contents' list"
+    listed = re.findall(r"- \[(.*)\]\(#(.*)\)", toc.group(1))
+    sections = [h for h in re.findall(r"^## (.+)$", README, re.M) if h != "Contents"]
+    assert [title for title, _ in listed] == sections
+    assert [anchor for _, anchor in listed] == [heading_anchor(h) for h in sections]
+
+
+def test_layout_comes_right_after_the_two_commands() -> None:
+    sections = re.findall(r"^## (.+)$", README, re.M)
+    assert sections.index("Layout") == sections.index("Two commands") + 1
+
+
+def test_the_licence_is_mit_and_the_readme_says_so() -> None:
+    assert (ROOT / "LICENSE").read_text().startswith("MIT License\n")
+    assert "[LICENSE](LICENSE)" in README

@@ -1,0 +1,71 @@
+"""The GitHub workflow cannot run on this machine; these tests hold it to what can be checked here:
+it runs on pushes and pull requests, on Debian (whose chromium packages the browser test needs),
+and runs `.ci/run`, which ends in the test command README.md gives."""
+
+from __future__ import annotations
+
+import re
+import shlex
+from typing import Any
+
+import yaml
+
+from tests.processes import ROOT
+
+
+def load(path: str) -> Any:
+    return yaml.safe_load((ROOT / path).read_text())
+
+
+def readme_test_command() -> str:
+    two_commands = re.search(r"## Two commands\n.*?```bash\n(.*?)```", (ROOT / "README.md").read_text(), re.S)
+    assert two_commands, "README.md lost its 'Two commands' block"
+    commands = [line.split("#")[0].strip() for line in two_commands.group(1).splitlines()]
+    return next(c for c in commands if c.startswith("make test"))
+
+
+def last_command(script: str) -> str:
+    lines = [line.strip() for line in (ROOT / script).read_text().splitlines()]
+    return [line for line in lines if line and not line.startswith("#")][-1]
+
+
+def test_ci_script_ends_with_the_readme_test_command() -> None:
+    assert last_command(".ci/run") == readme_test_command() == "make test"
+
+
+def test_ci_script_installs_debian_chromium_and_its_driver() -> None:
+    script = (ROOT / ".ci/run").read_text()
+    install = next(line for line in script.splitlines() if "apt-get install" in line)
+    assert {"chromium", "chromium-driver"} <= set(shlex.split(install))
+
+
+def test_workflow_runs_on_pushes_and_pull_requests() -> None:
+    workflow = load(".github/workflows/ci.yml")
+    triggers = workflow.get("on", workflow.get(True))  # YAML 1.1 reads a bare `on` key as true
+    assert "push" in triggers
+    assert "pull_request" in triggers
+
+
+def test_workflow_runs_the_ci_script_on_debian() -> None:
+    (job,) = load(".github/workflows/ci.yml")["jobs"].values()
+    assert job["container"].startswith("debian:")
+    commands = [step["run"].strip() for step in job["steps"] if "run" in step]
+    assert commands[-1] == "bash .ci/run"
+
+
+def test_workflow_checks_out_before_running_the_script() -> None:
+    (job,) = load(".github/workflows/ci.yml")["jobs"].values()
+    uses = [i for i, step in enumerate(job["steps"]) if step.get("uses", "").startswith("actions/checkout@")]
+    runs_script = [i for i, step in enumerate(job["steps"]) if ".ci/run" in step.get("run", "")]
+    assert uses and runs_script and uses[0] < runs_script[0]
+
+
+def test_dependabot_watches_pip_and_npm_at_the_root() -> None:
+    updates = {(u["package-ecosystem"], u["directory"]) for u in load(".github/dependabot.yml")["updates"]}
+    assert {("pip", "/"), ("npm", "/")} <= updates
+
+
+def test_pre_commit_runs_ruff_and_the_formatter_from_the_pinned_venv() -> None:
+    hooks = {hook["id"]: hook for repo in load(".pre-commit-config.yaml")["repos"] for hook in repo["hooks"]}
+    assert hooks["ruff-check"]["entry"].startswith(".venv/bin/python -m ruff check")
+    assert hooks["ruff-format"]["entry"].startswith(".venv/bin/python -m ruff format")
