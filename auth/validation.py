@@ -4,7 +4,11 @@ Every rule is a line below; the checks PyJWT does are named in the ``jwt.decode`
 signature (RS256 only, key chosen by ``kid`` from the tenant's published keys and nowhere
 else: ``jku``, ``x5u``, ``jwk`` and ``x5c`` headers are never read), ``exp``/``nbf`` with a
 small leeway, ``aud`` in the configured list, ``iss`` one of the tenant's two issuers. Then:
-the issuer must match the token version, and ``tid`` must be ours.
+every claim we read has the JSON type Entra issues, the issuer must match the token version, and
+``tid`` must be ours.
+
+Whatever the input, ``validate`` raises only ``TokenError`` (401) or ``KeysUnavailable`` (503):
+tests/auth/test_validation_properties.py shows it with hypothesis.
 
 Validated tokens are cached by their SHA-256 until they expire, because callers reuse a token
 for an hour (managed identity tokens for a day) and PyJWT's decode costs ~7x the RSA check.
@@ -15,6 +19,7 @@ from __future__ import annotations
 
 import hashlib
 import logging
+import math
 import threading
 import time
 from collections import OrderedDict
@@ -33,6 +38,14 @@ CLOCK_SKEW = 60  # seconds of leeway on exp and nbf
 KEY_SET_LIFETIME = 6 * 3600  # Entra rotates signing keys rarely and announces them weeks ahead
 UNKNOWN_KID_COOLDOWN = 300  # at most one refetch per 5 min, however many unknown kids arrive
 CACHE_SIZE = 10_000
+
+# The claims we read, with the JSON type Entra gives them. PyJWT checks only what it uses (it
+# accepts ``exp: "1700000000"`` and ``aud: [...]``); a value of another type is a forgery or a bug.
+_NUMERIC_DATES = ("exp", "nbf", "iat")  # RFC 7519 NumericDate: a JSON number
+_STRINGS = (
+    "iss", "aud", "tid", "oid", "sub", "ver", "appid", "azp", "idtyp",
+    "scp", "upn", "unique_name", "preferred_username", "name",
+)  # fmt: skip
 
 _PYJWT_REASONS = [  # most specific first: PyJWT's exceptions form a hierarchy
     (jwt.ExpiredSignatureError, "token expired"),
@@ -82,6 +95,8 @@ class TokenValidator:
         """The caller, or ``TokenError`` (401) / ``KeysUnavailable`` (503)."""
         if len(token) > MAX_TOKEN_LENGTH:
             raise TokenError("token too large", f"{len(token)} characters, limit {MAX_TOKEN_LENGTH}")
+        if not token.isascii():  # a JWT is base64url and dots; this also keeps encode() below safe
+            raise TokenError("malformed token", "non-ASCII characters in the token")
         digest = hashlib.sha256(token.encode()).digest()
         cached = self._cached(digest)
         if cached is not None:
@@ -96,8 +111,8 @@ class TokenValidator:
     def _decode(self, token: str) -> dict:
         try:
             header = jwt.get_unverified_header(token)
-        except jwt.DecodeError as exc:
-            raise TokenError("malformed token", str(exc)) from None
+        except jwt.InvalidTokenError as exc:  # DecodeError, and the kid/crit checks' InvalidTokenError
+            raise TokenError("malformed token", f"{type(exc).__name__}: {exc}") from None
         if header.get("alg") != "RS256":  # refuses "none", HS256 signed with our public key, ES256...
             raise TokenError("algorithm not allowed", f"alg {header.get('alg')!r}")
         kid = header.get("kid")
@@ -117,6 +132,7 @@ class TokenValidator:
         except jwt.InvalidTokenError as exc:
             reason = next(r for kind, r in _PYJWT_REASONS if isinstance(exc, kind))
             raise TokenError(reason, f"{type(exc).__name__}: {exc}") from None
+        _check_claim_types(claims)
         # A v1 token carries the sts.windows.net issuer, a v2 token the authority's: never crossed.
         if self.issuers.get(str(claims["ver"])) != claims["iss"]:
             raise TokenError("token is from another issuer", f"ver {claims['ver']!r} with iss {claims['iss']!r}")
@@ -127,7 +143,7 @@ class TokenValidator:
     def _signing_key(self, kid: str):
         try:
             return self._key_client().get_signing_key(kid).key
-        except jwt.PyJWKClientConnectionError as exc:
+        except (jwt.PyJWKClientConnectionError, jwt.PyJWKSetError) as exc:
             raise KeysUnavailable(f"cannot fetch the tenant's signing keys: {exc}") from None
         except jwt.PyJWKClientError as exc:
             raise TokenError("signing key not found", f"kid {kid[:64]!r}: {exc}") from None
@@ -143,6 +159,8 @@ class TokenValidator:
                     metadata = response.json()
                 except (requests.RequestException, ValueError) as exc:
                     raise KeysUnavailable(f"cannot read {url}: {exc}") from None
+                if not isinstance(metadata, dict) or not isinstance(metadata.get("jwks_uri"), str):
+                    raise KeysUnavailable(f"{url} is not OpenID metadata with a jwks_uri")
                 if metadata.get("issuer") != self.issuers["2.0"]:
                     raise KeysUnavailable(f"{url} names issuer {metadata.get('issuer')!r}, not {self.issuers['2.0']!r}")
                 self._keys = _TenantKeys(metadata["jwks_uri"], self._forget_all)
@@ -174,3 +192,14 @@ class TokenValidator:
             self._cache.clear()
             self._cache_expiry.clear()
         log.info("signing keys fetched; validated-token cache emptied")
+
+
+def _check_claim_types(claims: dict) -> None:
+    """Each claim we read has the JSON type Entra issues, or the token is refused with its name."""
+    for name in _NUMERIC_DATES:
+        value = claims.get(name)
+        if isinstance(value, bool) or not isinstance(value, int | float) or not math.isfinite(value):
+            raise TokenError(f"malformed {name} claim", f"{name} is {type(value).__name__}, not a NumericDate")
+    for name in _STRINGS:
+        if name in claims and not isinstance(claims[name], str):
+            raise TokenError(f"malformed {name} claim", f"{name} is {type(claims[name]).__name__}, not a string")

@@ -18,7 +18,7 @@ import os
 
 import azure.functions as func
 
-from auth import debug_only, problems
+from auth import bodies, debug_only, problems
 from outbound import BearerClient, build_credential, credential_tokens, retrying_session
 
 from . import diagnosis
@@ -119,9 +119,9 @@ def caller_list(req: func.HttpRequest) -> func.HttpResponse:
 @_errors_as_problems
 def caller_create(req: func.HttpRequest) -> func.HttpResponse:
     try:
-        notification = req.get_json()
-    except ValueError:
-        return problems.problem(400, "Send a JSON object: recipient, title, body.")
+        notification = bodies.json_object(req)
+    except bodies.BodyError as exc:
+        return exc.problem()
     created = notification_api().create(notification, req.headers.get("Idempotency-Key"))
     return problems.json_response(created, 201)
 

@@ -6,6 +6,7 @@ import logging
 
 from starlette.applications import Starlette
 from starlette.exceptions import HTTPException
+from starlette.middleware import Middleware
 from starlette.requests import Request
 from starlette.responses import JSONResponse
 from starlette.routing import Route
@@ -36,11 +37,37 @@ async def _http_error(request: Request, exc: Exception) -> JSONResponse:
     )
 
 
-async def _unexpected(request: Request, exc: Exception) -> JSONResponse:
-    log.exception("unexpected error on %s %s", request.method, request.url.path)
-    return JSONResponse(
-        {"error": "server_error", "error_description": "The emulator failed; see its log."}, status_code=500
-    )
+class UnexpectedErrors:
+    """A failure in a handler is a one-line 500 and the connection stays usable.
+
+    Not an ``exception_handlers[Exception]`` entry: Starlette's outermost middleware re-raises after
+    sending that answer, and uvicorn then closes the keep-alive connection under the client's next
+    requests. Here the exception ends with the answer.
+    """
+
+    def __init__(self, app) -> None:
+        self.app = app
+
+    async def __call__(self, scope, receive, send) -> None:
+        if scope["type"] != "http":
+            return await self.app(scope, receive, send)
+        started = False
+
+        async def tracking_send(message) -> None:
+            nonlocal started
+            started = started or message["type"] == "http.response.start"
+            await send(message)
+
+        try:
+            await self.app(scope, receive, tracking_send)
+        except Exception as exc:
+            log.error("unexpected %s on %s %s: %s", type(exc).__name__, scope["method"], scope["path"], exc)
+            if started:
+                raise  # half an answer is out: only closing the connection can end it
+            response = JSONResponse(
+                {"error": "server_error", "error_description": "The emulator failed; see its log."}, status_code=500
+            )
+            await response(scope, receive, send)
 
 
 def build_app(state: State) -> Starlette:
@@ -69,7 +96,9 @@ def build_app(state: State) -> Starlette:
         Route("/admin/mint", admin.mint, methods=["POST"]),
     ]
     app = Starlette(
-        routes=routes, exception_handlers={EntraError: _entra_error, HTTPException: _http_error, Exception: _unexpected}
+        routes=routes,
+        exception_handlers={EntraError: _entra_error, HTTPException: _http_error},
+        middleware=[Middleware(UnexpectedErrors)],
     )
     app.state.emulator = state
     return app

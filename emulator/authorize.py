@@ -97,7 +97,12 @@ async def authorize(request: Request) -> Response:
         return _page(params, client_name)
 
     user = state.directory.find_user(params.get("username", ""))
-    if user is None or not user.password or not secrets.compare_digest(user.password, params.get("password", "")):
+    # compare_digest takes non-ASCII only as bytes (a str raises TypeError): compare the UTF-8.
+    if (
+        user is None
+        or not user.password
+        or not secrets.compare_digest(user.password.encode(), params.get("password", "").encode())
+    ):
         return _page(params, client_name, str(errors.invalid_password()), 200)
     client = grants.Client(client_id, client_name, "0", "none")
     try:

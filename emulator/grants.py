@@ -344,7 +344,8 @@ def authorization_code(state: State, form: Form, client: Client) -> dict:
         verifier = required(form, "code_verifier")
         if code.code_challenge_method == "S256":
             verifier = base64.urlsafe_b64encode(hashlib.sha256(verifier.encode()).digest()).rstrip(b"=").decode()
-        if not hmac.compare_digest(verifier, code.code_challenge):
+        # Bytes: compare_digest raises TypeError on a non-ASCII str (a verifier or a stored challenge).
+        if not hmac.compare_digest(verifier.encode(), code.code_challenge.encode()):
             raise errors.pkce_mismatch()
     code.redeemed = True
     user = state.directory.find_by_object_id(code.user_oid)

@@ -12,7 +12,7 @@ import logging
 
 import azure.functions as func
 
-from auth import Authorizer, Principal, anonymous, principal_of, problems
+from auth import Authorizer, Principal, anonymous, bodies, principal_of, problems
 
 from . import payloads
 from .store import IdempotencyKeyReused, InvalidPageToken, NotificationStore, StorageUnavailable, public
@@ -48,6 +48,8 @@ def _handle_errors(handler):
     def run(req: func.HttpRequest) -> func.HttpResponse:
         try:
             return handler(req)
+        except bodies.BodyError as exc:
+            return exc.problem()
         except payloads.PayloadError as exc:
             return problems.problem(exc.status, exc.detail, **({"errors": exc.errors} if exc.errors else {}))
         except InvalidPageToken:

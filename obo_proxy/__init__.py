@@ -17,7 +17,7 @@ import azure.functions as func
 import requests
 from azure.core.exceptions import AzureError
 
-from auth import Authorizer, bearer_token, principal_of, problems
+from auth import Authorizer, bearer_token, bodies, principal_of, problems
 from outbound import BearerClient, DownstreamError, retrying_session
 
 from .exchange import OboFailure, OnBehalfOf
@@ -153,9 +153,9 @@ def obo_list(req: func.HttpRequest) -> func.HttpResponse:
 def obo_create(req: func.HttpRequest) -> func.HttpResponse:
     """Create a notification as the signed-in user (needs their notification.create role)."""
     try:
-        body = req.get_json()
-    except ValueError:
-        return problems.problem(400, "Send a JSON object: recipient, title, body.")
+        body = bodies.json_object(req)  # the API checks the fields; the proxy refuses what it cannot forward
+    except bodies.BodyError as exc:
+        return exc.problem()
     api = api_as_user(req)
     # The same key on every retry of this call, so a retried create cannot duplicate.
     key = req.headers.get("Idempotency-Key") or str(uuid.uuid4())

@@ -27,6 +27,11 @@ def _parts(f: TokenFactory, keep: slice, extra: str = "") -> str:
     return ".".join(f.tenant_signed(f.app_claims()).split(".")[keep]) + extra
 
 
+def _with_header(header: dict) -> str:
+    """A token with exactly this header (any JSON values), a plausible payload and a junk signature."""
+    return f"{b64(header)}.{b64({'exp': NOW + 3600})}.{b64(b'not a signature')}"
+
+
 # name -> (how to build the token, the reason the client is told). Each is one test.
 BAD_TOKENS = {
     "expired": (
@@ -108,6 +113,32 @@ BAD_TOKENS = {
     ),
     "app token with scp": (lambda f: f.tenant_signed(f.app_claims(scp="Notifications.Read")), "app token with scp"),
     "no client id": (lambda f: f.tenant_signed(f.app_claims(appid=None)), "token lacks oid, tid or client id"),
+    # Header shapes PyJWT refuses with InvalidTokenError, not DecodeError: once a 500 for anyone (issue 11).
+    "kid as a number": (lambda f: _with_header({"alg": "RS256", "kid": 0}), "malformed token"),
+    "kid true": (lambda f: _with_header({"alg": "RS256", "kid": True}), "malformed token"),
+    "kid null": (lambda f: _with_header({"alg": "RS256", "kid": None}), "malformed token"),
+    "kid as a list": (lambda f: _with_header({"alg": "RS256", "kid": [f.kid]}), "malformed token"),
+    "kid as an object": (lambda f: _with_header({"alg": "RS256", "kid": {"k": f.kid}}), "malformed token"),
+    "crit not a list": (lambda f: _with_header({"alg": "RS256", "kid": f.kid, "crit": "exp"}), "malformed token"),
+    "crit naming an unknown extension": (
+        lambda f: _with_header({"alg": "RS256", "kid": f.kid, "crit": ["x-evil"], "x-evil": 1}),
+        "malformed token",
+    ),
+    "non-ASCII characters": (lambda f: _parts(f, slice(0, 3)) + "\u00e9", "malformed token"),
+    # Correctly signed, claims of types Entra never issues: once accepted, or a 500 in the store (issue 11).
+    "exp as a numeric string": (
+        lambda f: f.tenant_signed(f.app_claims(exp=str(NOW + 3600))),
+        "malformed exp claim",
+    ),
+    "nbf as a boolean": (lambda f: f.tenant_signed(f.app_claims(nbf=True)), "malformed nbf claim"),
+    "ver as a number": (lambda f: f.tenant_signed(f.app_claims(ver=1.0)), "malformed ver claim"),
+    "aud as a list": (lambda f: f.tenant_signed(f.app_claims(aud=["api://notification-api"])), "malformed aud claim"),
+    "upn as a number": (lambda f: f.tenant_signed(f.user_claims(upn=12345)), "malformed upn claim"),
+    "preferred_username as a list": (
+        lambda f: f.tenant_signed(f.user_claims("2.0", upn=None, preferred_username=["alice"])),
+        "malformed preferred_username claim",
+    ),
+    "oid as a number": (lambda f: f.tenant_signed(f.app_claims(oid=7)), "malformed oid claim"),
     "user token expired": (
         lambda f: f.tenant_signed(f.user_claims(exp=NOW - 3600, iat=NOW - 7200, nbf=NOW - 7200)),
         "token expired",
