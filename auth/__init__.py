@@ -5,7 +5,7 @@ is calling), ``guards.py`` (may they call this route?), ``problems.py`` (what th
 Calling other services (credentials, the bearer client) is the other direction: ``outbound/``.
 """
 
-from . import problems
+from . import bodies, problems
 from .errors import KeysUnavailable, TokenError
 from .guards import Authorizer, AuthRequirement, anonymous, bearer_token, debug_only, principal_of
 from .principal import Principal
@@ -21,6 +21,7 @@ __all__ = [
     "TokenError",
     "TokenValidator",
     "anonymous",
+    "bodies",
     "bearer_token",
     "check_environment",
     "debug_endpoints_enabled",
