@@ -1,21 +1,33 @@
+"""Validator and guard tests run without the emulator: tokens are signed in this process and the
+tenant's keys are served by a local stub (tenant_stub.py). The emulator has its own end-to-end tests."""
+
 from __future__ import annotations
 
 import pytest
+from pytest_httpserver import HTTPServer
 
 from auth import AuthSettings, TokenValidator
+from tests.auth import tenant_stub
 from tests.auth.token_factory import TokenFactory
-from tests.emulator_process import EmulatorProcess
 
 
 @pytest.fixture(scope="session")
-def factory(emulator: EmulatorProcess) -> TokenFactory:
-    return TokenFactory(emulator)
+def factory(make_httpserver: HTTPServer) -> TokenFactory:
+    """One tenant key and one attacker key for the whole run (RSA key generation is the slow part)."""
+    return TokenFactory(tenant_stub.authority_host(make_httpserver))
 
 
 @pytest.fixture
-def settings(emulator: EmulatorProcess) -> AuthSettings:
+def tenant(httpserver: HTTPServer, factory: TokenFactory) -> HTTPServer:
+    """The stub, publishing the tenant's keys for this test; its request log starts empty."""
+    tenant_stub.publish(httpserver, factory)
+    return httpserver
+
+
+@pytest.fixture
+def settings(tenant: HTTPServer, factory: TokenFactory) -> AuthSettings:
     return AuthSettings(
-        emulator.tenant, emulator.origin, (emulator.app_id("notification-api"), "api://notification-api")
+        factory.tenant, tenant_stub.authority_host(tenant), (factory.api_app_id, "api://notification-api")
     )
 
 

@@ -8,15 +8,18 @@ import logging
 
 import azure.functions as func
 import pytest
+from pytest_httpserver import HTTPServer
 
 from auth import Authorizer, principal_of
+from tests.auth.tenant_stub import authority_host
 from tests.auth.token_factory import TokenFactory
 
 
 @pytest.fixture
-def api(monkeypatch, emulator, factory: TokenFactory) -> Authorizer:
+def api(monkeypatch, tenant: HTTPServer, factory: TokenFactory) -> Authorizer:
     monkeypatch.setenv("TEST_AUDIENCES", f"{factory.api_app_id},api://notification-api")
-    monkeypatch.setenv("AZURE_AUTHORITY_HOST", emulator.origin)
+    monkeypatch.setenv("AZURE_TENANT_ID", factory.tenant)
+    monkeypatch.setenv("AZURE_AUTHORITY_HOST", authority_host(tenant))
     return Authorizer("TEST_AUDIENCES")
 
 
@@ -41,7 +44,9 @@ def call(
 def problem(response: func.HttpResponse) -> dict:
     assert response.mimetype == "application/problem+json"
     body = json.loads(response.get_body())
-    assert body["status"] == response.status_code and body["title"] and body["detail"]
+    assert body["status"] == response.status_code
+    assert body["title"]
+    assert body["detail"]
     return body
 
 
@@ -49,7 +54,7 @@ def test_app_with_the_role_gets_in(api, factory) -> None:
     token = factory.tenant_signed(factory.app_claims(roles=["notification.create"]))
     response = call(api, token)
     assert response.status_code == 200
-    assert json.loads(response.get_body())["oid"] == factory.emulator.identity("caller-app")["principalId"]
+    assert json.loads(response.get_body())["oid"] == factory.caller["principalId"]
 
 
 def test_app_without_the_role_is_403_naming_it(api, factory) -> None:
@@ -99,13 +104,15 @@ def test_bad_token_is_401_invalid_token_with_a_short_true_reason(api, factory, c
     assert problem(response)["detail"] == "token is for another audience"
     # The operator sees why; nobody sees the token.
     assert "InvalidAudienceError" in caplog.text
-    assert token not in caplog.text and token.split(".")[2] not in caplog.text
+    assert token not in caplog.text
+    assert token.split(".")[2] not in caplog.text
 
 
 def test_unreachable_keys_are_503_with_retry_after(api, factory, monkeypatch) -> None:
     monkeypatch.setenv("AZURE_AUTHORITY_HOST", "https://127.0.0.1:1")
     response = call(Authorizer("TEST_AUDIENCES"), factory.tenant_signed(factory.app_claims()))
-    assert response.status_code == 503 and response.headers["Retry-After"] == "5"
+    assert response.status_code == 503
+    assert response.headers["Retry-After"] == "5"
 
 
 def test_async_handlers_are_guarded_too(api, factory) -> None:
@@ -145,7 +152,8 @@ def test_user_only_routes_refuse_app_tokens(api, factory) -> None:
         )
 
     refused = with_token(app_token)
-    assert refused.status_code == 403 and "app-only tokens are not accepted" in problem(refused)["detail"]
+    assert refused.status_code == 403
+    assert "app-only tokens are not accepted" in problem(refused)["detail"]
     assert with_token(user_token).get_body() == b"in"
     with pytest.raises(ValueError):
         api.requires()

@@ -1,19 +1,17 @@
-"""Every rule of token validation, each shown refusing the attack it exists for."""
+"""Every rule of token validation, each shown refusing the attack it exists for. Tokens are signed
+in this process; the tenant's keys come from a local stub (conftest.py), not from the emulator."""
 
 from __future__ import annotations
 
-import hashlib
-import time
+from collections.abc import Callable
 
 import pytest
+import time_machine
+from pytest_httpserver import HTTPServer
 
-from auth import KeysUnavailable, TokenError, TokenValidator
-from auth.settings import AuthSettings
-from tests.auth.token_factory import TokenFactory, b64
-from tests.emulator_process import EmulatorProcess
-
-NOW = int(time.time())
-
+from auth import AuthSettings, KeysUnavailable, TokenError, TokenValidator
+from tests.auth.tenant_stub import key_set_fetches
+from tests.auth.token_factory import TokenFactory, at, b64
 
 OTHER_TENANT = "11111111-2222-3333-4444-555555555555"
 
@@ -33,12 +31,12 @@ def _with_header(header: dict) -> str:
 
 
 # name -> (how to build the token, the reason the client is told). Each is one test.
-BAD_TOKENS = {
+BAD_TOKENS: dict[str, tuple[Callable[[TokenFactory], str], str]] = {
     "expired": (
-        lambda f: f.tenant_signed(f.app_claims(iat=NOW - 7200, nbf=NOW - 7200, exp=NOW - 3600)),
+        lambda f: f.tenant_signed(f.app_claims(iat=at(-7200), nbf=at(-7200), exp=at(-3600))),
         "token expired",
     ),
-    "not yet valid": (lambda f: f.tenant_signed(f.app_claims(nbf=NOW + 3600, exp=NOW + 7200)), "token not yet valid"),
+    "not yet valid": (lambda f: f.tenant_signed(f.app_claims(nbf=at(3600), exp=at(7200))), "token not yet valid"),
     "wrong audience": (
         lambda f: f.tenant_signed(f.app_claims(aud="api://some-other-api")),
         "token is for another audience",
@@ -64,7 +62,7 @@ BAD_TOKENS = {
         "token is from another tenant",
     ),
     "v1 token claiming the v2 issuer": (
-        lambda f: f.tenant_signed(f.app_claims(iss=f"{f.emulator.authority}/v2.0")),
+        lambda f: f.tenant_signed(f.app_claims(iss=f.v2_issuer)),
         "token is from another issuer",
     ),
     "v2 token claiming the v1 issuer": (
@@ -140,7 +138,7 @@ BAD_TOKENS = {
     ),
     "oid as a number": (lambda f: f.tenant_signed(f.app_claims(oid=7)), "malformed oid claim"),
     "user token expired": (
-        lambda f: f.tenant_signed(f.user_claims(exp=NOW - 3600, iat=NOW - 7200, nbf=NOW - 7200)),
+        lambda f: f.tenant_signed(f.user_claims(exp=at(-3600), iat=at(-7200), nbf=at(-7200))),
         "token expired",
     ),
 }
@@ -160,66 +158,81 @@ def test_bad_token_is_refused_with_its_reason(factory: TokenFactory, validator: 
 
 @pytest.mark.parametrize("version", ["1.0", "2.0"])
 @pytest.mark.parametrize("audience", ["api://notification-api", "guid"])
-def test_good_app_tokens_with_either_audience_form(factory, validator, version, audience) -> None:
+def test_good_app_tokens_with_either_audience_form(
+    factory: TokenFactory, validator: TokenValidator, version: str, audience: str
+) -> None:
     aud = factory.api_app_id if audience == "guid" else audience
     caller = validator.validate(factory.tenant_signed(factory.app_claims(version, aud=aud)))
-    assert caller.is_app and caller.roles == {"notification.read"} and not caller.scopes
-    assert caller.app_id == factory.emulator.identity("caller-app")["clientId"]
+    assert caller.is_app
+    assert caller.roles == {"notification.read"}
+    assert caller.scopes == set()
+    assert caller.app_id == factory.caller["clientId"]
 
 
-def test_good_user_token(factory, validator) -> None:
+def test_good_user_token(factory: TokenFactory, validator: TokenValidator) -> None:
     caller = validator.validate(factory.tenant_signed(factory.user_claims("2.0")))
-    assert not caller.is_app and caller.scopes == {"Notifications.Read"}
-    assert caller.username == factory.emulator.user("alice")["userPrincipalName"]
+    assert not caller.is_app
+    assert caller.scopes == {"Notifications.Read"}
+    assert caller.username == factory.alice["userPrincipalName"]
 
 
-def test_clock_skew_is_tolerated(factory, validator) -> None:
-    token = factory.tenant_signed(factory.app_claims(exp=NOW - 30, nbf=NOW + 30))
+def test_clock_skew_is_tolerated(factory: TokenFactory, validator: TokenValidator) -> None:
+    token = factory.tenant_signed(factory.app_claims(exp=at(-30), nbf=at(30)))
     assert validator.validate(token).is_app
 
 
-def test_real_tokens_from_the_emulator_validate(emulator: EmulatorProcess, validator) -> None:
-    """The same validator accepts what the real token endpoint and managed identity issue."""
-    from azure.identity import ManagedIdentityCredential
-
-    app = validator.validate(ManagedIdentityCredential().get_token("api://notification-api/.default").token)
-    assert app.is_app and app.roles == {"notification.read"}
-    user = validator.validate(emulator.user_token("carol", "api://notification-api/.default"))
-    assert user.scopes == {"Notifications.Read", "Notifications.Create"}
-    assert user.roles == {"notification.read", "notification.create"}
-
-
-def test_keys_are_fetched_once_and_validations_cached(emulator: EmulatorProcess, factory, settings) -> None:
-    emulator.reset()
-    validator = TokenValidator(settings)
+def test_keys_are_fetched_once_and_validations_cached(
+    tenant: HTTPServer, factory: TokenFactory, validator: TokenValidator
+) -> None:
     tokens = [factory.tenant_signed(factory.app_claims(uti=str(i))) for i in range(20)]
     for _ in range(5):
         for token in tokens:
             validator.validate(token)
-    assert emulator.stats()["jwks:fetch"] == 1
+    assert key_set_fetches(tenant) == 1
 
 
-def test_a_flood_of_unknown_kids_does_not_hammer_the_tenant(emulator: EmulatorProcess, factory, settings) -> None:
-    emulator.reset()
-    validator = TokenValidator(settings)
+def test_a_flood_of_unknown_kids_does_not_hammer_the_tenant(
+    tenant: HTTPServer, factory: TokenFactory, validator: TokenValidator
+) -> None:
     validator.validate(factory.tenant_signed(factory.app_claims()))
     for i in range(50):
         with pytest.raises(TokenError):
             validator.validate(factory.attacker_signed(factory.app_claims(), kid=f"unknown-{i}"))
-    assert emulator.stats()["jwks:fetch"] <= 2  # the first fetch, at most one refetch per cooldown
+    assert key_set_fetches(tenant) <= 2  # the first fetch, at most one refetch per cooldown
 
 
-def test_a_cached_token_still_expires(factory, validator, monkeypatch) -> None:
-    """The cache never outlives the token: past exp + skew the entry is dropped and PyJWT decides again."""
-    token = factory.tenant_signed(factory.app_claims(exp=NOW + 120))
-    assert validator.validate(token).is_app
-    digest = hashlib.sha256(token.encode()).digest()
-    assert validator._cached(digest) is not None
-    monkeypatch.setattr(time, "time", lambda: NOW + 120 + 61)
-    assert validator._cached(digest) is None
+def test_a_cached_token_still_expires(factory: TokenFactory, validator: TokenValidator) -> None:
+    """The cache never outlives the token: past exp + skew, validating again says "token expired"."""
+    token = factory.tenant_signed(factory.app_claims(exp=at(120)))
+    assert validator.validate(token).is_app  # now cached
+    with time_machine.travel(at(120 + 61), tick=False), pytest.raises(TokenError) as refused:
+        validator.validate(token)
+    assert refused.value.reason == "token expired"
 
 
-def test_unreachable_tenant_is_keys_unavailable_not_a_401(emulator: EmulatorProcess) -> None:
-    validator = TokenValidator(AuthSettings(emulator.tenant, "https://127.0.0.1:1", ("api://notification-api",)))
+def test_a_cached_token_is_served_until_it_expires(
+    tenant: HTTPServer, factory: TokenFactory, validator: TokenValidator
+) -> None:
+    token = factory.tenant_signed(factory.app_claims(exp=at(120)))
+    validator.validate(token)
+    tenant.clear()  # the tenant disappears: only the cache can answer now
+    with time_machine.travel(at(119), tick=False):
+        assert validator.validate(token).is_app
+
+
+def test_unreachable_tenant_is_keys_unavailable_not_a_401(factory: TokenFactory) -> None:
+    validator = TokenValidator(AuthSettings(factory.tenant, "https://127.0.0.1:1", ("api://notification-api",)))
     with pytest.raises(KeysUnavailable):
-        validator.validate(TokenFactory(emulator).tenant_signed(TokenFactory(emulator).app_claims()))
+        validator.validate(factory.tenant_signed(factory.app_claims()))
+
+
+def test_metadata_naming_another_issuer_is_keys_unavailable(
+    tenant: HTTPServer, factory: TokenFactory, settings: AuthSettings
+) -> None:
+    """A metadata document for another issuer is refused: its keys would sign tokens we then accept."""
+    tenant.clear()
+    tenant.expect_request(f"/{factory.tenant}/v2.0/.well-known/openid-configuration").respond_with_json(
+        {"issuer": "https://evil.example/v2.0", "jwks_uri": tenant.url_for("/keys")}
+    )
+    with pytest.raises(KeysUnavailable):
+        TokenValidator(settings).validate(factory.tenant_signed(factory.app_claims()))

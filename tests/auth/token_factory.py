@@ -1,5 +1,6 @@
-"""Builds good tokens and named bad ones. Tenant-signed tokens come from the emulator's test
-factory (``/admin/mint``); attacker tokens are signed here with keys made for the test.
+"""Builds good tokens and named bad ones, all signed in this process: the tenant's key and the
+attacker's are generated for the test run, and ``tenant_stub.py`` publishes the tenant's public key
+the way Entra does. Ids come from ``directory.json``, the one description of the tenant.
 """
 
 from __future__ import annotations
@@ -9,89 +10,105 @@ import hashlib
 import hmac
 import json
 import time
+from typing import Any
 
 import jwt
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import ec, rsa
 
-from tests.emulator_process import EmulatorProcess
+from tests.processes import ROOT
+
+Claims = dict[str, Any]
+DIRECTORY = json.loads((ROOT / "directory.json").read_text())
 
 
-def b64(data: bytes | dict) -> str:
+def b64(data: bytes | Claims) -> str:
     raw = json.dumps(data).encode() if isinstance(data, dict) else data
     return base64.urlsafe_b64encode(raw).rstrip(b"=").decode()
 
 
+def at(offset: int) -> int:
+    """A NumericDate ``offset`` seconds from now, read when the token is built (never at import)."""
+    return int(time.time()) + offset
+
+
 class TokenFactory:
-    def __init__(self, emulator: EmulatorProcess) -> None:
-        self.emulator = emulator
-        self.tenant = emulator.tenant
-        self.api_app_id = emulator.app_id("notification-api")
-        self.kid = jwt.get_unverified_header(emulator.mint({"a": 1}))["kid"]
+    def __init__(self, authority_host: str) -> None:
+        self.tenant = DIRECTORY["tenant"]["id"]
+        self.v1_issuer = f"https://sts.windows.net/{self.tenant}/"
+        self.v2_issuer = f"{authority_host}/{self.tenant}/v2.0"
+        self.api_app_id = DIRECTORY["applications"]["notification-api"]["appId"]
+        self.caller = DIRECTORY["managedIdentities"]["caller-app"]
+        self.alice = DIRECTORY["users"]["alice"]
+        self.kid = "test-tenant-key"
+        self.tenant_key = rsa.generate_private_key(public_exponent=65537, key_size=2048)
         self.attacker_key = rsa.generate_private_key(public_exponent=65537, key_size=2048)
-        jwks = emulator.session.get(f"{emulator.authority}/discovery/v2.0/keys").json()
-        self.tenant_public_pem = jwt.PyJWK(jwks["keys"][0]).key.public_bytes(
-            serialization.Encoding.PEM, serialization.PublicFormat.SubjectPublicKeyInfo
-        )
+
+    def jwks(self) -> dict[str, list[Claims]]:
+        """The tenant's published key set: the public half of the tenant key, under its ``kid``."""
+        key = jwt.algorithms.RSAAlgorithm.to_jwk(self.tenant_key.public_key(), as_dict=True)
+        return {"keys": [{**key, "kid": self.kid, "use": "sig", "alg": "RS256"}]}
 
     # -- claims --------------------------------------------------------------------------------
 
-    def app_claims(self, version: str = "1.0", **changes) -> dict:
-        now = int(time.time())
-        caller = self.emulator.identity("caller-app")
+    def app_claims(self, version: str = "1.0", **changes: Any) -> Claims:
+        """What Entra puts in an app-only token for the API (v1 or v2 shape); ``None`` drops a claim."""
+        now = at(0)
         claims = {
             "aud": "api://notification-api" if version == "1.0" else self.api_app_id,
-            "iss": (
-                f"https://sts.windows.net/{self.tenant}/" if version == "1.0" else f"{self.emulator.authority}/v2.0"
-            ),
+            "iss": self.v1_issuer if version == "1.0" else self.v2_issuer,
             "iat": now,
             "nbf": now,
             "exp": now + 3600,
             "tid": self.tenant,
             "ver": version,
-            "oid": caller["principalId"],
-            "sub": caller["principalId"],
+            "oid": self.caller["principalId"],
+            "sub": self.caller["principalId"],
             "idtyp": "app",
             "roles": ["notification.read"],
-            ("appid" if version == "1.0" else "azp"): caller["clientId"],
+            ("appid" if version == "1.0" else "azp"): self.caller["clientId"],
         }
         claims.update(changes)
         return {k: v for k, v in claims.items() if v is not None}
 
-    def user_claims(self, version: str = "1.0", **changes) -> dict:
-        alice = self.emulator.user("alice")
+    def user_claims(self, version: str = "1.0", **changes: Any) -> Claims:
+        """A delegated token: alice, through the caller's client, with a scope."""
         claims = self.app_claims(
             version,
-            oid=alice["id"],
+            oid=self.alice["id"],
             sub="pairwise",
             idtyp="user",
             scp="Notifications.Read",
-            upn=alice["userPrincipalName"],
-            name=alice["displayName"],
+            upn=self.alice["userPrincipalName"],
+            name=self.alice["displayName"],
         )
         claims.update(changes)
         return {k: v for k, v in claims.items() if v is not None}
 
     # -- signing -------------------------------------------------------------------------------
 
-    def tenant_signed(self, claims: dict) -> str:
-        return self.emulator.mint(claims)
+    def tenant_signed(self, claims: Claims) -> str:
+        return jwt.encode(claims, self.tenant_key, "RS256", headers={"kid": self.kid})
 
-    def attacker_signed(self, claims: dict, **headers) -> str:
+    def attacker_signed(self, claims: Claims, **headers: Any) -> str:
         chosen = {k: v for k, v in {"kid": self.kid, **headers}.items() if v is not None}
         return jwt.encode(claims, self.attacker_key, "RS256", headers=chosen)
 
-    def unsigned(self, claims: dict) -> str:
+    def unsigned(self, claims: Claims) -> str:
         return f"{b64({'alg': 'none', 'typ': 'JWT'})}.{b64(claims)}."
 
-    def hs256_with_public_key(self, claims: dict) -> str:
+    def hs256_with_public_key(self, claims: Claims) -> str:
         """The classic key-confusion attack: HMAC keyed with the tenant's *public* key."""
+        public_pem = self.tenant_key.public_key().public_bytes(
+            serialization.Encoding.PEM, serialization.PublicFormat.SubjectPublicKeyInfo
+        )
         signing_input = f"{b64({'alg': 'HS256', 'typ': 'JWT', 'kid': self.kid})}.{b64(claims)}"
-        signature = hmac.new(self.tenant_public_pem, signing_input.encode(), hashlib.sha256).digest()
+        signature = hmac.new(public_pem, signing_input.encode(), hashlib.sha256).digest()
         return f"{signing_input}.{b64(signature)}"
 
-    def es256(self, claims: dict) -> str:
+    def es256(self, claims: Claims) -> str:
         return jwt.encode(claims, ec.generate_private_key(ec.SECP256R1()), "ES256", headers={"kid": self.kid})
 
-    def attacker_jwk_header(self) -> dict:
-        return json.loads(jwt.algorithms.RSAAlgorithm.to_jwk(self.attacker_key.public_key()))
+    def attacker_jwk_header(self) -> Claims:
+        jwk: Claims = json.loads(jwt.algorithms.RSAAlgorithm.to_jwk(self.attacker_key.public_key()))
+        return jwk
