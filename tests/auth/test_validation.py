@@ -27,7 +27,7 @@ def _parts(f: TokenFactory, keep: slice, extra: str = "") -> str:
 
 def _with_header(header: dict) -> str:
     """A token with exactly this header (any JSON values), a plausible payload and a junk signature."""
-    return f"{b64(header)}.{b64({'exp': NOW + 3600})}.{b64(b'not a signature')}"
+    return f"{b64(header)}.{b64({'exp': at(3600)})}.{b64(b'not a signature')}"
 
 
 # name -> (how to build the token, the reason the client is told). Each is one test.
@@ -125,7 +125,7 @@ BAD_TOKENS: dict[str, tuple[Callable[[TokenFactory], str], str]] = {
     "non-ASCII characters": (lambda f: _parts(f, slice(0, 3)) + "\u00e9", "malformed token"),
     # Correctly signed, claims of types Entra never issues: once accepted, or a 500 in the store (issue 11).
     "exp as a numeric string": (
-        lambda f: f.tenant_signed(f.app_claims(exp=str(NOW + 3600))),
+        lambda f: f.tenant_signed(f.app_claims(exp=str(at(3600)))),
         "malformed exp claim",
     ),
     "nbf as a boolean": (lambda f: f.tenant_signed(f.app_claims(nbf=True)), "malformed nbf claim"),
