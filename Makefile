@@ -3,7 +3,7 @@ PYTHON ?= python3
 VENV := .venv
 PY := $(VENV)/bin/python
 
-.PHONY: setup run emulator host demo test lint format bench clean
+.PHONY: setup run emulator host demo test lint format bench clean az
 
 # The venv is rebuilt when a requirements file changes; npm packages when the lock file does.
 $(VENV)/.installed: requirements.txt requirements-dev.txt
@@ -17,6 +17,18 @@ node_modules/.installed: package.json package-lock.json
 	touch $@
 
 setup: $(VENV)/.installed node_modules/.installed
+
+# The real Azure CLI, in its own venv (a developer tool like Core Tools, never a runtime requirement):
+# about 100 s and 730 MB. `python -m localdev az` and the az tests find it in $(AZ_VENV)/bin.
+AZ_VENV := .venv-az
+AZ_VERSION := 2.91.0
+$(AZ_VENV)/.installed:
+	test -x $(AZ_VENV)/bin/python || $(PYTHON) -m venv $(AZ_VENV)
+	$(AZ_VENV)/bin/python -m pip install --quiet --upgrade pip
+	$(AZ_VENV)/bin/python -m pip install --quiet azure-cli==$(AZ_VERSION)
+	touch $@
+
+az: $(AZ_VENV)/.installed
 
 # The whole local stack: Azurite, the emulator, then `func start` (or the dev host without Core Tools).
 run: setup
@@ -55,4 +67,4 @@ bench: setup
 	$(PY) bench/obo.py
 
 clean:
-	rm -rf $(VENV) .venv-worker node_modules .emulator .azurite .pytest_cache .ruff_cache .mypy_cache
+	rm -rf $(VENV) .venv-worker $(AZ_VENV) node_modules .emulator .azurite .pytest_cache .ruff_cache .mypy_cache .azure-cli

@@ -116,6 +116,12 @@ def main(argv: list[str] | None = None) -> int:
             help="the managed identity /msi/token answers for when no client_id is given",
         )
         p.add_argument("--access-log", action="store_true")
+        p.add_argument(
+            "--device-code-lifetime", type=int, default=900, help="seconds to enter a device code (Entra: 900)"
+        )
+        p.add_argument(
+            "--device-code-interval", type=int, default=5, help="seconds between device code polls (Entra: 5)"
+        )
 
     add_serve_args(parser)
     add_serve_args(command("serve", "serve (the default)"))
@@ -142,6 +148,8 @@ def main(argv: list[str] | None = None) -> int:
             msi_cache=args.msi_cache == "on",
             system_identity=args.system_identity,
             access_log=args.access_log,
+            device_code_lifetime=args.device_code_lifetime,
+            device_code_interval=args.device_code_interval,
         )
     {"token": _token, "assign": _assignment, "unassign": _assignment, "credential-reset": _credential_reset}[
         args.command

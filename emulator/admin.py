@@ -12,6 +12,7 @@ from collections.abc import Awaitable, Callable
 from starlette.requests import Request
 from starlette.responses import JSONResponse
 
+from . import device_codes
 from .directory import DirectoryError
 from .state import State
 
@@ -119,3 +120,9 @@ async def mint(request: Request, state: State) -> dict:
     if not isinstance(claims, dict):
         raise DirectoryError("'claims' must be an object")
     return {"token": state.issuer.sign(claims)}
+
+
+@admin_endpoint
+async def device_code_approvals(request: Request, state: State) -> dict:
+    """Approve a pending device code for a named user (``az login --use-device-code`` without a person)."""
+    return device_codes.approve_for_admin(state, await _json(request))

@@ -11,7 +11,7 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse
 from starlette.routing import Route
 
-from . import admin, discovery, home, keyvault, managed_identity
+from . import admin, device_codes, discovery, home, keyvault, managed_identity, resource_manager
 from .authorize import authorize
 from .errors import EntraError
 from .state import State
@@ -81,6 +81,12 @@ def build_app(state: State) -> Starlette:
         Route("/{tenant}/oauth2/v2.0/token", token_v2, methods=["POST"]),
         Route("/{tenant}/oauth2/token", token_v1, methods=["POST"]),
         Route("/{tenant}/oauth2/v2.0/authorize", authorize, methods=["GET", "POST"]),
+        Route("/{tenant}/oauth2/v2.0/devicecode", device_codes.devicecode, methods=["POST"]),
+        Route("/devicelogin", device_codes.devicelogin, methods=["GET", "POST"]),
+        Route("/tenants", resource_manager.tenants),
+        Route("/subscriptions", resource_manager.subscriptions),
+        Route("/subscriptions/{subscription_id}", resource_manager.subscriptions),
+        Route("/metadata/endpoints", resource_manager.metadata_endpoints),
         Route("/msi/token", managed_identity.msi_token),
         Route("/secrets/{name}", keyvault.get_secret),
         Route("/secrets/{name}/", keyvault.get_secret),
@@ -94,6 +100,7 @@ def build_app(state: State) -> Starlette:
         Route("/admin/pre-authorizations", admin.pre_authorizations, methods=["POST", "DELETE"]),
         Route("/admin/credentials", admin.credentials, methods=["POST"]),
         Route("/admin/mint", admin.mint, methods=["POST"]),
+        Route("/admin/device-codes", admin.device_code_approvals, methods=["POST"]),
     ]
     app = Starlette(
         routes=routes,

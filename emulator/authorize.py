@@ -65,10 +65,26 @@ def _page(params: dict[str, str], client_name: str, error: str = "", status: int
     )
 
 
-def _redirect(params: dict[str, str], **values: str) -> RedirectResponse:
-    query = urlencode({**values, **({"state": params["state"]} if params.get("state") else {})})
+_FORM_POST = """<!doctype html><html lang="en"><head><meta charset="utf-8"><title>Working...</title></head>
+<body><form method="post" action="{action}">{fields}<noscript><p>Script is off: press Continue.</p>
+<button type="submit">Continue</button></noscript></form><script>document.forms[0].submit()</script></body></html>"""
+
+
+def _redirect(params: dict[str, str], **values: str) -> Response:
+    """Send the answer to the (already checked) redirect URI, the way the client asked.
+
+    ``response_mode=form_post`` (what the Azure CLI's browser login asks for) gets a page that POSTs
+    the fields to the redirect URI; MSAL's loopback listener ignores a code in the query then, so
+    a 302 would leave ``az login`` waiting forever.
+    """
+    values = {**values, **({"state": params["state"]} if params.get("state") else {})}
+    if params.get("response_mode") == "form_post":
+        fields = "".join(
+            f'<input type="hidden" name="{html.escape(k)}" value="{html.escape(v)}">' for k, v in values.items()
+        )
+        return HTMLResponse(_FORM_POST.format(action=html.escape(params["redirect_uri"]), fields=fields))
     separator = "&" if "?" in params["redirect_uri"] else "?"
-    return RedirectResponse(f"{params['redirect_uri']}{separator}{query}", status_code=302)
+    return RedirectResponse(f"{params['redirect_uri']}{separator}{urlencode(values)}", status_code=302)
 
 
 async def authorize(request: Request) -> Response:

@@ -25,7 +25,6 @@ AZURE_CLI_CLIENT_ID = "04b07795-8ddb-461a-bbee-02f9e1bf7b46"
 
 # Namespace for ids the file does not carry (service principal object ids of our apps).
 _LOCAL_IDS = uuid.UUID("5f0c0a52-7a0e-4b55-9d0e-3c1c2a6e9b10")
-_LOCAL_SUBSCRIPTION = "00000000-0000-0000-0000-000000000000"
 
 
 @dataclass(frozen=True)
@@ -80,6 +79,16 @@ BUILTIN_RESOURCES = (
         token_version=2,
         first_party=True,
     ),
+    # Azure Resource Manager: every `az login` asks for a token for it (and lists tenants and
+    # subscriptions with it), for users and managed identities alike. First-party, v1, no assignment.
+    Resource(
+        "Windows Azure Service Management API",
+        "797f4846-ba00-4fd7-ba43-dac1f8f63013",
+        "Windows Azure Service Management API",
+        ("https://management.core.windows.net/", "https://management.azure.com/"),
+        scopes=("user_impersonation",),
+        first_party=True,
+    ),
     Resource(
         "Microsoft Graph",
         "00000003-0000-0000-c000-000000000000",
@@ -91,6 +100,8 @@ BUILTIN_RESOURCES = (
 )
 TOKEN_EXCHANGE = BUILTIN_RESOURCES[1]
 KEY_VAULT = BUILTIN_RESOURCES[0]
+RESOURCE_MANAGER = BUILTIN_RESOURCES[2]
+LOCAL_SUBSCRIPTION = "00000000-0000-0000-0000-000000000000"
 
 
 @dataclass(frozen=True)
@@ -183,7 +194,7 @@ class Directory:
 
     def _load_principals(self, data: dict) -> None:
         for name, mi in data.get("managedIdentities", {}).items():
-            group = f"/subscriptions/{_LOCAL_SUBSCRIPTION}/resourcegroups/local/providers"
+            group = f"/subscriptions/{LOCAL_SUBSCRIPTION}/resourcegroups/local/providers"
             if mi.get("type") == "SystemAssigned":
                 arm_id = f"{group}/Microsoft.Web/sites/{name}"
             else:

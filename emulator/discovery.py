@@ -8,25 +8,43 @@ from starlette.responses import JSONResponse
 from . import errors
 from .state import State
 
+# Entra's multi-tenant aliases: "organizations" (any work account) and "common" (work or personal).
+# The Azure CLI signs in through "organizations" when no tenant is given. With one tenant here, both
+# resolve to it; "consumers" (personal accounts only) has no user here and stays AADSTS90002.
+TENANT_ALIASES = ("organizations", "common")
+
 
 def tenant_of(request: Request) -> str:
-    """The tenant in the path, as id or domain; anything else is AADSTS90002, as in Entra."""
+    """The tenant in the path, as id, domain or alias; anything else is AADSTS90002, as in Entra."""
     state: State = request.app.state.emulator
     tenant = request.path_params["tenant"]
-    if tenant.lower() not in (state.directory.tenant_id.lower(), state.directory.tenant_domain.lower()):
+    known = (state.directory.tenant_id.lower(), state.directory.tenant_domain.lower(), *TENANT_ALIASES)
+    if tenant.lower() not in known:
         raise errors.tenant_not_found(tenant)
     return state.directory.tenant_id
 
 
-async def openid_configuration_v2(request: Request) -> JSONResponse:
+def _path_tenant(request: Request) -> tuple[str, bool]:
+    """The tenant segment for the endpoints of a discovery document, and whether it is an alias.
+
+    Entra answers an alias with endpoints under the alias and an issuer with a ``{tenantid}``
+    placeholder (the real issuer is only known once someone signed in).
+    """
     tid = tenant_of(request)
+    segment = request.path_params["tenant"].lower()
+    return (segment, True) if segment in TENANT_ALIASES else (tid, False)
+
+
+async def openid_configuration_v2(request: Request) -> JSONResponse:
+    tenant, alias = _path_tenant(request)
     state: State = request.app.state.emulator
-    base = f"{state.config.origin}/{tid}"
+    base = f"{state.config.origin}/{tenant}"
     return JSONResponse(
         {
-            "issuer": state.issuer.issuer_v2,
+            "issuer": f"{state.config.origin}/{{tenantid}}/v2.0" if alias else state.issuer.issuer_v2,
             "authorization_endpoint": f"{base}/oauth2/v2.0/authorize",
             "token_endpoint": f"{base}/oauth2/v2.0/token",
+            "device_authorization_endpoint": f"{base}/oauth2/v2.0/devicecode",
             "jwks_uri": f"{base}/discovery/v2.0/keys",
             "end_session_endpoint": f"{base}/oauth2/v2.0/logout",
             "response_modes_supported": ["query", "fragment", "form_post"],
@@ -56,12 +74,12 @@ async def openid_configuration_v2(request: Request) -> JSONResponse:
 
 
 async def openid_configuration_v1(request: Request) -> JSONResponse:
-    tid = tenant_of(request)
+    tenant, alias = _path_tenant(request)
     state: State = request.app.state.emulator
-    base = f"{state.config.origin}/{tid}"
+    base = f"{state.config.origin}/{tenant}"
     return JSONResponse(
         {
-            "issuer": state.issuer.issuer_v1,
+            "issuer": "https://sts.windows.net/{tenantid}/" if alias else state.issuer.issuer_v1,
             "authorization_endpoint": f"{base}/oauth2/authorize",
             "token_endpoint": f"{base}/oauth2/token",
             "jwks_uri": f"{base}/discovery/keys",

@@ -234,7 +234,7 @@ def user_token_response(
         "access_token": state.issuer.sign(claims),
     }
     if "offline_access" in request.oidc:
-        body["refresh_token"] = state.new_refresh_token(user.object_id, client.app_id)
+        body["refresh_token"] = state.refresh_tokens.issue(user.object_id, client.app_id)
     if "openid" in request.oidc:
         body["id_token"] = state.issuer.id_token(user=user, client_app_id=client.app_id, nonce=nonce)
     if client_info:
@@ -319,8 +319,8 @@ def _user_from_assertion(state: State, client: Client, assertion: str) -> Princi
 
 
 def refresh_token(state: State, form: Form, client: Client) -> dict:
-    grant = state.refresh_grants.get(required(form, "refresh_token"))
-    if grant is None or grant.expires < time.time():
+    grant = state.refresh_tokens.get(required(form, "refresh_token"))
+    if grant is None:
         raise errors.grant_expired("refresh token")
     if grant.client_id != client.app_id.lower():
         raise errors.EntraError(70000, "invalid_grant", "The refresh token was issued to a different client.")
@@ -356,10 +356,32 @@ def authorization_code(state: State, form: Form, client: Client) -> dict:
     )
 
 
+def device_code(state: State, form: Form, client: Client) -> dict:
+    """The token endpoint's device code grant: pending, expired, or the signed-in user's tokens."""
+    code = state.device_codes.get(required(form, "device_code"))
+    if code is None or code.redeemed or code.client_id.lower() != client.app_id.lower():
+        raise errors.EntraError(70000, "invalid_grant", "The provided value for 'device_code' is not valid.")
+    if code.expires < time.time():
+        raise errors.EntraError(70019, "expired_token", "Verification code expired. Have the user sign in again.")
+    if code.user_oid is None:
+        raise errors.EntraError(
+            70016,
+            "authorization_pending",
+            "The provided request has not yet been authorized by the user. The user must input their code.",
+        )
+    code.redeemed = True
+    user = state.directory.find_by_object_id(code.user_oid)
+    state.activity.count("grant:device_code")
+    return user_token_response(
+        state, client, user, parse_scope(state, code.scope), client_info=form.get("client_info") == "1"
+    )
+
+
 GRANTS: dict[str, Callable[[State, Form, Client], dict]] = {
     "client_credentials": client_credentials,
     "password": password,
     "urn:ietf:params:oauth:grant-type:jwt-bearer": on_behalf_of,
     "refresh_token": refresh_token,
     "authorization_code": authorization_code,
+    "urn:ietf:params:oauth:grant-type:device_code": device_code,
 }

@@ -86,6 +86,8 @@ def serve(
     msi_cache: bool,
     system_identity: str,
     access_log: bool,
+    device_code_lifetime: int = 900,
+    device_code_interval: int = 5,
 ) -> int:
     state_dir = state_dir.resolve()
     state_dir.mkdir(parents=True, exist_ok=True)
@@ -114,6 +116,8 @@ def serve(
         identity_header=identity_header(state_dir),
         system_identity=system_identity,
         msi_cache=msi_cache,
+        device_code_lifetime=device_code_lifetime,
+        device_code_interval=device_code_interval,
     )
     state = State(config, directory, TokenIssuer(signing_key, directory.tenant_id, config.origin))
     env = env_values(config, directory.tenant_id, tls.bundle)

@@ -1,5 +1,5 @@
 """What the running emulator remembers: secrets it issued, codes, refresh tokens, the managed
-identity cache, and what it has seen (counters and recent tokens, for tests and the home page).
+identity cache, pending device codes, and what it has seen (counters and recent tokens, for tests and the home page).
 
 The server runs one asyncio event loop and every handler is ``async`` without awaits in the
 middle of a state change, so nothing here needs a lock.
@@ -17,6 +17,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from .directory import Directory
+from .refresh_tokens import RefreshTokens
 from .tokens import TokenIssuer
 
 RECENT_TOKENS = 50
@@ -29,6 +30,21 @@ class Config:
     identity_header: str
     system_identity: str  # the managed identity /msi/token answers for without client_id
     msi_cache: bool = True
+    device_code_lifetime: int = 900  # Entra: 15 minutes to enter the code
+    device_code_interval: int = 5  # Entra: poll every 5 s
+
+
+@dataclass
+class DeviceCode:
+    """A device code flow in progress: pending until someone signs in with ``user_code``."""
+
+    device_code: str
+    user_code: str
+    client_id: str
+    scope: str
+    expires: float
+    user_oid: str | None = None  # set when approved
+    redeemed: bool = False
 
 
 @dataclass
@@ -42,13 +58,6 @@ class AuthCode:
     nonce: str | None
     expires: float
     redeemed: bool = False
-
-
-@dataclass
-class RefreshGrant:
-    user_oid: str
-    client_id: str
-    expires: float
 
 
 class ClientSecrets:
@@ -116,6 +125,8 @@ class State:
         self.directory = directory
         self.issuer = issuer
         self.client_secrets = ClientSecrets(config.state_dir / "client-secrets.json")
+        # Kept across restarts and resets, as Entra keeps them: a reset must not sign az out.
+        self.refresh_tokens = RefreshTokens(config.state_dir / "refresh-tokens.json")
         self.reset()
 
     def reset(self) -> None:
@@ -123,13 +134,6 @@ class State:
         self.directory.reset()
         self.activity = Activity()
         self.codes: dict[str, AuthCode] = {}
-        self.refresh_grants: dict[str, RefreshGrant] = {}
+        self.device_codes: dict[str, DeviceCode] = {}  # by device_code
         # (identity object id, resource exactly as requested) -> (token, expires_on, claims)
         self.msi_cache: dict[tuple[str, str], tuple[str, int, dict]] = {}
-
-    def new_refresh_token(self, user_oid: str, client_id: str) -> str:
-        token = secrets.token_urlsafe(48)
-        now = time.time()
-        self.refresh_grants = {k: v for k, v in self.refresh_grants.items() if v.expires > now}
-        self.refresh_grants[token] = RefreshGrant(user_oid, client_id.lower(), now + 24 * 3600)
-        return token

@@ -1,0 +1,134 @@
+"""The device code flow (RFC 8628), as Entra runs it: what ``az login --use-device-code`` uses.
+
+The client asks ``/{tenant}/oauth2/v2.0/devicecode`` for a code, prints the message, and polls the
+token endpoint (``grants.device_code``: 400 ``authorization_pending`` until someone signs in on the verification page,
+``expired_token`` after ``expires_in``). The page at ``/devicelogin`` is where a person enters
+the code and signs in as a directory user; ``POST /admin/device-codes`` approves a pending code
+for a named user, so tests and ``localdev az login --user`` need no person.
+"""
+
+from __future__ import annotations
+
+import html
+import secrets
+import time
+
+from starlette.requests import Request
+from starlette.responses import HTMLResponse, JSONResponse
+
+from . import errors, grants
+from .directory import FIRST_PARTY_CLIENTS, DirectoryError, Principal
+from .discovery import tenant_of
+from .state import DeviceCode, State
+from .token_endpoint import NO_STORE, read_form
+
+# Entra's user codes are short, upper case and typed by hand: no 0/O or 1/I to confuse.
+_ALPHABET = "ABCDEFGHJKLMNPQRSTUVWXYZ23456789"
+
+_PAGE = """<!doctype html><html lang="en"><head><meta charset="utf-8"><title>Device sign-in</title>
+<style>body{{font-family:system-ui,sans-serif;max-width:28rem;margin:4rem auto}}label{{display:block;margin:.6rem 0}}
+input{{width:100%;padding:.4rem}}.error{{color:#a4262c}}.done{{color:#107c10}}</style></head><body>
+<h1>Enter code</h1><p>Sign in on another device (local emulator: directory users only).</p>{message}
+<form method="post"><label>Code <input name="user_code" value="{user_code}" autocomplete="off" autofocus></label>
+<label>User <input name="username" autocomplete="username"></label>
+<label>Password <input name="password" type="password" autocomplete="current-password"></label>
+<button type="submit">Sign in</button></form></body></html>"""
+
+
+def verification_uri(state: State) -> str:
+    return f"{state.config.origin}/devicelogin"
+
+
+async def devicecode(request: Request) -> JSONResponse:
+    """``POST /{tenant}/oauth2/v2.0/devicecode``: ``client_id`` and ``scope`` in, codes and a message out."""
+    tenant_of(request)
+    state: State = request.app.state.emulator
+    form = await read_form(request)
+    client_id = grants.required(form, "client_id")
+    if client_id.lower() not in FIRST_PARTY_CLIENTS and state.directory.application(client_id) is None:
+        raise errors.application_not_found(client_id, state.directory.tenant_id)
+    scope = grants.required(form, "scope")
+    grants.parse_scope(state, scope)  # an unknown resource fails now (AADSTS500011), not after sign-in
+    now = time.time()
+    state.device_codes = {k: v for k, v in state.device_codes.items() if v.expires > now}
+    user_code = "".join(secrets.choice(_ALPHABET) for _ in range(8))
+    code = DeviceCode(
+        device_code=secrets.token_urlsafe(48),
+        user_code=user_code,
+        client_id=client_id,
+        scope=scope,
+        expires=now + state.config.device_code_lifetime,
+    )
+    state.device_codes[code.device_code] = code
+    state.activity.count("device_code:issued")
+    uri = verification_uri(state)
+    return JSONResponse(
+        {
+            "user_code": user_code,
+            "device_code": code.device_code,
+            "verification_uri": uri,
+            "expires_in": state.config.device_code_lifetime,
+            "interval": state.config.device_code_interval,
+            "message": f"To sign in, use a web browser to open the page {uri} and enter the code {user_code} "
+            "to authenticate.",
+        },
+        headers=NO_STORE,
+    )
+
+
+def approve(state: State, user_code: str, user: Principal) -> DeviceCode:
+    """Sign ``user`` in for a pending code; Entra's sign-in rules (assignment, consent) apply here."""
+    wanted = user_code.strip().upper().replace("-", "")
+    code = next(
+        (c for c in state.device_codes.values() if secrets.compare_digest(c.user_code, wanted) and not c.redeemed),
+        None,
+    )
+    if code is None or code.expires < time.time():
+        raise errors.EntraError(
+            70018, "bad_verification_code", "Invalid verification code: it was mistyped, used or it expired."
+        )
+    client = grants.Client(code.client_id, state.directory.client_name(code.client_id), "0", "none")
+    grants.delegated_scopes(state, client, user, grants.parse_scope(state, code.scope))
+    code.user_oid = user.object_id
+    state.activity.count("device_code:approved")
+    return code
+
+
+def _page(user_code: str = "", message: str = "") -> HTMLResponse:
+    return HTMLResponse(_PAGE.format(user_code=html.escape(user_code), message=message))
+
+
+async def devicelogin(request: Request) -> HTMLResponse:
+    """The page a person opens: code, user and password; the directory's local passwords only."""
+    if request.method == "GET":
+        return _page(request.query_params.get("otc", ""))
+    state: State = request.app.state.emulator
+    form = await read_form(request)
+    user = state.directory.find_user(form.get("username", ""))
+    if user is None or not user.password or not secrets.compare_digest(user.password, form.get("password", "")):
+        return _page(form.get("user_code", ""), f'<p class="error">{html.escape(str(errors.invalid_password()))}</p>')
+    try:
+        code = approve(state, form.get("user_code", ""), user)
+    except errors.EntraError as exc:
+        return _page(form.get("user_code", ""), f'<p class="error">{html.escape(str(exc))}</p>')
+    client = html.escape(state.directory.client_name(code.client_id))
+    return HTMLResponse(
+        f'<!doctype html><html lang="en"><head><meta charset="utf-8"><title>Signed in</title></head><body>'
+        f'<p class="done">{html.escape(user.upn)} signed in to {client} on your device. You may close this '
+        "window.</p></body></html>"
+    )
+
+
+def approve_for_admin(state: State, body: dict) -> dict:
+    """``POST /admin/device-codes`` ``{userCode, user}``: a directory user approves, without a password."""
+    user_code, name = (body.get("userCode"), body.get("user"))
+    if not isinstance(user_code, str) or not isinstance(name, str) or not user_code or not name:
+        raise DirectoryError("missing field(s): userCode and user")
+    user = state.directory.find_user(name)
+    if user is None:
+        raise DirectoryError(f"no user {name!r} in the directory")
+    try:
+        code = approve(state, user_code, user)
+    except errors.EntraError as exc:
+        raise DirectoryError(str(exc)) from None
+    return {"userCode": code.user_code, "user": user.upn, "client": state.directory.client_name(code.client_id)}
