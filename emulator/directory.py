@@ -13,6 +13,8 @@ import uuid
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from . import app_model
+
 # Microsoft's first-party public clients exist in every tenant. Developers sign in through them
 # (Azure CLI above all), which is why directory.json pre-authorizes the Azure CLI on our APIs.
 FIRST_PARTY_CLIENTS = {
@@ -104,6 +106,13 @@ RESOURCE_MANAGER = BUILTIN_RESOURCES[2]
 LOCAL_SUBSCRIPTION = "00000000-0000-0000-0000-000000000000"
 
 
+def _reserved() -> list[app_model.Reserved]:
+    """What every tenant already has: Microsoft's resources and first-party clients."""
+    return [app_model.Reserved(r.name, r.app_id, r.identifier_uris) for r in BUILTIN_RESOURCES] + [
+        app_model.Reserved(name, app_id) for app_id, name in FIRST_PARTY_CLIENTS.items()
+    ]
+
+
 @dataclass(frozen=True)
 class Principal:
     """Anything that can hold a role: a user, a group, a managed identity or an app's service principal."""
@@ -136,6 +145,10 @@ class DirectoryError(ValueError):
 
 class Directory:
     def __init__(self, data: dict) -> None:
+        try:
+            app_model.check(data, reserved=_reserved())
+        except app_model.AppModelError as exc:
+            raise DirectoryError(str(exc)) from None
         tenant = data["tenant"]
         self.tenant_id: str = tenant["id"]
         self.tenant_domain: str = tenant.get("domain", "")

@@ -147,5 +147,5 @@ def test_an_inconsistent_directory_is_a_clear_error(tmp_path) -> None:
         timeout=30,
     )
     assert result.returncode == 2
-    assert "notification-api has no app role 'notification.delete'" in result.stderr
+    assert "app notification-api: appRoleAssignment of 'alice' names app role 'notification.delete'" in result.stderr
     assert "Traceback" not in result.stderr

@@ -1,0 +1,241 @@
+"""Entra's app-model rules, applied to ``directory.json`` before the emulator serves it.
+
+The local tenant must never accept what Entra refuses: a file that would fail as a Graph request
+(``az ad app update``, the Graph Bicep extension) fails here too, with one line naming the app and
+the value, so the mistake is found on a laptop rather than in the first deployment.
+
+What Entra does, in the words of its errors (quoted in the checks below): role and scope values
+share one namespace per app; ids and values are unique within an app; App ID URIs are unique in
+the tenant and of an accepted form; references (pre-authorizations, grants, required access,
+assignments, federated credentials) must name things that exist. Microsoft's own resources
+(Key Vault, Graph, the token exchange, ARM, ...) exist in every tenant: they are passed in as
+``reserved`` so their app ids and URIs count as taken, and they are never checked themselves.
+"""
+
+from __future__ import annotations
+
+import re
+import uuid
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass
+
+MEMBER_TYPES = {"User", "Application"}
+# Principal kinds in directory.json and the allowedMemberTypes entry that admits them.
+_MEMBER_TYPE_OF = {"users": "User", "groups": "User", "managedIdentities": "Application", "applications": "Application"}
+# Entra accepts api://, https:// (verified domain, tenant policy permitting) and a few legacy
+# forms; we allow the two the issue and Microsoft's guidance use. No wildcards, query or fragment.
+_URI_FORM = re.compile(r"^(api|https)://[^\s*?#]+$", re.IGNORECASE)
+
+
+class AppModelError(ValueError):
+    """directory.json describes something Entra would refuse; the message is one line."""
+
+
+@dataclass(frozen=True)
+class Reserved:
+    """An app that exists in every tenant (first-party): its app id and URIs are taken."""
+
+    name: str
+    app_id: str
+    identifier_uris: tuple[str, ...] = ()
+
+
+def _fail(app: str, message: str) -> None:
+    raise AppModelError(f"app {app}: {message}")
+
+
+def _is_guid(value: object) -> bool:
+    try:
+        uuid.UUID(str(value))
+    except ValueError:
+        return False
+    return True
+
+
+def check(data: Mapping, reserved: Iterable[Reserved] = ()) -> None:
+    """Raise AppModelError for the first rule the file breaks."""
+    reserved = tuple(reserved)
+    apps: Mapping[str, Mapping] = data.get("applications", {})
+    for name, app in apps.items():
+        _check_roles_and_scopes(name, app)
+        _check_uri_forms(name, app)
+        _check_federated_credentials(name, app, data.get("managedIdentities", {}))
+    _check_tenant_uniqueness(apps, reserved)
+    known_clients = {a["appId"].lower() for a in apps.values()} | {r.app_id.lower() for r in reserved}
+    for name, app in apps.items():
+        _check_pre_authorizations(name, app, known_clients)
+        _check_required_access(name, app, apps)
+    _check_grants(data.get("oauth2PermissionGrants", []), apps, known_clients)
+    _check_assignments(data, apps)
+
+
+def _check_roles_and_scopes(name: str, app: Mapping) -> None:
+    roles, scopes = app.get("appRoles", []), app.get("scopes", [])
+    for kind, entries in (("app role", roles), ("scope", scopes)):
+        seen_ids: set[str] = set()
+        seen_values: set[str] = set()
+        for entry in entries:
+            value, entry_id = entry.get("value"), str(entry.get("id", ""))
+            if not _is_guid(entry_id):
+                _fail(name, f"{kind} {value!r} has id {entry_id!r}, which is not a GUID")
+            if not value or any(c.isspace() for c in value) or value.startswith("."):
+                # The portal and Graph refuse empty values, spaces and a leading dot in role/scope values.
+                _fail(name, f"{kind} value {value!r} is empty, contains a space or starts with a dot")
+            # Graph: code DuplicateValue, "Request contains a property with duplicate values."
+            if entry_id.lower() in seen_ids:
+                _fail(name, f"two {kind}s share the id {entry_id}")
+            if value in seen_values:
+                _fail(name, f"two {kind}s share the value {value!r}")
+            seen_ids.add(entry_id.lower())
+            seen_values.add(value)
+        if kind == "app role":
+            for entry in entries:
+                types = set(entry.get("allowedMemberTypes") or [])
+                if not types or not types <= MEMBER_TYPES:
+                    _fail(name, f"app role {entry.get('value')!r} allowedMemberTypes must be User and/or Application")
+    # Roles and scopes share one namespace. Same value: "It contains duplicate value" (portal) /
+    # DuplicateValue (Graph). Same id: "The following values must match for the 'oauth2Permissions'
+    # and 'appRoles' properties with identifier '<id>': (description, adminConsentDescription),
+    # (displayName, adminConsentDisplayName), ... (value, value)". Only a permission exposed both
+    # ways with identical id, value and texts passes.
+    for role in roles:
+        for scope in scopes:
+            same_value = role["value"] == scope["value"]
+            same_id = str(role["id"]).lower() == str(scope["id"]).lower()
+            if not (same_value or same_id):
+                continue
+            matching = (
+                same_value
+                and same_id
+                and role.get("displayName") == scope.get("adminConsentDisplayName")
+                and role.get("description") == scope.get("adminConsentDescription")
+            )
+            if not matching:
+                shared = f"the value {role['value']!r}" if same_value else f"the id {role['id']}"
+                _fail(
+                    name,
+                    f"app role {role['value']!r} and scope {scope['value']!r} share {shared}; roles and scopes "
+                    "share one namespace (give the scope its own value and id)",
+                )
+
+
+def _check_uri_forms(name: str, app: Mapping) -> None:
+    if not _is_guid(app.get("appId")):
+        _fail(name, f"appId {app.get('appId')!r} is not a GUID")
+    for uri in app.get("identifierUris", []):
+        # Graph refuses other forms; https:// URIs must also use a verified domain of the tenant
+        # (not checkable offline), and tenant policy may demand api://<appId> (README, Deploy to Azure).
+        if not isinstance(uri, str) or not _URI_FORM.match(uri):
+            _fail(name, f"App ID URI {uri!r} is not of an accepted form (api://... or https://...)")
+
+
+def _check_tenant_uniqueness(apps: Mapping[str, Mapping], reserved: tuple[Reserved, ...]) -> None:
+    # Graph: "Another object with the same value for property identifierUris already exists."
+    uri_owner: dict[str, str] = {}
+    app_id_owner: dict[str, str] = {}
+    for r in reserved:
+        app_id_owner[r.app_id.lower()] = f"{r.name} (built in)"
+        for uri in r.identifier_uris:
+            uri_owner[uri.rstrip("/").lower()] = f"{r.name} (built in)"
+    for name, app in apps.items():
+        app_id = str(app["appId"]).lower()
+        if app_id in app_id_owner:
+            _fail(name, f"appId {app['appId']} is already the app id of {app_id_owner[app_id]}")
+        app_id_owner[app_id] = name
+        for uri in app.get("identifierUris", []):
+            key = uri.rstrip("/").lower()
+            if key in uri_owner and uri_owner[key] != name:
+                _fail(name, f"App ID URI {uri!r} is already used by {uri_owner[key]}; URIs are unique in a tenant")
+            uri_owner[key] = name
+
+
+def _check_federated_credentials(name: str, app: Mapping, identities: Mapping) -> None:
+    seen: set[str] = set()
+    for credential in app.get("federatedIdentityCredentials", []):
+        cred_name = credential.get("name")
+        if not cred_name:
+            _fail(name, f"federated credential for {credential.get('managedIdentity')!r} has no name")
+        # Names are unique per app (Graph refuses a second credential with the same name).
+        if cred_name.lower() in seen:
+            _fail(name, f"two federated credentials are named {cred_name!r}")
+        seen.add(cred_name.lower())
+        identity = credential.get("managedIdentity")
+        if identity not in identities:
+            _fail(name, f"federated credential {cred_name!r} names unknown managed identity {identity!r}")
+        if identities[identity].get("type", "UserAssigned") != "UserAssigned":
+            _fail(
+                name, f"federated credential {cred_name!r}: {identity!r} is system-assigned; only user-assigned qualify"
+            )
+
+
+def _check_pre_authorizations(name: str, app: Mapping, known_clients: set[str]) -> None:
+    scopes = {s["value"] for s in app.get("scopes", [])}
+    seen: set[str] = set()
+    for entry in app.get("preAuthorizedApplications", []):
+        client = str(entry.get("appId", ""))
+        if client.lower() not in known_clients:
+            _fail(name, f"pre-authorized client {client!r} is neither an app in the file nor a first-party client")
+        if client.lower() in seen:
+            _fail(name, f"pre-authorized client {client} is listed twice")
+        seen.add(client.lower())
+        for scope in entry.get("scopes", []):
+            # Graph: "Property api.preAuthorizedApplications.delegatedPermissionIds has a Permission Id
+            # that cannot be found in the AppPermissions sets."
+            if scope not in scopes:
+                _fail(name, f"pre-authorization of {client} names scope {scope!r}, which the app does not expose")
+
+
+def _check_required_access(name: str, app: Mapping, apps: Mapping[str, Mapping]) -> None:
+    by_app_id = {a["appId"].lower(): a for a in apps.values()}
+    for entry in app.get("requiredResourceAccess", []):
+        resource = by_app_id.get(str(entry.get("resourceAppId", "")).lower())
+        if resource is None:
+            continue  # a Microsoft API (Graph, ...): its permissions are not ours to list
+        for access in entry.get("resourceAccess", []):
+            pool = resource.get("scopes", []) if access.get("type") == "Scope" else resource.get("appRoles", [])
+            if not any(str(p["id"]).lower() == str(access.get("id")).lower() for p in pool):
+                _fail(
+                    name,
+                    f"requiredResourceAccess names {access.get('type')} id {access.get('id')} "
+                    f"that app {entry['resourceAppId']} does not define",
+                )
+
+
+def _check_grants(grants: list, apps: Mapping[str, Mapping], known_clients: set[str]) -> None:
+    for grant in grants:
+        resource, client = grant.get("resource"), str(grant.get("clientAppId", ""))
+        if resource not in apps:
+            raise AppModelError(f"oauth2PermissionGrant for client {client}: unknown resource app {resource!r}")
+        if client.lower() not in known_clients:
+            _fail(resource, f"oauth2PermissionGrant names unknown client {client!r}")
+        scopes = {s["value"] for s in apps[resource].get("scopes", [])}
+        for scope in grant.get("scopes", []):
+            if scope not in scopes:
+                _fail(
+                    resource, f"oauth2PermissionGrant for {client} names scope {scope!r}, which the app does not expose"
+                )
+
+
+def _check_assignments(data: Mapping, apps: Mapping[str, Mapping]) -> None:
+    member_type = {
+        principal: _MEMBER_TYPE_OF[section] for section in _MEMBER_TYPE_OF for principal in data.get(section, {})
+    }
+    for assignment in data.get("appRoleAssignments", []):
+        principal, resource, role = assignment.get("principal"), assignment.get("resource"), assignment.get("role")
+        if resource not in apps:
+            raise AppModelError(f"appRoleAssignment of {principal!r}: unknown resource app {resource!r}")
+        if principal not in member_type:
+            _fail(resource, f"appRoleAssignment names unknown principal {principal!r}")
+        # Graph refuses an appRoleAssignment whose appRoleId the resource does not define.
+        found = next((r for r in apps[resource].get("appRoles", []) if r.get("value") == role), None)
+        if found is None:
+            _fail(
+                resource, f"appRoleAssignment of {principal!r} names app role {role!r}, which the app does not define"
+            )
+        # ... and one whose role does not admit the principal's kind (allowedMemberTypes).
+        if member_type[principal] not in found.get("allowedMemberTypes", []):
+            _fail(
+                resource,
+                f"app role {role!r} is not assignable to {principal!r} ({member_type[principal]} is not in "
+                "allowedMemberTypes)",
+            )
