@@ -24,7 +24,7 @@ from outbound import BearerClient, build_credential, credential_tokens, retrying
 from . import diagnosis
 from .api import DownstreamError, NotificationApi, TokenRefused
 from .delivery import deliver_pending as deliver
-from .get_token import describe
+from .token_report import describe
 from .vault import CachedSecret, SecretForbidden, SecretUnavailable, secret_client
 
 log = logging.getLogger(__name__)

@@ -1,4 +1,6 @@
-"""``python -m localdev up`` (the local stack), ``host`` (the dev host alone), ``demo`` (every pattern)."""
+"""``python -m localdev``: ``up`` (the local stack), ``host`` (the dev host alone), ``demo`` (every
+pattern), ``exec`` (a command in the running stack's environment), ``settings`` (a
+local.settings.json for a plain ``func start``)."""
 
 from __future__ import annotations
 
@@ -12,9 +14,12 @@ import uvicorn
 
 from emulator.server import PortInUse, ReadyServer, bind
 
+from . import running
 from .host import build, load_app
 from .routes import RouteTemplateError
 from .stack import Stack, StackError
+
+DEFAULT_BASE = "http://localhost:7071/api"
 
 
 def serve_host(args: argparse.Namespace) -> int:
@@ -64,6 +69,36 @@ def stack_up(args: argparse.Namespace) -> int:
     return stack.up()
 
 
+def run_exec(args: argparse.Namespace) -> int:
+    """Replace this process with COMMAND, in the stack's environment (its exit status is ours)."""
+    command = args.command_line[1:] if args.command_line[:1] == ["--"] else args.command_line
+    if not command:
+        print("error: no command: python -m localdev exec -- COMMAND [ARG...]", file=sys.stderr)
+        return 2
+    try:
+        stack = running.find(args.state_dir)
+    except running.NoStack as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
+    sys.stdout.flush()
+    try:
+        os.execvpe(command[0], command, stack.environment())  # noqa: S606 - the user's own command
+    except OSError as exc:
+        print(f"error: cannot run {command[0]}: {exc.strerror}", file=sys.stderr)
+        return 127
+
+
+def write_settings(args: argparse.Namespace) -> int:
+    from .settings import SettingsError, write
+
+    try:
+        write(args.output, state_dir=args.state_dir, port=args.port, storage_port=args.storage_port, force=args.force)
+    except SettingsError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
+    return 0
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m localdev")
     commands = parser.add_subparsers(dest="command", required=True)
@@ -78,14 +113,24 @@ def main(argv: list[str] | None = None) -> int:
     )
     up.add_argument("--apps", default=os.environ.get("APPS", ""), help="comma list of blueprints (default: all)")
     up.add_argument("--no-func", action="store_true", help="use the dev host even when Core Tools is installed")
-    up.add_argument("--state-dir", type=Path, default=Path(".emulator"))
+    up.add_argument(
+        "--state-dir",
+        type=Path,
+        default=running.default_state_dir(),
+        help="the emulator's state and the stack record (default: LOCALDEV_STATE_DIR or .emulator)",
+    )
     up.add_argument(
         "--directory",
         type=Path,
         default=Path("directory.json"),
         help="the tenant the emulator serves (a variant lets you try, say, missing consent)",
     )
-    up.add_argument("--azurite-dir", type=Path, default=Path(".azurite"))
+    up.add_argument(
+        "--azurite-dir",
+        type=Path,
+        default=Path(os.environ.get("LOCALDEV_AZURITE_DIR") or ".azurite"),
+        help="Azurite's data (default: LOCALDEV_AZURITE_DIR or .azurite)",
+    )
     host = commands.add_parser("host", help="serve function_app.py over HTTP (no Core Tools needed)")
     host.add_argument("--host", default="127.0.0.1")
     host.add_argument("--port", type=int, default=7071, help="0 picks a free port (printed in the ready line)")
@@ -93,17 +138,47 @@ def main(argv: list[str] | None = None) -> int:
     host.add_argument("--run-timers", action="store_true", help="also run timer functions on their schedule")
     host.add_argument("--access-log", action="store_true")
     demo = commands.add_parser("demo", help="run every scenario against the running stack and print a table")
-    demo.add_argument("--base-url", default="http://localhost:7071/api")
-    demo.add_argument("--state-dir", type=Path, default=Path(".emulator"))
+    demo.add_argument("--base-url", help="the apps' base URL (default: the running stack's, else " + DEFAULT_BASE)
+    demo.add_argument(
+        "--state-dir", type=Path, default=running.default_state_dir(), help="the stack's (default: .emulator)"
+    )
     demo.add_argument("--directory", type=Path, default=Path("directory.json"))
+    exec_ = commands.add_parser(
+        "exec", help="run COMMAND with the running stack's environment: python -m localdev exec -- COMMAND..."
+    )
+    exec_.add_argument("--state-dir", type=Path, default=running.default_state_dir())
+    exec_.add_argument("command_line", nargs=argparse.REMAINDER, metavar="-- COMMAND")
+    settings = commands.add_parser("settings", help="write local.settings.json for a plain `func start`")
+    settings.add_argument("--force", action="store_true", help="update an existing file (Values you added are kept)")
+    settings.add_argument("--port", type=int, default=7071, help="the port func start listens on")
+    settings.add_argument("--storage-port", type=int, default=10000, help="Azurite's blob port (queue, table: +1, +2)")
+    settings.add_argument(
+        "--state-dir", type=Path, default=running.default_state_dir(), help="the running emulator's (its env file)"
+    )
+    settings.add_argument("--output", type=Path, default=Path("local.settings.json"))
     args = parser.parse_args(argv)
-    return {"host": serve_host, "up": stack_up, "demo": run_demo}[args.command](args)
+    handlers = {"host": serve_host, "up": stack_up, "demo": run_demo, "exec": run_exec, "settings": write_settings}
+    return handlers[args.command](args)
 
 
 def run_demo(args: argparse.Namespace) -> int:
-    from .demo import run
+    """The recorded stack's URLs unless --base-url says otherwise; a clear message when nothing answers."""
+    from .demo import answers, run
 
-    return run(args.base_url, args.state_dir, args.directory)
+    stack = running.read(args.state_dir)
+    base_url = args.base_url or (stack.base_url if stack else DEFAULT_BASE)
+    if not answers(base_url):
+        if args.base_url:
+            advice = "Is the host you started listening there? Check the URL (it ends in /api)."
+        else:
+            advice = (
+                "Start the local stack in another terminal with `make run` (or `python -m localdev up`), "
+                "then run the demo again: it finds the stack by itself. For a host you started yourself, "
+                "pass --base-url URL (and --state-dir DIR for its emulator)."
+            )
+        print(f"error: nothing answers at {base_url}. {advice}", file=sys.stderr)
+        return 2
+    return run(base_url, stack.state_dir if stack else args.state_dir, args.directory)
 
 
 if __name__ == "__main__":

@@ -4,7 +4,9 @@ Each scenario makes real calls (apps, emulator, Entra-shaped errors) and reports
 expected, what happened, and the claim or AADSTS code that decided it. Scenarios that change the
 tenant (assign a role, remove a pre-authorization) put it back when they finish.
 
-    python -m localdev demo [--base-url http://localhost:7071/api] [--state-dir .emulator]
+    python -m localdev demo [--base-url URL] [--state-dir .emulator]
+
+Without flags it uses the stack ``localdev up`` recorded (``localdev/running.py``).
 """
 
 from __future__ import annotations
@@ -280,6 +282,15 @@ class Demo:
             self.forged,
             self.versions,
         ]
+
+
+def answers(base_url: str) -> bool:
+    """Whether anything HTTP listens at ``base_url`` (any status: a host serving only some apps counts)."""
+    try:
+        requests.get(f"{base_url.rstrip('/')}/health", timeout=5)
+    except requests.RequestException:
+        return False
+    return True
 
 
 def run(base_url: str, state_dir: Path, directory: Path, console: Console | None = None) -> int:

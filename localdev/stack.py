@@ -16,10 +16,13 @@ import subprocess
 import sys
 import threading
 import time
+from collections import deque
 from dataclasses import dataclass, field
 from pathlib import Path
 
 import requests
+
+from . import running
 
 ROOT = Path(__file__).resolve().parents[1]
 AZURITE = ROOT / "node_modules" / ".bin" / "azurite"
@@ -66,21 +69,71 @@ def storage_connection_string(blob: int, queue: int, table: int) -> str:
     )
 
 
+def apps_of(apps: str) -> list[str]:
+    """The blueprints ``APPS`` selects, read by the app's own rule (an unknown name is an error now)."""
+    from function_app import selected_apps  # the one parser of APPS; imported here, where it is needed
+
+    try:
+        return selected_apps(apps)
+    except ValueError as exc:
+        raise StackError(str(exc)) from None
+
+
+def settings_file_values(path: Path) -> dict[str, str]:
+    """The Values of a local.settings.json (empty when there is none)."""
+    if not path.exists():
+        return {}
+    return {k: str(v) for k, v in json.loads(path.read_text()).get("Values", {}).items()}
+
+
 def local_settings(root: Path) -> dict[str, str]:
     """The sample's values, overlaid with the user's local.settings.json when there is one."""
-    values: dict[str, str] = {}
-    for name in ("local.settings.sample.json", "local.settings.json"):
-        path = root / name
-        if path.exists():
-            values.update({k: str(v) for k, v in json.loads(path.read_text()).get("Values", {}).items()})
-    return values
+    return {
+        **settings_file_values(root / "local.settings.sample.json"),
+        **settings_file_values(root / "local.settings.json"),
+    }
+
+
+def worker_environment(python: str, env: dict[str, str]) -> dict[str, str]:
+    """Make Core Tools start the Python worker on ``python`` (the interpreter running localdev).
+
+    Core Tools takes ``languageWorkers__python__defaultExecutablePath`` if set, else the first
+    ``python3`` on PATH: without this, a venv that is not activated is not the worker's, and no
+    function loads (its packages are missing). The interpreter's folder also goes first on PATH
+    for tools that look there. The path is not resolved: a venv's ``python`` is a symlink whose
+    target is the bare interpreter.
+    """
+    return {
+        **env,
+        "languageWorkers__python__defaultExecutablePath": python,
+        "PATH": os.pathsep.join(filter(None, (str(Path(python).parent), env.get("PATH", "")))),
+    }
+
+
+def without_skipping(env: dict[str, str], settings: dict[str, str], file_values: dict[str, str]) -> dict[str, str]:
+    """The environment for ``func start`` so that ``settings`` reach the host with no "Skipping" line.
+
+    Core Tools applies a ``local.settings.json`` Value only where the environment has no variable
+    of that name, and prints "Skipping 'X' ..." for each one it skips. So a setting the file already
+    holds with the right value is left to the file (and taken out of the environment, where a
+    machine-wide REQUESTS_CA_BUNDLE, say, would beat it); every other setting goes into the
+    environment. Only a file value that would be wrong for this stack is then skipped, and says so.
+    """
+    child = dict(env)
+    for name, value in settings.items():
+        if file_values.get(name) == value:
+            child.pop(name, None)
+        else:
+            child[name] = value
+    return child
 
 
 @dataclass
 class Child:
     name: str
     popen: subprocess.Popen
-    lines: list[str] = field(default_factory=list)
+    # The last lines only: they explain a failed start; the rest has been printed already.
+    lines: deque[str] = field(default_factory=lambda: deque(maxlen=20))
 
     def stop(self, timeout: float = 10) -> None:
         if self.popen.poll() is not None:
@@ -118,6 +171,7 @@ class Stack:
                 claim_port(storage_port + i, f"Azurite {kind}") for i, kind in enumerate(("blob", "queue", "table"))
             )
         self.apps = apps
+        self.selected = apps_of(apps)
         self.func = shutil.which("func") if use_func else None
         self.state_dir = state_dir.resolve()
         self.azurite_dir = azurite_dir.resolve()
@@ -161,7 +215,7 @@ class Stack:
             while not seen.wait(0.1):
                 self._check_interrupted()
                 if popen.poll() is not None or time.monotonic() > deadline:
-                    raise StackError(f"{name} did not start: {''.join(child.lines[-20:]).strip()}")
+                    raise StackError(f"{name} did not start: {''.join(child.lines).strip()}")
         return child
 
     def _wait_for_port(self, name: str, child: Child, port: int, timeout: float = 60) -> None:
@@ -169,7 +223,7 @@ class Stack:
         while time.monotonic() < deadline:
             self._check_interrupted()
             if child.popen.poll() is not None:
-                raise StackError(f"{name} exited: {''.join(child.lines[-20:]).strip()}")
+                raise StackError(f"{name} exited: {''.join(child.lines).strip()}")
             with socket.socket() as sock:
                 if sock.connect_ex(("127.0.0.1", port)) == 0:
                     return
@@ -232,10 +286,10 @@ class Stack:
         )
         return dict(line.split("=", 1) for line in (self.state_dir / "env").read_text().splitlines() if "=" in line)
 
-    def host_env(self, emulator_env: dict[str, str]) -> dict[str, str]:
+    def host_settings(self, emulator_env: dict[str, str]) -> dict[str, str]:
+        """What the host gets on top of the environment: local settings, the emulator's, this stack's ports."""
         storage = storage_connection_string(*self.storage_ports)
         return {
-            **os.environ,
             **local_settings(ROOT),
             **emulator_env,
             "APPS": self.apps,
@@ -245,14 +299,17 @@ class Stack:
             "FUNCTIONS_WORKER_RUNTIME": "python",
         }
 
-    def start_host(self, env: dict[str, str]) -> None:
+    def start_host(self, settings: dict[str, str]) -> None:
         if self.func:
-            child = self._spawn("func", [self.func, "start", "--port", str(self.port)], env)
+            env = without_skipping(dict(os.environ), settings, settings_file_values(ROOT / "local.settings.json"))
+            child = self._spawn(
+                "func", [self.func, "start", "--port", str(self.port)], worker_environment(sys.executable, env)
+            )
         else:
             child = self._spawn(
                 "host",
                 [sys.executable, "-m", "localdev", "host", "--port", str(self.port)],
-                env,
+                {**os.environ, **settings},
                 ready="dev host ready on ",
             )
         health = f"http://127.0.0.1:{self.port}/api/health"
@@ -260,9 +317,9 @@ class Stack:
         while time.monotonic() < deadline:
             self._check_interrupted()
             if child.popen.poll() is not None:
-                raise StackError(f"the functions host exited: {''.join(child.lines[-20:]).strip()}")
+                raise StackError(f"the functions host exited: {''.join(child.lines).strip()}")
             try:
-                if "notification_api" not in (self.apps or "notification_api"):
+                if "notification_api" not in self.selected:  # /api/health is the API's
                     self._wait_for_port("functions host", child, self.port)
                     return
                 if requests.get(health, timeout=2).status_code == 200:
@@ -281,11 +338,24 @@ class Stack:
         try:
             self.start_azurite()
             env = self.start_emulator()
-            self.start_host(self.host_env(env))
+            settings = self.host_settings(env)
+            self.start_host(settings)
             base = f"http://localhost:{self.port}/api"
+            record = running.record(
+                running.RunningStack(
+                    base_url=base,
+                    emulator_url=env["AZURE_AUTHORITY_HOST"],
+                    state_dir=self.state_dir,
+                    python=sys.executable,
+                    host="func start" if self.func else "dev host",
+                    pid=os.getpid(),
+                    settings=settings,
+                )
+            )
             print(f"[localdev] azurite   blob/queue/table on 127.0.0.1:{'/'.join(map(str, self.storage_ports))}")
             print(f"[localdev] emulator  {env['AZURE_AUTHORITY_HOST']}/  (env: {self.state_dir / 'env'})")
             print(f"[localdev] host      {'func start' if self.func else 'dev host (no Core Tools)'} on {base}")
+            print(f"[localdev] recorded  {record}  (demo, exec find the stack there)")
             print(f"local stack ready: {base}", flush=True)
             while not self._stop.wait(0.5):
                 dead = next((c for c in self.children if c.popen.poll() is not None), None)
@@ -306,6 +376,7 @@ class Stack:
             self.down()
 
     def down(self) -> None:
+        running.clear(self.state_dir, os.getpid())
         for child in reversed(self.children):
             child.stop()
         print("[localdev] stopped", flush=True)

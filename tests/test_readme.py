@@ -24,6 +24,7 @@ EXERCISED = {
     "python -m emulator unassign": "the same test",
     "python -m emulator credential-reset": "tests/emulator/test_token_endpoint.py::test_credential_reset_cli_*",
     "python -m caller_app.get_token": "tests/e2e/test_caller.py (table, --json, --raw, --client-id, --expect)",
+    "python -m localdev exec": "tests/e2e/test_local_stack.py::test_exec_*",
     "infra/deploy.sh": "syntax and usage checked below; deploying needs Azure",
 }
 NOT_RUNNABLE_HERE = {

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import re
 import signal
 import socket
@@ -10,6 +11,7 @@ import sys
 
 import requests
 
+from localdev import running
 from tests.e2e.stack import Stack, start_stack
 from tests.processes import ROOT
 
@@ -65,6 +67,7 @@ def test_apps_selects_blueprints_and_sigterm_stops_everything(tmp_path) -> None:
         code = stack.process.stop(signal.SIGTERM)
     assert code == 0
     assert "[localdev] stopped" in "".join(stack.process.output)
+    assert not (stack.emulator.state_dir / running.RECORD).exists()  # the record goes with the stack
     for port in ports:
         with socket.socket() as sock:
             sock.bind(("127.0.0.1", port))  # raises if a child still listens
@@ -82,3 +85,51 @@ def test_a_busy_port_is_a_clear_error_not_a_hang(managed: Stack) -> None:
     )
     assert result.returncode == 2
     assert f"port {port} (functions host) is already in use" in result.stderr
+
+
+def test_the_stack_records_where_it_answers(managed: Stack) -> None:
+    recorded = running.find(managed.emulator.state_dir)
+    assert recorded.base_url == managed.base_url
+    assert recorded.emulator_url == managed.emulator.origin
+    assert recorded.state_dir == managed.emulator.state_dir.resolve()
+    assert recorded.pid == managed.process.popen.pid
+    assert recorded.settings["IDENTITY_HEADER"] == managed.emulator.env["IDENTITY_HEADER"]
+
+
+def localdev_exec(stack: Stack, *command: str, **env: str) -> subprocess.CompletedProcess:
+    return subprocess.run(
+        [sys.executable, "-m", "localdev", "exec", "--", *command],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=120,
+        env={**os.environ, "LOCALDEV_STATE_DIR": str(stack.emulator.state_dir), **env},
+    )
+
+
+def test_exec_runs_a_command_in_the_stack_environment(managed: Stack) -> None:
+    show = "import os, sys; print(os.environ['REQUESTS_CA_BUNDLE'], os.environ['NOTIFICATION_API_URL'], sys.prefix)"
+    # The machine's own CA setting would hide the emulator's CA: the stack's settings win.
+    result = localdev_exec(managed, "python", "-c", show, REQUESTS_CA_BUNDLE="/etc/ssl/certs/ca-certificates.crt")
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.split() == [managed.emulator.bundle, managed.base_url, sys.prefix]
+    assert localdev_exec(managed, "python", "-c", "raise SystemExit(7)").returncode == 7
+
+
+def test_exec_gets_a_token_as_the_readme_shows(managed: Stack) -> None:
+    result = localdev_exec(managed, "python", "-m", "caller_app.get_token", "api://notification-api")
+    assert result.returncode == 0, result.stderr
+    assert "roles" in result.stdout and "notification.read" in result.stdout
+    assert result.stderr == ""  # no RuntimeWarning about caller_app.get_token already in sys.modules
+
+
+def test_exec_without_a_stack_says_how_to_start_one(tmp_path) -> None:
+    result = subprocess.run(
+        [sys.executable, "-m", "localdev", "exec", "--state-dir", str(tmp_path), "--", "true"],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert result.returncode == 2
+    assert "no running local stack" in result.stderr and "make run" in result.stderr
