@@ -21,8 +21,8 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 import requests
 from azure.identity import ManagedIdentityCredential
-from load import measure, print_comparison
 
+from bench.load import measure, print_comparison
 from tests.e2e.stack import start_host, start_stack
 from tests.emulator_process import clear_machine_ca_settings
 
@@ -33,8 +33,8 @@ def main() -> None:
     parser.add_argument("--clients", type=int, default=4)
     args = parser.parse_args()
     clear_machine_ca_settings()
-    with tempfile.TemporaryDirectory() as tmp, contextlib.ExitStack() as cleanup:
-        tmp = Path(tmp)
+    with tempfile.TemporaryDirectory() as tmp_name, contextlib.ExitStack() as cleanup:
+        tmp = Path(tmp_name)
         stack = start_stack(tmp)
         cleanup.callback(stack.process.stop)
         os.environ.update(stack.emulator.env)

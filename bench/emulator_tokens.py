@@ -12,11 +12,13 @@ from __future__ import annotations
 import argparse
 import os
 import platform
+import sys
 import tempfile
 from pathlib import Path
 
-from load import measure
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
+from bench.load import measure
 from tests.emulator_process import EmulatorProcess
 
 

@@ -16,8 +16,9 @@ import sys
 import tempfile
 from pathlib import Path
 
-from load import measure, print_comparison
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
+from bench.load import measure, print_comparison
 from tests.e2e.stack import start_host
 from tests.processes import ReadyProcess
 

@@ -18,8 +18,8 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 import requests
-from load import chain_arguments, run_requests
 
+from bench.load import chain_arguments, run_requests
 from tests.e2e.stack import start_stack
 from tests.emulator_process import clear_machine_ca_settings
 

@@ -21,6 +21,7 @@ import certifi
 from cryptography import x509
 from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec, rsa
+from cryptography.hazmat.primitives.asymmetric.types import PrivateKeyTypes
 from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID
 
 _RENEW_BEFORE = dt.timedelta(days=7)
@@ -56,6 +57,29 @@ def _pem_key(key) -> bytes:
     return key.private_bytes(
         serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption()
     )
+
+
+def _read_key(path: Path) -> PrivateKeyTypes:
+    return serialization.load_pem_private_key(path.read_bytes(), password=None)
+
+
+def _wrong_key(path: Path, key: PrivateKeyTypes, wanted: str) -> SystemExit:
+    """Only a hand-edited state folder gets here."""
+    return SystemExit(f"{path} holds a {type(key).__name__}, not {wanted}: delete it and a new one is made")
+
+
+def _load_ec_key(path: Path) -> ec.EllipticCurvePrivateKey:
+    key = _read_key(path)
+    if not isinstance(key, ec.EllipticCurvePrivateKey):
+        raise _wrong_key(path, key, "an EC key")
+    return key
+
+
+def _load_rsa_key(path: Path) -> rsa.RSAPrivateKey:
+    key = _read_key(path)
+    if not isinstance(key, rsa.RSAPrivateKey):
+        raise _wrong_key(path, key, "an RSA key")
+    return key
 
 
 def _load_cert(path: Path) -> x509.Certificate | None:
@@ -112,7 +136,7 @@ def ensure_tls(state: Path) -> TlsFiles:
         _write_private(ca_key_path, _pem_key(ca_key))
         files.ca.write_bytes(ca_cert.public_bytes(serialization.Encoding.PEM))
         files.cert.unlink(missing_ok=True)  # a new CA invalidates the old server certificate
-    ca_key = serialization.load_pem_private_key(ca_key_path.read_bytes(), password=None)
+    ca_key = _load_ec_key(ca_key_path)
 
     server_cert = _load_cert(files.cert) if files.key.exists() else None
     if server_cert is None or server_cert.issuer != ca_cert.subject:
@@ -155,5 +179,5 @@ def ensure_signing_key(state: Path) -> SigningKey:
         cert = _builder(name, name, key.public_key(), 3650).sign(key, hashes.SHA256())
         _write_private(key_path, _pem_key(key))
         cert_path.write_bytes(cert.public_bytes(serialization.Encoding.PEM))
-    key = serialization.load_pem_private_key(key_path.read_bytes(), password=None)
+    key = _load_rsa_key(key_path)
     return SigningKey(key, cert)

@@ -156,7 +156,9 @@ class Directory:
         self.resources: dict[str, Resource] = {}  # by name
         self.applications: dict[str, Application] = {}  # by app id (lower case)
         self.group_members: dict[str, frozenset[str]] = {}  # group name -> member names
-        self.vault_name, self.vault_secrets, self.vault_readers = "", {}, frozenset()
+        self.vault_name = ""
+        self.vault_secrets: dict[str, str] = {}
+        self.vault_readers: frozenset[str] = frozenset()
         self._load_applications(data.get("applications", {}))
         self._load_principals(data)
         self._load_vault(data.get("keyVaults", {}))
@@ -335,7 +337,7 @@ class Directory:
         """By UPN, object id or short name (the short name is a local convenience)."""
         login = login.lower()
         for p in self.principals.values():
-            if p.kind == "user" and login in (p.upn.lower(), p.object_id.lower(), p.name.lower()):
+            if p.kind == "user" and login in ((p.upn or "").lower(), p.object_id.lower(), p.name.lower()):
                 return p
         return None
 
@@ -349,9 +351,9 @@ class Directory:
             if p.kind != "managedIdentity":
                 continue
             if (
-                (client_id and p.app_id.lower() == client_id.lower())
+                (client_id and (p.app_id or "").lower() == client_id.lower())
                 or (object_id and p.object_id.lower() == object_id.lower())
-                or (resource_id and p.resource_id.lower() == resource_id.lower())
+                or (resource_id and (p.resource_id or "").lower() == resource_id.lower())
             ):
                 return p
         return None

@@ -168,7 +168,9 @@ def app_token(
     if request.names is not None:
         raise errors.client_credentials_need_default(" ".join(request.raw))
     if resource.assignment_required and not directory.is_assigned(principal, resource):
-        raise errors.app_not_assigned(principal.app_id, principal.display_name, resource.app_id, resource.display_name)
+        raise errors.app_not_assigned(
+            principal.app_id or principal.object_id, principal.display_name, resource.app_id, resource.display_name
+        )
     claims = state.issuer.app_token_claims(
         subject=principal,
         resource=resource,
@@ -184,7 +186,7 @@ def delegated_scopes(state: State, client: Client, user: Principal, request: Sco
     """Entra's order: the user must be allowed into the resource, then the client needs consent."""
     directory, resource = state.directory, request.resource
     if resource.assignment_required and not directory.is_assigned(user, resource):
-        raise errors.user_not_assigned(user.upn, resource.display_name, resource.app_id)
+        raise errors.user_not_assigned(user.upn or user.name, resource.display_name, resource.app_id)
     consented = directory.consented_scopes(client.app_id, resource)
     if request.names is None:
         if not consented:
@@ -283,18 +285,19 @@ def password(state: State, form: Form, client: Client) -> dict:
 
 def on_behalf_of(state: State, form: Form, client: Client) -> dict:
     """Exchange a user's token for the client (the assertion) for a token to a downstream API."""
-    if client.application is None:
+    app = client.application
+    if app is None:
         raise errors.EntraError(7000232, "invalid_client", "On-behalf-of needs a confidential client.", status=401)
     if form.get("requested_token_use") != "on_behalf_of":
         raise errors.malformed_request("requested_token_use must be 'on_behalf_of'.")
-    user = _user_from_assertion(state, client, required(form, "assertion"))
+    user = _user_from_assertion(state, app, required(form, "assertion"))
     request = parse_scope(state, required(form, "scope"))
     body = user_token_response(state, client, user, request, client_info=form.get("client_info") == "1")
-    state.activity.count("grant:on_behalf_of", f"obo:{client.application.name}")
+    state.activity.count("grant:on_behalf_of", f"obo:{app.name}")
     return body
 
 
-def _user_from_assertion(state: State, client: Client, assertion: str) -> Principal:
+def _user_from_assertion(state: State, app: Application, assertion: str) -> Principal:
     try:
         claims = state.issuer.verify(assertion)
     except jwt.ExpiredSignatureError:
@@ -307,7 +310,6 @@ def _user_from_assertion(state: State, client: Client, assertion: str) -> Princi
     if claims.get("iss") not in (state.issuer.issuer_v1, state.issuer.issuer_v2):
         raise errors.assertion_signature_invalid(f"The issuer '{claims.get('iss')}' is not this tenant's.")
     audience = str(claims.get("aud", ""))
-    app = client.application
     if audience.lower() not in {app.app_id.lower(), *(u.lower() for u in app.identifier_uris)}:
         raise errors.assertion_audience_mismatch(audience, app.app_id, app.display_name)
     if "scp" not in claims:
@@ -325,6 +327,8 @@ def refresh_token(state: State, form: Form, client: Client) -> dict:
     if grant.client_id != client.app_id.lower():
         raise errors.EntraError(70000, "invalid_grant", "The refresh token was issued to a different client.")
     user = state.directory.find_by_object_id(grant.user_oid)
+    if user is None:  # removed from directory.json since the grant was issued
+        raise errors.user_not_found(grant.user_oid, state.directory.tenant_id)
     request = parse_scope(state, required(form, "scope"))
     state.activity.count("grant:refresh_token")
     return user_token_response(state, client, user, request, client_info=form.get("client_info") == "1")
@@ -349,6 +353,8 @@ def authorization_code(state: State, form: Form, client: Client) -> dict:
             raise errors.pkce_mismatch()
     code.redeemed = True
     user = state.directory.find_by_object_id(code.user_oid)
+    if user is None:  # removed from directory.json since the code was issued
+        raise errors.user_not_found(code.user_oid, state.directory.tenant_id)
     request = parse_scope(state, form.get("scope") or code.scope)
     state.activity.count("grant:authorization_code")
     return user_token_response(

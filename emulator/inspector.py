@@ -61,6 +61,8 @@ class Inspection:
 
 
 def _when(ts: object) -> str:
+    if not isinstance(ts, int | float | str):
+        return str(ts)
     try:
         return datetime.fromtimestamp(int(ts), UTC).strftime("%Y-%m-%d %H:%M:%S UTC")
     except (TypeError, ValueError, OverflowError, OSError):

@@ -22,9 +22,10 @@ _CREATED = int(time.time())
 
 
 def _error(status: int, code: str, message: str, state: State, inner: str | None = None) -> JSONResponse:
-    body = {"error": {"code": code, "message": message}}
+    error: dict[str, object] = {"code": code, "message": message}
     if inner:
-        body["error"]["innererror"] = {"code": inner}
+        error["innererror"] = {"code": inner}
+    body = {"error": error}
     headers = {}
     if status == 401:
         headers["WWW-Authenticate"] = (

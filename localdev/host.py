@@ -22,11 +22,14 @@ import json
 import logging
 import re
 import uuid
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from pathlib import Path
 
 import azure.functions as func
 from azure.functions import _abc
+from azure.functions.decorators.function_app import Function
+from azure.functions.decorators.http import HttpTrigger
+from azure.functions.decorators.timer import TimerTrigger
 from azure.functions.timer import TimerRequest
 from croniter import croniter
 from starlette.applications import Starlette
@@ -35,7 +38,7 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
-from .routes import translate
+from .routes import Template, translate
 
 log = logging.getLogger("localdev.host")
 
@@ -68,13 +71,21 @@ def route_prefix(root: Path) -> str:
     return host.get("extensions", {}).get("http", {}).get("routePrefix", "api")
 
 
-async def invoke(function: func.FunctionBuilder | object, trigger_name: str, trigger_value: object, root: Path):
+def function_name(function: Function) -> str:
+    """Every indexed function has a name (the decorator's, or the Python function's): typed as one."""
+    name = function.get_function_name()
+    if name is None:
+        raise ValueError(f"function {function.get_user_function()!r} has no name")
+    return name
+
+
+async def invoke(function: Function, trigger_name: str, trigger_value: object, root: Path) -> object:
     """Call the user function with its trigger (and ``context`` if it asks), sync or async."""
-    user_function: Callable = function.get_user_function()
-    kwargs = {trigger_name: trigger_value}
+    user_function = function.get_user_function()
+    kwargs: dict[str, object] = {trigger_name: trigger_value}
     for name, parameter in inspect.signature(user_function).parameters.items():
         if name == "context" or parameter.annotation in (func.Context, "func.Context"):
-            kwargs[name] = InvocationContext(function.get_function_name(), str(root))
+            kwargs[name] = InvocationContext(function_name(function), str(root))
     if inspect.iscoroutinefunction(user_function):
         return await user_function(**kwargs)
     return await run_in_threadpool(functools.partial(user_function, **kwargs))
@@ -93,7 +104,7 @@ def to_response(result: object) -> Response:
     return Response(result.get_body(), status_code=result.status_code, headers=headers)
 
 
-def _http_endpoint(function, trigger, root: Path) -> Callable:
+def _http_endpoint(function: Function, trigger: HttpTrigger, root: Path) -> Callable[[Request], Awaitable[Response]]:
     async def endpoint(request: Request) -> Response:
         request_obj = func.HttpRequest(
             method=request.method,
@@ -108,7 +119,7 @@ def _http_endpoint(function, trigger, root: Path) -> Callable:
             return to_response(result)
         except Exception:
             # As the Functions host: the caller gets an empty 500, the traceback goes to the log.
-            log.exception("Executed 'Functions.%s' (Failed)", function.get_function_name())
+            log.exception("Executed 'Functions.%s' (Failed)", function_name(function))
             return Response(status_code=500)
 
     return endpoint
@@ -116,15 +127,16 @@ def _http_endpoint(function, trigger, root: Path) -> Callable:
 
 def build(app: func.FunctionApp, root: Path, *, run_timers: bool = False) -> Starlette:
     prefix = route_prefix(root)
-    functions = {f.get_function_name(): f for f in app.get_functions()}
-    http_routes, timers = [], {}
+    functions = {function_name(f): f for f in app.get_functions()}
+    http_routes: list[tuple[Template, list[str] | None, Function, HttpTrigger]] = []
+    timers: dict[str, tuple[Function, TimerTrigger]] = {}
     for name, function in functions.items():
         trigger = function.get_trigger()
-        if trigger.get_binding_name() == "httpTrigger":
+        if isinstance(trigger, HttpTrigger):
             template = translate(trigger.route if trigger.route is not None else name, prefix)
             methods = [str(getattr(m, "value", m)).upper() for m in (trigger.methods or [])] or None
             http_routes.append((template, methods, function, trigger))
-        elif trigger.get_binding_name() == "timerTrigger":
+        elif isinstance(trigger, TimerTrigger):
             timers[name] = (function, trigger)
     http_routes.sort(key=lambda item: item[0].precedence)
 
@@ -166,12 +178,12 @@ def build(app: func.FunctionApp, root: Path, *, run_timers: bool = False) -> Sta
             task.cancel()
 
     starlette = Starlette(routes=routes, lifespan=lifespan)
-    starlette.state.http_routes = [(f.get_function_name(), m, t.paths[0]) for t, m, f, _ in http_routes]
+    starlette.state.http_routes = [(function_name(f), m, t.paths[0]) for t, m, f, _ in http_routes]
     starlette.state.timers = {name: trigger.schedule for name, (_, trigger) in timers.items()}
     return starlette
 
 
-async def _run_on_schedule(name: str, function, trigger, root: Path) -> None:
+async def _run_on_schedule(name: str, function: Function, trigger: TimerTrigger, root: Path) -> None:
     # NCRONTAB has six fields with seconds first; croniter reads that with second_at_beginning.
     schedule = croniter(trigger.schedule, dt.datetime.now(dt.UTC), second_at_beginning=True)
     while True:

@@ -167,8 +167,10 @@ class Stack:
         if storage_port == 0:
             self.storage_ports = (free_port(), free_port(), free_port())
         else:
-            self.storage_ports = tuple(
-                claim_port(storage_port + i, f"Azurite {kind}") for i, kind in enumerate(("blob", "queue", "table"))
+            self.storage_ports = (
+                claim_port(storage_port, "Azurite blob"),
+                claim_port(storage_port + 1, "Azurite queue"),
+                claim_port(storage_port + 2, "Azurite table"),
             )
         self.apps = apps
         self.selected = apps_of(apps)
@@ -201,9 +203,12 @@ class Stack:
         child = Child(name, popen)
         self.children.append(child)
         seen = threading.Event()
+        stdout = popen.stdout
+        if stdout is None:  # cannot happen with stdout=PIPE; typeshed types it as optional
+            raise RuntimeError(f"{name}: no output pipe")
 
         def pump() -> None:  # prefix the child's output, and notice its ready line
-            for line in popen.stdout:
+            for line in stdout:
                 child.lines.append(line)
                 if ready and line.startswith(ready):
                     seen.set()

@@ -11,6 +11,7 @@ import os
 import shutil
 import sys
 from pathlib import Path
+from typing import Any
 
 import pytest
 import requests
@@ -79,15 +80,19 @@ class EmulatorClient:
 
     # -- admin API ------------------------------------------------------------------------------
 
-    def admin(self, method: str, path: str, **kwargs) -> dict | list:
+    def admin(self, method: str, path: str, **kwargs: Any) -> dict[str, Any]:
+        """The admin API's answer: a JSON object for every route the tests call."""
         response = self.session.request(method, f"{self.origin}/admin/{path}", timeout=10, **kwargs)
         response.raise_for_status()
-        return response.json()
+        answer = response.json()
+        if not isinstance(answer, dict):
+            raise TypeError(f"/admin/{path} answered {type(answer).__name__}, not an object")
+        return answer
 
     def reset(self) -> None:
         self.admin("POST", "reset")
 
-    def stats(self) -> dict:
+    def stats(self) -> dict[str, Any]:
         return self.admin("GET", "stats")
 
     def new_secret(self, application: str) -> str:

@@ -30,8 +30,11 @@ class ReadyProcess:
         self.output: list[str] = []
         lines: queue.Queue[str] = queue.Queue()
 
+        stdout = self.popen.stdout
+        assert stdout is not None  # stdout=PIPE above
+
         def drain() -> None:  # keep reading so the child never blocks on a full pipe
-            for line in self.popen.stdout:
+            for line in stdout:
                 self.output.append(line)
                 lines.put(line)
             lines.put("")

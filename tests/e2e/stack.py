@@ -24,16 +24,26 @@ READY = "local stack ready: "
 class Stack:
     base_url: str
     emulator: EmulatorClient
-    process: ReadyProcess | None = None
+    started: ReadyProcess | None = None  # None: a stack this run did not start (E2E_BASE_URL)
 
     @property
     def managed(self) -> bool:
-        return self.process is not None
+        return self.started is not None
+
+    @property
+    def process(self) -> ReadyProcess:
+        """The `localdev up` process; only tests that use the `managed` fixture may ask for it."""
+        if self.started is None:
+            raise RuntimeError("this stack was started outside the test run (E2E_BASE_URL)")
+        return self.started
 
     @property
     def storage_ports(self) -> tuple[int, int, int]:
         found = re.search(r"blob/queue/table on 127\.0\.0\.1:(\d+)/(\d+)/(\d+)", "".join(self.process.output))
-        return tuple(int(p) for p in found.groups())
+        if found is None:
+            raise RuntimeError("`localdev up` did not print its storage ports")
+        blob, queue, table = (int(port) for port in found.groups())
+        return blob, queue, table
 
     def host_env(self, **overrides: str) -> dict[str, str]:
         """What `localdev up` gives its functions host, for tests that run a host of their own."""

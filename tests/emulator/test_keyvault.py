@@ -23,7 +23,9 @@ def client(emulator: EmulatorProcess, credential=None) -> SecretClient:
 def test_secrets_user_reads_the_secret(emulator: EmulatorProcess) -> None:
     secret = client(emulator).get_secret(SECRET)
     assert secret.value == emulator.directory["keyVaults"]["notifications-kv"]["secrets"][SECRET]
-    assert secret.name == SECRET and len(secret.properties.version) == 32
+    assert secret.name == SECRET
+    assert secret.properties.version is not None
+    assert len(secret.properties.version) == 32
     assert client(emulator).get_secret(SECRET, secret.properties.version).value == secret.value
     assert emulator.stats()["keyvault:get"] == 2
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import time
 
 import jwt
@@ -19,19 +20,18 @@ EXCHANGE = "api://AzureADTokenExchange/.default"
 
 def obo(emulator: EmulatorProcess, user_assertion: str, secret: str | None = None) -> OnBehalfOfCredential:
     """The proxy's credential: by default it proves itself with obo-proxy-identity (no secret)."""
-    if secret:
-        proof = {"client_secret": secret}
-    else:
-        identity = ManagedIdentityCredential(client_id=emulator.identity("obo-proxy-identity")["clientId"])
-        proof = {"client_assertion_func": lambda: identity.get_token(EXCHANGE).token}
-    return OnBehalfOfCredential(
+    credential = functools.partial(
+        OnBehalfOfCredential,
         emulator.tenant,
         emulator.app_id("obo-proxy"),
         user_assertion=user_assertion,
         authority=emulator.origin,
         disable_instance_discovery=True,
-        **proof,
     )
+    if secret:
+        return credential(client_secret=secret)
+    identity = ManagedIdentityCredential(client_id=emulator.identity("obo-proxy-identity")["clientId"])
+    return credential(client_assertion_func=lambda: identity.get_token(EXCHANGE).token)
 
 
 def test_secretless_exchange_gives_the_user_token_for_the_api(emulator: EmulatorProcess, verify) -> None:
