@@ -18,6 +18,7 @@ import re
 import uuid
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
+from typing import NoReturn
 
 MEMBER_TYPES = {"User", "Application"}
 # Principal kinds in directory.json and the allowedMemberTypes entry that admits them.
@@ -40,7 +41,7 @@ class Reserved:
     identifier_uris: tuple[str, ...] = ()
 
 
-def _fail(app: str, message: str) -> None:
+def _fail(app: str, message: str) -> NoReturn:
     raise AppModelError(f"app {app}: {message}")
 
 

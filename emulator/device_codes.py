@@ -114,8 +114,8 @@ async def devicelogin(request: Request) -> HTMLResponse:
     client = html.escape(state.directory.client_name(code.client_id))
     return HTMLResponse(
         f'<!doctype html><html lang="en"><head><meta charset="utf-8"><title>Signed in</title></head><body>'
-        f'<p class="done">{html.escape(user.upn)} signed in to {client} on your device. You may close this '
-        "window.</p></body></html>"
+        f'<p class="done">{html.escape(user.upn or user.name)} signed in to {client} on your device. '
+        "You may close this window.</p></body></html>"
     )
 
 

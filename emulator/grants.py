@@ -377,6 +377,8 @@ def device_code(state: State, form: Form, client: Client) -> dict:
         )
     code.redeemed = True
     user = state.directory.find_by_object_id(code.user_oid)
+    if user is None:  # removed from directory.json since the user signed in
+        raise errors.user_not_found(code.user_oid, state.directory.tenant_id)
     state.activity.count("grant:device_code")
     return user_token_response(
         state, client, user, parse_scope(state, code.scope), client_info=form.get("client_info") == "1"

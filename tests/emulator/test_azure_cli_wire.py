@@ -93,8 +93,11 @@ def test_form_post_reaches_msals_loopback_listener(emulator: EmulatorProcess, ve
         )
         waiter.start()
         page = _browser(emulator, flow["auth_uri"], "alice")
-        assert page.status_code == 200 and "document.forms[0].submit()" in page.text
-        action = re.search(r'<form method="post" action="([^"]+)"', page.text).group(1)
+        assert page.status_code == 200
+        assert "document.forms[0].submit()" in page.text
+        form = re.search(r'<form method="post" action="([^"]+)"', page.text)
+        assert form is not None
+        action = form.group(1)
         fields = dict(re.findall(r'<input type="hidden" name="([^"]+)" value="([^"]*)">', page.text))
         assert action == flow["redirect_uri"] and {"code", "state"} <= fields.keys()
         # What the browser does with the page: POST the fields to the listener.
