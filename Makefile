@@ -31,8 +31,13 @@ $(AZ_VENV)/.installed:
 az: $(AZ_VENV)/.installed
 
 # The whole local stack: Azurite, the emulator, then `func start` (or the dev host without Core Tools).
+# Ports: `make run PORT=7072 EMULATOR_PORT=0 STORAGE_PORT=0` (0: any free port). Only the command line
+# sets them (a PORT in your environment is not taken); `make demo` then finds the stack by itself.
+PORT := 7071
+EMULATOR_PORT := 8443
+STORAGE_PORT := 10000
 run: setup
-	$(PY) -m localdev up
+	$(PY) -m localdev up --port $(PORT) --emulator-port $(EMULATOR_PORT) --storage-port $(STORAGE_PORT)
 
 emulator: setup
 	$(PY) -m emulator

@@ -48,6 +48,8 @@ def values(
 
 
 def write(path: Path, *, state_dir: Path, port: int, storage_port: int, force: bool) -> Path:
+    if not (0 < port < 65536 and 0 < storage_port < 65534):
+        raise SettingsError("--port and --storage-port need real ports (a file cannot say 'any free port')")
     if path.exists() and not force:
         raise SettingsError(
             f"{path} exists; pass --force to update it (Values you added are kept, the emulator's and the "

@@ -14,13 +14,20 @@ ROOT = Path(__file__).resolve().parents[1]
 
 class ReadyProcess:
     def __init__(
-        self, command: list[str], ready_prefix: str, log_path: Path, *, env: dict | None = None, timeout: float = 60
+        self,
+        command: list[str],
+        ready_prefix: str,
+        log_path: Path,
+        *,
+        env: dict | None = None,
+        timeout: float = 60,
+        cwd: Path = ROOT,
     ) -> None:
         self.log_path = log_path
         self._log = open(log_path, "w")  # noqa: SIM115 - closed in stop()
         self.popen = subprocess.Popen(
             command,
-            cwd=ROOT,
+            cwd=cwd,
             stdout=subprocess.PIPE,
             stderr=self._log,
             text=True,

@@ -3,12 +3,19 @@ that cannot run on this machine. A new command in the README without either fail
 
 from __future__ import annotations
 
+import json
+import os
 import re
+import signal
 import subprocess
+import sys
+from collections.abc import Iterator
+from pathlib import Path
 
+import pytest
 import yaml
 
-from tests.processes import ROOT
+from tests.processes import ROOT, ReadyProcess
 
 README = (ROOT / "README.md").read_text()
 
@@ -24,13 +31,15 @@ EXERCISED = {
     "python -m emulator unassign": "the same test",
     "python -m emulator credential-reset": "tests/emulator/test_token_endpoint.py::test_credential_reset_cli_*",
     "python -m caller_app.get_token": "tests/e2e/test_caller.py (table, --json, --raw, --client-id, --expect)",
-    "python -m localdev exec": "tests/e2e/test_local_stack.py::test_exec_*",
+    "python -m localdev exec": "run below against a stack `make run` started; tests/e2e/test_local_stack.py",
+    "python -m localdev settings": "tests/localdev/test_settings.py; tests/e2e/test_core_tools.py (the steps)",
+    "source .venv/bin/activate": "tests/e2e/test_core_tools.py::test_the_readme_core_tools_steps_*",
     "infra/deploy.sh": "syntax and usage checked below; deploying needs Azure",
 }
 NOT_RUNNABLE_HERE = {
     "npx azurite": "the Core Tools path; `localdev up` starts the same Azurite (tests/e2e)",
-    "cp local.settings.sample.json": "the Core Tools path",
-    "func start": "Core Tools cannot be installed here (its installer downloads from a CDN)",
+    "func start": "Core Tools cannot be installed here (its installer downloads from a CDN); "
+    "tests/e2e/test_core_tools.py runs the steps with a stand-in func",
     "azd ": "needs an Azure subscription",
     "az login": "needs an Azure subscription",
 }
@@ -98,3 +107,68 @@ def test_layout_comes_right_after_the_two_commands() -> None:
 def test_the_licence_is_mit_and_the_readme_says_so() -> None:
     assert (ROOT / "LICENSE").read_text().startswith("MIT License\n")
     assert "[LICENSE](LICENSE)" in README
+
+
+# -- commands that need the running stack: run as written against one `make run` started ----------
+
+RUN_AGAINST_THE_STACK = ("make demo", "python -m localdev demo", "python -m localdev exec")
+# What a reader types instead of the placeholders, from directory.json.
+_DIRECTORY = json.loads((ROOT / "directory.json").read_text())
+PLACEHOLDERS = {
+    "<api app id>": _DIRECTORY["applications"]["notification-api"]["appId"],
+    "<user-assigned client id>": _DIRECTORY["managedIdentities"]["build-agents"]["clientId"],
+}
+
+
+@pytest.fixture(scope="module")
+def make_run(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, str]]:
+    """`make run` on non-default ports; its state in a temporary folder, so a stack of yours is left alone."""
+    tmp = tmp_path_factory.mktemp("make-run")
+    env = {
+        "LOCALDEV_STATE_DIR": str(tmp / ".emulator"),
+        "LOCALDEV_AZURITE_DIR": str(tmp / ".azurite"),
+        # As in a shell where the venv is activated (README, "With Core Tools").
+        "PATH": os.pathsep.join((str(Path(sys.executable).parent), os.environ["PATH"])),
+    }
+    process = ReadyProcess(
+        ["make", "run", "PORT=0", "EMULATOR_PORT=0", "STORAGE_PORT=0"],
+        "local stack ready: ",
+        tmp / "make-run.log",
+        env=env,
+        timeout=300,
+    )
+    try:
+        yield env
+    finally:
+        os.killpg(process.popen.pid, signal.SIGTERM)  # make and the stack it runs, as Ctrl-C would
+        process.stop()
+
+
+def stack_commands() -> list[str]:
+    commands = [c for c in readme_commands() if c.startswith(RUN_AGAINST_THE_STACK)]
+    return list(dict.fromkeys(c for c in commands if "[" not in c and "COMMAND" not in c))  # not synopses
+
+
+def run_as_written(command: str, env: dict[str, str]) -> subprocess.CompletedProcess:
+    for placeholder, value in PLACEHOLDERS.items():
+        command = command.replace(placeholder, value)
+    assert "<" not in command, f"a placeholder this test cannot fill: {command}"
+    return subprocess.run(
+        ["bash", "-c", command], cwd=ROOT, capture_output=True, text=True, timeout=300, env={**os.environ, **env}
+    )
+
+
+def test_make_demo_finds_the_stack_make_run_started_on_other_ports(make_run: dict[str, str]) -> None:
+    result = run_as_written("make demo", make_run)
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert "14 passed, 0 failed" in result.stdout
+    assert "against http://localhost:7071/api" not in result.stdout
+
+
+def test_readme_commands_that_need_the_stack_run_against_it(make_run: dict[str, str]) -> None:
+    commands = [c for c in stack_commands() if c != "make demo"]  # make demo: the test above
+    assert len(commands) >= 5, commands
+    for command in commands:
+        result = run_as_written(command, make_run)
+        assert result.returncode == 0, f"{command}\n{result.stdout}{result.stderr}"
+        assert "Traceback" not in result.stderr and "Warning" not in result.stderr, command

@@ -9,6 +9,9 @@ from __future__ import annotations
 
 import os
 import re
+import signal
+import socket
+import subprocess
 import sys
 from dataclasses import dataclass
 from pathlib import Path
@@ -58,7 +61,7 @@ class Stack:
         }
 
 
-def start_stack(tmp: Path, *args: str) -> Stack:
+def start_stack(tmp: Path, *args: str, env: dict[str, str] | None = None) -> Stack:
     tmp.mkdir(parents=True, exist_ok=True)
     process = ReadyProcess(
         [
@@ -80,6 +83,7 @@ def start_stack(tmp: Path, *args: str) -> Stack:
         ],
         READY,
         tmp / "stack.log",
+        env=env,
         timeout=180,
     )
     return Stack(process.ready_line.removeprefix(READY), EmulatorClient(tmp / ".emulator"), process)
@@ -101,3 +105,42 @@ def start_host(tmp: Path, env: dict[str, str], *args: str) -> tuple[ReadyProcess
         env=env,
     )
     return process, process.ready_line.removeprefix("dev host ready on ").split()[0]
+
+
+def descendants(pid: int) -> list[int]:
+    children = [
+        int(p)
+        for p in subprocess.run(["ps", "-o", "pid=", "--ppid", str(pid)], capture_output=True, text=True).stdout.split()
+    ]
+    return children + [d for child in children for d in descendants(child)]
+
+
+def alive(pid: int) -> bool:
+    try:
+        with open(f"/proc/{pid}/stat") as stat:
+            return stat.read().rsplit(")", 1)[1].split()[0] != "Z"
+    except FileNotFoundError:
+        return False
+
+
+def printed_ports(output: str) -> list[int]:
+    """Every port the stack printed (host, emulator, Azurite)."""
+    return sorted({int(p) for p in re.findall(r"(?:localhost|127\.0\.0\.1):(\d+)", output)})
+
+
+def stop_and_check_everything_stopped(stack: Stack) -> str:
+    """SIGTERM the stack; every port it printed is free again and no process it started is left."""
+    pids = descendants(stack.process.popen.pid)
+    assert len(pids) >= 3  # azurite, emulator, host (and whatever they started)
+    code = stack.process.stop(signal.SIGTERM)
+    output = "".join(stack.process.output)
+    assert code == 0, output
+    assert "[localdev] stopped" in output
+    for port in printed_ports(output):
+        with socket.socket() as sock:
+            # SO_REUSEADDR: connections the servers closed may sit in TIME_WAIT on their ports; Linux
+            # still refuses the bind while anything listens there, which is what this checks.
+            sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+            sock.bind(("127.0.0.1", port))
+    assert [pid for pid in pids if alive(pid)] == []  # no orphans
+    return output

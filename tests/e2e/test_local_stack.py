@@ -4,15 +4,13 @@ from __future__ import annotations
 
 import os
 import re
-import signal
-import socket
 import subprocess
 import sys
 
 import requests
 
 from localdev import running
-from tests.e2e.stack import Stack, start_stack
+from tests.e2e.stack import Stack, start_stack, stop_and_check_everything_stopped
 from tests.processes import ROOT
 
 
@@ -35,43 +33,13 @@ def test_the_stack_emulator_answers_over_tls(managed: Stack) -> None:
     assert response.status_code == 200
 
 
-def _descendants(pid: int) -> list[int]:
-    children = [
-        int(p)
-        for p in subprocess.run(["ps", "-o", "pid=", "--ppid", str(pid)], capture_output=True, text=True).stdout.split()
-    ]
-    return children + [d for child in children for d in _descendants(child)]
-
-
-def _alive(pid: int) -> bool:
-    try:
-        with open(f"/proc/{pid}/stat") as stat:
-            return stat.read().rsplit(")", 1)[1].split()[0] != "Z"
-    except FileNotFoundError:
-        return False
-
-
-def _ports(output: str) -> list[int]:
-    """Every port the stack printed (host, emulator, Azurite)."""
-    return sorted({int(p) for p in re.findall(r"(?:localhost|127\.0\.0\.1):(\d+)", output)})
-
-
 def test_apps_selects_blueprints_and_sigterm_stops_everything(tmp_path) -> None:
     stack = start_stack(tmp_path, "--apps", "caller_app")
     try:
         assert requests.get(f"{stack.base_url}/health", timeout=10).status_code == 404
-        pids = _descendants(stack.process.popen.pid)
-        assert len(pids) >= 3  # azurite, emulator, host (and whatever they started)
-        ports = _ports("".join(stack.process.output))
     finally:
-        code = stack.process.stop(signal.SIGTERM)
-    assert code == 0
-    assert "[localdev] stopped" in "".join(stack.process.output)
+        stop_and_check_everything_stopped(stack)
     assert not (stack.emulator.state_dir / running.RECORD).exists()  # the record goes with the stack
-    for port in ports:
-        with socket.socket() as sock:
-            sock.bind(("127.0.0.1", port))  # raises if a child still listens
-    assert [pid for pid in pids if _alive(pid)] == []  # no orphans
 
 
 def test_a_busy_port_is_a_clear_error_not_a_hang(managed: Stack) -> None:
