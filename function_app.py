@@ -39,4 +39,8 @@ logging.getLogger("azure.core.pipeline.policies.http_logging_policy").setLevel(l
 # authorizes the caller's bearer token itself (see auth/).
 app = func.FunctionApp(http_auth_level=func.AuthLevel.ANONYMOUS)
 for _name in selected_apps(os.environ.get("APPS")):
-    app.register_functions(importlib.import_module(_name).bp)
+    _blueprint = importlib.import_module(_name)
+    # Each app reads its settings once, now: a missing or malformed one stops the host at start,
+    # naming the setting, instead of failing the first request that needs it.
+    _blueprint.settings()
+    app.register_functions(_blueprint.bp)

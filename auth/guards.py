@@ -1,6 +1,6 @@
 """Route guards: every HTTP function declares what it needs, or says it is anonymous.
 
-    api = Authorizer("NOTIFICATION_API_AUDIENCES")
+    api = Authorizer(lambda: settings().auth)
 
     @bp.route(route="notifications", methods=["GET"])
     @api.requires("notification.read", scope="Notifications.Read")
@@ -91,17 +91,20 @@ def bearer_token(req: func.HttpRequest) -> str | None:
 
 
 class Authorizer:
-    """Validates tokens for one API (its audiences come from ``audiences_setting``) and guards routes."""
+    """Validates tokens for one API and guards its routes.
 
-    def __init__(self, audiences_setting: str) -> None:
-        self.audiences_setting = audiences_setting
+    ``settings`` is called once, on first use: importing a blueprint (the get_token CLI, tests)
+    needs no settings, while the host reads them at start (function_app.py).
+    """
+
+    def __init__(self, settings: Callable[[], AuthSettings]) -> None:
+        self._settings = settings
         self._validator: TokenValidator | None = None
 
     @property
     def validator(self) -> TokenValidator:
-        # Built on first use, so importing the app (indexing, tests) needs no settings.
         if self._validator is None:
-            self._validator = TokenValidator(AuthSettings.from_env(self.audiences_setting))
+            self._validator = TokenValidator(self._settings())
         return self._validator
 
     def authorize(self, req: func.HttpRequest, requirement: AuthRequirement) -> func.HttpResponse | None:

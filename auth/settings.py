@@ -3,10 +3,10 @@ keeps trust in the local emulator out of Azure."""
 
 from __future__ import annotations
 
-import ipaddress
 import os
 from dataclasses import dataclass
-from urllib.parse import urlsplit
+
+from appsettings import SettingError, is_loopback, names, optional, required, running_in_azure, url
 
 PUBLIC_CLOUD = "https://login.microsoftonline.com"
 
@@ -20,27 +20,11 @@ class AuthSettings:
     @classmethod
     def from_env(cls, audiences_setting: str) -> AuthSettings:
         """``AZURE_TENANT_ID``, ``AZURE_AUTHORITY_HOST`` and the comma list in ``audiences_setting``."""
-        tenant = os.environ.get("AZURE_TENANT_ID", "").strip()
-        audiences = tuple(a.strip() for a in os.environ.get(audiences_setting, "").split(",") if a.strip())
-        if not tenant or not audiences:
-            raise RuntimeError(f"AZURE_TENANT_ID and {audiences_setting} must be set (see local.settings.sample.json)")
-        authority = os.environ.get("AZURE_AUTHORITY_HOST", PUBLIC_CLOUD).strip().rstrip("/") or PUBLIC_CLOUD
-        return cls(tenant, authority, audiences)
-
-
-def running_in_azure() -> bool:
-    """App Service and Functions set WEBSITE_INSTANCE_ID on every instance; nothing local does."""
-    return bool(os.environ.get("WEBSITE_INSTANCE_ID"))
-
-
-def is_loopback(url: str) -> bool:
-    host = (urlsplit(url).hostname or "").lower()
-    if host == "localhost" or host.endswith(".localhost"):
-        return True
-    try:
-        return ipaddress.ip_address(host).is_loopback
-    except ValueError:
-        return False
+        return cls(
+            tenant_id=required("AZURE_TENANT_ID"),
+            authority_host=url("AZURE_AUTHORITY_HOST", default=PUBLIC_CLOUD),
+            audiences=names(audiences_setting),
+        )
 
 
 def check_environment() -> None:
@@ -52,11 +36,11 @@ def check_environment() -> None:
     if not running_in_azure():
         return
     # IDENTITY_ENDPOINT is loopback in Azure too (the platform's token service): not checked.
-    suspicious = [name for name in ("AZURE_AUTHORITY_HOST", "KEY_VAULT_URL") if is_loopback(os.environ.get(name, ""))]
+    suspicious = [name for name in ("AZURE_AUTHORITY_HOST", "KEY_VAULT_URL") if is_loopback(optional(name))]
     if suspicious:
-        raise RuntimeError(
-            f"running in Azure with loopback settings {suspicious}: they point at the local emulator. "
-            "Remove them from the app settings."
+        raise SettingError(
+            ", ".join(suspicious),
+            "points at the local emulator while running in Azure; remove it from the app settings",
         )
 
 

@@ -14,9 +14,10 @@ from __future__ import annotations
 
 import functools
 import logging
-import os
 
 import azure.functions as func
+import requests
+from azure.core.credentials import TokenCredential
 
 from auth import bodies, debug_only, problems
 from outbound import BearerClient, build_credential, credential_tokens, retrying_session
@@ -24,30 +25,43 @@ from outbound import BearerClient, build_credential, credential_tokens, retrying
 from . import diagnosis
 from .api import DownstreamError, NotificationApi, TokenRefused
 from .delivery import deliver_pending as deliver
+from .settings import CallerSettings
 from .token_report import describe
 from .vault import CachedSecret, SecretForbidden, SecretUnavailable, secret_client
 
 log = logging.getLogger(__name__)
 bp = func.Blueprint()
 
-# One credential for the life of the process: its token cache is what keeps the managed identity
-# endpoint out of every request (system-assigned, or user-assigned when AZURE_CLIENT_ID is set).
-CREDENTIAL = build_credential(os.environ.get("AZURE_CLIENT_ID"))
+
+@functools.cache
+def settings() -> CallerSettings:
+    """Read once: function_app.py calls this at start, so a missing setting stops the host there."""
+    return CallerSettings.from_env()
+
+
+@functools.cache
+def credential() -> TokenCredential:
+    """One credential for the life of the process, for the API and Key Vault alike: its token cache
+    is what keeps the managed identity endpoint out of every request (system-assigned, or
+    user-assigned when AZURE_CLIENT_ID is set)."""
+    return build_credential(settings().client_id)
 
 
 @functools.cache
 def notification_api() -> NotificationApi:
-    tokens = credential_tokens(CREDENTIAL, os.environ["NOTIFICATION_API_SCOPE"])
-    return NotificationApi(BearerClient(os.environ["NOTIFICATION_API_URL"], tokens))
+    tokens = credential_tokens(credential(), settings().api_scope)
+    return NotificationApi(BearerClient(settings().api_url, tokens))
 
 
 @functools.cache
 def webhook_secret() -> CachedSecret:
-    return CachedSecret(secret_client(CREDENTIAL), os.environ["WEBHOOK_SECRET_NAME"])
+    config = settings()
+    verify = config.verify_challenge_resource
+    return CachedSecret(secret_client(credential(), config.key_vault_url, verify), config.webhook_secret_name)
 
 
 @functools.cache
-def webhook_session():
+def webhook_session() -> requests.Session:
     return retrying_session()
 
 
@@ -135,7 +149,7 @@ def caller_token(req: func.HttpRequest) -> func.HttpResponse:
         token = notification_api().client.tokens(False)
     except Exception as exc:
         raise TokenRefused(str(exc)) from exc
-    return problems.json_response({"scope": os.environ["NOTIFICATION_API_SCOPE"], **describe(token)})
+    return problems.json_response({"scope": settings().api_scope, **describe(token)})
 
 
 @bp.route(route="caller/secret", methods=["GET"])
@@ -151,8 +165,6 @@ def caller_secret(req: func.HttpRequest) -> func.HttpResponse:
 @bp.timer_trigger(schedule="0 */5 * * * *", arg_name="timer", run_on_startup=False)
 def deliver_pending(timer: func.TimerRequest) -> None:
     """Every 5 minutes: deliver what is pending, acknowledge what was delivered."""
-    report = deliver(
-        notification_api(), webhook_secret(), os.environ.get("DELIVERY_WEBHOOK_URL") or None, webhook_session()
-    )
+    report = deliver(notification_api(), webhook_secret(), settings().delivery_webhook_url, webhook_session())
     if report.failed:
         log.warning("%d notification(s) stay pending after failed delivery: %s", len(report.failed), report.failed)

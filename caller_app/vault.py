@@ -8,7 +8,6 @@ stop deliveries); only a secret never read at all is an error.
 from __future__ import annotations
 
 import logging
-import os
 import threading
 import time
 
@@ -29,14 +28,13 @@ class SecretForbidden(Exception):
     """Key Vault refused this identity (403): it needs "Key Vault Secrets User" on the vault."""
 
 
-def secret_client(credential: TokenCredential) -> SecretClient:
+def secret_client(credential: TokenCredential, vault_url: str, verify_challenge_resource: bool) -> SecretClient:
     # verify_challenge_resource checks that the vault's challenge names *.vault.azure.net; only the
     # local emulator (on localhost) needs it off, and only the local settings turn it off.
-    verify = os.environ.get("KEY_VAULT_VERIFY_CHALLENGE_RESOURCE", "true").strip().lower() != "false"
     return SecretClient(
-        os.environ["KEY_VAULT_URL"],
+        vault_url,
         credential,
-        verify_challenge_resource=verify,
+        verify_challenge_resource=verify_challenge_resource,
         retry_total=1,
         connection_timeout=3,
         read_timeout=5,

@@ -15,11 +15,11 @@ import azure.functions as func
 from auth import Authorizer, Principal, anonymous, bodies, principal_of, problems
 
 from . import payloads
+from .settings import ApiSettings
 from .store import IdempotencyKeyReused, InvalidPageToken, NotificationStore, StorageUnavailable, public
 
 log = logging.getLogger(__name__)
 bp = func.Blueprint()
-api = Authorizer("NOTIFICATION_API_AUDIENCES")
 # Delegated scopes: values of their own, because Entra refuses a role and a scope sharing one
 # (the roles, notification.read and notification.create, keep the article's names).
 READ_SCOPE = "Notifications.Read"
@@ -27,9 +27,18 @@ CREATE_SCOPE = "Notifications.Create"
 
 
 @functools.cache
+def settings() -> ApiSettings:
+    """Read once: function_app.py calls this at start, so a missing setting stops the host there."""
+    return ApiSettings.from_env()
+
+
+api = Authorizer(lambda: settings().auth)
+
+
+@functools.cache
 def store() -> NotificationStore:
-    """One table client per process, made on first use (importing the app needs no settings)."""
-    return NotificationStore.from_env()
+    """One table client per process, made on first use."""
+    return NotificationStore.from_settings(settings())
 
 
 def _recipients(caller: Principal) -> list[str] | None:

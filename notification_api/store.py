@@ -16,7 +16,6 @@ import binascii
 import contextlib
 import hashlib
 import json
-import os
 import secrets
 import threading
 import time
@@ -32,6 +31,10 @@ from azure.core.exceptions import (
     ResourceNotFoundError,
 )
 from azure.data.tables import TableClient, TableServiceClient, TableTransactionError, UpdateMode
+
+from outbound import build_credential
+
+from .settings import ApiSettings
 
 TABLE = "notifications"
 PARTITION = "notifications"
@@ -107,16 +110,12 @@ class NotificationStore:
         self._lock = threading.Lock()
 
     @classmethod
-    def from_env(cls) -> NotificationStore:
-        connection = os.environ.get("NotificationStorage", "").strip()  # noqa: SIM112 - the Functions naming
-        if connection:  # local: Azurite
-            service = TableServiceClient.from_connection_string(connection, **CLIENT_OPTIONS)
-        else:  # Azure: identity-based, the same credential as everything else
-            from azure.identity import ManagedIdentityCredential
-
-            credential = ManagedIdentityCredential(client_id=os.environ.get("AZURE_CLIENT_ID") or None)
-            uri = os.environ["NotificationStorage__tableServiceUri"]  # noqa: SIM112 - identity-based connection
-            service = TableServiceClient(endpoint=uri, credential=credential, **CLIENT_OPTIONS)
+    def from_settings(cls, settings: ApiSettings) -> NotificationStore:
+        if settings.storage_connection_string:  # local: Azurite
+            service = TableServiceClient.from_connection_string(settings.storage_connection_string, **CLIENT_OPTIONS)
+        else:  # Azure: identity-based, with the one credential every Azure client of this app uses
+            credential = build_credential(settings.client_id)
+            service = TableServiceClient(endpoint=settings.table_service_uri, credential=credential, **CLIENT_OPTIONS)
         return cls(service.get_table_client(TABLE))
 
     def _ensure_table(self) -> None:

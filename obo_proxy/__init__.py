@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import functools
 import logging
-import os
 import uuid
 from urllib.parse import urlencode
 
@@ -21,15 +20,24 @@ from auth import Authorizer, bearer_token, bodies, principal_of, problems
 from outbound import BearerClient, DownstreamError, retrying_session
 
 from .exchange import OboFailure, OnBehalfOf
+from .settings import ProxySettings
 
 log = logging.getLogger(__name__)
 bp = func.Blueprint()
-proxy = Authorizer("OBO_AUDIENCES")
+
+
+@functools.cache
+def settings() -> ProxySettings:
+    """Read once: function_app.py calls this at start, so a missing setting stops the host there."""
+    return ProxySettings.from_env()
+
+
+proxy = Authorizer(lambda: settings().auth)
 
 
 @functools.cache
 def on_behalf_of() -> OnBehalfOf:
-    return OnBehalfOf.from_env()  # one confidential client (and token cache) per process
+    return OnBehalfOf.from_settings(settings())  # one confidential client (and token cache) per process
 
 
 @functools.cache
@@ -41,9 +49,9 @@ def api_as_user(req: func.HttpRequest) -> BearerClient:
     """A client for the API whose tokens are the caller's own, by exchange of their token."""
     user, user_token = principal_of(req), bearer_token(req)
     account = f"{user.object_id}.{user.tenant_id}"
-    scope = os.environ["NOTIFICATION_API_SCOPE"]
+    scope = settings().api_scope
     return BearerClient(
-        os.environ["NOTIFICATION_API_URL"],
+        settings().api_url,
         lambda fresh: on_behalf_of().token(user_token, account, scope, fresh),
         api_session(),
     )
@@ -56,10 +64,9 @@ AFTER_THE_FIX = "After the fix, sign in again for a new token, or retry in a min
 
 def consent_challenge() -> func.HttpResponse:
     """403 with what a front end needs to ask the user (or an admin) for consent (AADSTS65001)."""
-    client_id, scope = os.environ["OBO_CLIENT_ID"], os.environ["NOTIFICATION_API_SCOPE"]
-    authority = (
-        f"{os.environ.get('AZURE_AUTHORITY_HOST', 'https://login.microsoftonline.com')}/{os.environ['AZURE_TENANT_ID']}"
-    )
+    config = settings()
+    client_id, scope = config.client_id, config.api_scope
+    authority = f"{config.auth.authority_host}/{config.auth.tenant_id}"
     consent_uri = f"{authority}/oauth2/v2.0/authorize?" + urlencode(
         {"client_id": client_id, "response_type": "code", "scope": scope, "prompt": "consent"}
     )

@@ -17,14 +17,17 @@ from __future__ import annotations
 
 import hashlib
 import logging
-import os
 import threading
 import time
+from collections.abc import Callable
 
 import jwt
 import msal
 
+from appsettings import SettingError
 from outbound import build_credential, retrying_session
+
+from .settings import ProxySettings
 
 log = logging.getLogger(__name__)
 TOKEN_EXCHANGE_SCOPE = "api://AzureADTokenExchange/.default"
@@ -41,21 +44,16 @@ class OboFailure(Exception):
         super().__init__(self.description or self.error)
 
 
-def client_credential() -> dict | str:
+def client_credential(settings: ProxySettings) -> dict[str, Callable[[], str]] | str:
     """How the proxy authenticates to Entra: its managed identity (federated), or a secret."""
-    identity_client_id = os.environ.get("OBO_MANAGED_IDENTITY_CLIENT_ID", "").strip()
-    if identity_client_id:
-        identity = build_credential(identity_client_id)  # once per process: its cache holds the assertion
+    if settings.managed_identity_client_id:
+        identity = build_credential(settings.managed_identity_client_id)  # once per process: it caches
         # MSAL calls this for every token request; the identity's token is cached for hours.
         return {"client_assertion": lambda: identity.get_token(TOKEN_EXCHANGE_SCOPE).token}
-    secret = os.environ.get("OBO_CLIENT_SECRET", "").strip()
-    if secret:
+    if settings.client_secret:
         log.warning("on-behalf-of uses OBO_CLIENT_SECRET; a federated managed identity needs no secret")
-        return secret
-    raise RuntimeError(
-        "set OBO_MANAGED_IDENTITY_CLIENT_ID (a user-assigned identity the app registration "
-        "trusts) or, as a fallback, OBO_CLIENT_SECRET"
-    )
+        return settings.client_secret
+    raise SettingError("OBO_MANAGED_IDENTITY_CLIENT_ID", "is not set, and neither is OBO_CLIENT_SECRET")
 
 
 class _ExchangedAssertions:
@@ -99,13 +97,9 @@ class OnBehalfOf:
         self.exchanged = _ExchangedAssertions()
 
     @classmethod
-    def from_env(cls) -> OnBehalfOf:
-        return cls(
-            os.environ["OBO_CLIENT_ID"],
-            os.environ["AZURE_TENANT_ID"],
-            os.environ.get("AZURE_AUTHORITY_HOST", "https://login.microsoftonline.com"),
-            client_credential(),
-        )
+    def from_settings(cls, settings: ProxySettings) -> OnBehalfOf:
+        auth = settings.auth
+        return cls(settings.client_id, auth.tenant_id, auth.authority_host, client_credential(settings))
 
     def token(self, user_assertion: str, home_account_id: str, scope: str, fresh: bool = False) -> str:
         """The user's token for ``scope``: from the cache when it holds one, else one exchange.

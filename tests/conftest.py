@@ -7,6 +7,7 @@ from collections.abc import Iterator
 import pytest
 
 from tests.emulator_process import EmulatorProcess, clear_machine_ca_settings
+from tests.processes import sample_settings
 
 
 @pytest.fixture(scope="session")
@@ -20,3 +21,12 @@ def emulator(tmp_path_factory: pytest.TempPathFactory) -> Iterator[EmulatorProce
         process.activate(patch)
         yield process
     process.stop()
+
+
+@pytest.fixture
+def app_settings(monkeypatch: pytest.MonkeyPatch) -> dict[str, str]:
+    """The sample's app settings in this process's environment, so function_app.py can be imported."""
+    values = sample_settings()
+    for name, value in values.items():
+        monkeypatch.setenv(name, value)
+    return values

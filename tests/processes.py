@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import os
 import queue
 import signal
@@ -10,6 +11,11 @@ import threading
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
+
+
+def sample_settings() -> dict[str, str]:
+    """The app settings of local.settings.sample.json: enough for function_app.py to load."""
+    return dict(json.loads((ROOT / "local.settings.sample.json").read_text())["Values"])
 
 
 class ReadyProcess:

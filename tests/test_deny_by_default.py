@@ -3,10 +3,11 @@
 from __future__ import annotations
 
 import json
+import os
 import subprocess
 import sys
 
-from tests.processes import ROOT
+from tests.processes import ROOT, sample_settings
 
 # Run in a fresh interpreter: get_functions() may be called once per process.
 LIST_FUNCTIONS = """
@@ -22,7 +23,13 @@ print(json.dumps(out))
 
 def functions() -> list[dict]:
     result = subprocess.run(
-        [sys.executable, "-c", LIST_FUNCTIONS], cwd=ROOT, capture_output=True, text=True, check=True, timeout=60
+        [sys.executable, "-c", LIST_FUNCTIONS],
+        cwd=ROOT,
+        env={**os.environ, **sample_settings()},
+        capture_output=True,
+        text=True,
+        check=True,
+        timeout=60,
     )
     return json.loads(result.stdout)
 

@@ -7,6 +7,7 @@ import sys
 
 import pytest
 
+from appsettings import SettingError
 from auth import check_environment, debug_endpoints_enabled
 from tests.processes import ROOT
 
@@ -34,7 +35,7 @@ def test_real_azure_settings_pass(in_azure) -> None:
 )
 def test_emulator_settings_in_azure_refuse_to_start(in_azure, name: str, value: str) -> None:
     in_azure.setenv(name, value)
-    with pytest.raises(RuntimeError, match=name):
+    with pytest.raises(SettingError, match=name):
         check_environment()
 
 
@@ -49,7 +50,7 @@ def test_the_app_itself_refuses_to_load(monkeypatch) -> None:
     result = subprocess.run(
         [sys.executable, "-c", "import function_app"], cwd=ROOT, env=env, capture_output=True, text=True, timeout=60
     )
-    assert result.returncode != 0 and "point at the local emulator" in result.stderr
+    assert result.returncode != 0 and "points at the local emulator" in result.stderr
 
 
 @pytest.mark.parametrize(

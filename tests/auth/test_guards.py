@@ -10,7 +10,7 @@ import azure.functions as func
 import pytest
 from pytest_httpserver import HTTPServer
 
-from auth import Authorizer, principal_of
+from auth import Authorizer, AuthSettings, principal_of
 from tests.auth.tenant_stub import authority_host
 from tests.auth.token_factory import TokenFactory
 
@@ -20,7 +20,7 @@ def api(monkeypatch, tenant: HTTPServer, factory: TokenFactory) -> Authorizer:
     monkeypatch.setenv("TEST_AUDIENCES", f"{factory.api_app_id},api://notification-api")
     monkeypatch.setenv("AZURE_TENANT_ID", factory.tenant)
     monkeypatch.setenv("AZURE_AUTHORITY_HOST", authority_host(tenant))
-    return Authorizer("TEST_AUDIENCES")
+    return Authorizer(lambda: AuthSettings.from_env("TEST_AUDIENCES"))
 
 
 def call(
@@ -110,7 +110,8 @@ def test_bad_token_is_401_invalid_token_with_a_short_true_reason(api, factory, c
 
 def test_unreachable_keys_are_503_with_retry_after(api, factory, monkeypatch) -> None:
     monkeypatch.setenv("AZURE_AUTHORITY_HOST", "https://127.0.0.1:1")
-    response = call(Authorizer("TEST_AUDIENCES"), factory.tenant_signed(factory.app_claims()))
+    unreachable = Authorizer(lambda: AuthSettings.from_env("TEST_AUDIENCES"))
+    response = call(unreachable, factory.tenant_signed(factory.app_claims()))
     assert response.status_code == 503
     assert response.headers["Retry-After"] == "5"
 

@@ -191,7 +191,7 @@ def test_directory_assignments_deployable_to_managed_identities(templates) -> No
         assert reader in mapped, f"secretsUsers {reader} has no Azure identity in main.bicep"
 
 
-def test_azure_yaml_services_match_apps_and_tags(templates) -> None:
+def test_azure_yaml_services_match_apps_and_tags(templates, app_settings) -> None:
     from function_app import BLUEPRINTS
 
     services = yaml.safe_load((ROOT / "azure.yaml").read_text())["services"]
@@ -230,6 +230,7 @@ def test_package_leaves_out_dev_tools_and_local_secrets(tmp_path) -> None:
         "function_app.py",
         "host.json",
         "requirements.txt",
+        "appsettings",
         "auth",
         "outbound",
         "notification_api",

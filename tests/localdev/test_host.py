@@ -12,14 +12,18 @@ from concurrent.futures import ThreadPoolExecutor
 import pytest
 import requests
 
-from tests.processes import ROOT, ReadyProcess
+from tests.processes import ROOT, ReadyProcess, sample_settings
 
 READY = "dev host ready on "
 
 
 def start_host(tmp_path, *args: str, env: dict | None = None) -> tuple[ReadyProcess, str]:
+    # The sample's app settings: function_app.py reads its settings at start and stops without them.
     process = ReadyProcess(
-        [sys.executable, "-m", "localdev", "host", "--port", "0", *args], READY, tmp_path / "host.log", env=env
+        [sys.executable, "-m", "localdev", "host", "--port", "0", *args],
+        READY,
+        tmp_path / "host.log",
+        env={**sample_settings(), **(env or {})},
     )
     base = process.ready_line.removeprefix(READY).split()[0]
     return process, base
@@ -143,7 +147,12 @@ def test_busy_port_is_a_clear_error(host) -> None:
     _, base = host
     port = base.rsplit(":", 1)[1].split("/")[0]
     result = subprocess.run(
-        [sys.executable, "-m", "localdev", "host", "--port", port], cwd=ROOT, capture_output=True, text=True, timeout=30
+        [sys.executable, "-m", "localdev", "host", "--port", port],
+        cwd=ROOT,
+        env={**__import__("os").environ, **sample_settings()},
+        capture_output=True,
+        text=True,
+        timeout=30,
     )
     assert result.returncode == 2 and f"cannot listen on 127.0.0.1:{port}" in result.stderr
 

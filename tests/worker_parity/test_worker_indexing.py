@@ -18,7 +18,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.processes import ROOT
+from tests.processes import ROOT, sample_settings
 
 RUNTIME = "azure-functions-runtime==1.3.0"
 HERE = Path(__file__).parent
@@ -75,7 +75,7 @@ def index(worker_python: Path, directory: Path, apps: str = "") -> dict:
         capture_output=True,
         text=True,
         timeout=120,
-        env={**os.environ, "APPS": apps},
+        env={**os.environ, **sample_settings(), "APPS": apps},
     )
     return json.loads(result.stdout.strip().splitlines()[-1])
 
@@ -92,7 +92,7 @@ def sdk_function_names(apps: str) -> list[str]:
         capture_output=True,
         text=True,
         check=True,
-        env={**os.environ, "APPS": apps},
+        env={**os.environ, **sample_settings(), "APPS": apps},
     ).stdout
     return json.loads(out)
 
