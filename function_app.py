@@ -8,26 +8,13 @@ from __future__ import annotations
 
 import importlib
 import logging
-import os
 
 import azure.functions as func
 
+from appsettings import BLUEPRINTS, optional, selected_apps
 from auth import check_environment
 
-BLUEPRINTS = ("notification_api", "caller_app", "obo_proxy")
-
-
-def selected_apps(value: str | None) -> list[str]:
-    """Parse ``APPS``: a comma list of blueprint packages; empty means all of them."""
-    names = [name.strip() for name in (value or "").split(",") if name.strip()]
-    unknown = [name for name in names if name not in BLUEPRINTS]
-    if unknown:
-        raise ValueError(
-            f"APPS names unknown app(s) {', '.join(unknown)}; use a comma list of "
-            f"{', '.join(BLUEPRINTS)} (empty for all three)"
-        )
-    return list(dict.fromkeys(names)) or list(BLUEPRINTS)
-
+__all__ = ["BLUEPRINTS", "app"]
 
 check_environment()  # in Azure, refuse settings that would trust the local emulator
 
@@ -38,7 +25,7 @@ logging.getLogger("azure.core.pipeline.policies.http_logging_policy").setLevel(l
 # Every route is ANONYMOUS to the Functions host: function keys are not identity. Each route
 # authorizes the caller's bearer token itself (see auth/).
 app = func.FunctionApp(http_auth_level=func.AuthLevel.ANONYMOUS)
-for _name in selected_apps(os.environ.get("APPS")):
+for _name in selected_apps(optional("APPS")):
     _blueprint = importlib.import_module(_name)
     # Each app reads its settings once, now: a missing or malformed one stops the host at start,
     # naming the setting, instead of failing the first request that needs it.

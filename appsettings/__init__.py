@@ -13,6 +13,7 @@ import os
 from urllib.parse import urlsplit
 
 __all__ = [
+    "BLUEPRINTS",
     "SettingError",
     "flag",
     "is_loopback",
@@ -20,9 +21,11 @@ __all__ = [
     "optional",
     "required",
     "running_in_azure",
+    "selected_apps",
     "url",
 ]
 
+BLUEPRINTS = ("notification_api", "caller_app", "obo_proxy")
 WHERE = "set it in the app settings (locally: local.settings.json, see local.settings.sample.json)"
 
 
@@ -90,3 +93,20 @@ def is_loopback(address: str) -> bool:
         return ipaddress.ip_address(host).is_loopback
     except ValueError:
         return False
+
+
+def selected_apps(value: str | None) -> list[str]:
+    """Parse ``APPS``: a comma list of blueprint packages; empty means all of them.
+
+    Here rather than in function_app.py so that tools (localdev) can apply the same rule without
+    loading the apps.
+    """
+    chosen = [name.strip() for name in (value or "").split(",") if name.strip()]
+    unknown = [name for name in chosen if name not in BLUEPRINTS]
+    if unknown:
+        raise SettingError(
+            "APPS",
+            f"names unknown app(s) {', '.join(unknown)}; use a comma list of {', '.join(BLUEPRINTS)} "
+            "(empty for all three)",
+        )
+    return list(dict.fromkeys(chosen)) or list(BLUEPRINTS)

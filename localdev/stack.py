@@ -22,6 +22,8 @@ from pathlib import Path
 
 import requests
 
+from appsettings import selected_apps
+
 from . import running
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -71,8 +73,6 @@ def storage_connection_string(blob: int, queue: int, table: int) -> str:
 
 def apps_of(apps: str) -> list[str]:
     """The blueprints ``APPS`` selects, read by the app's own rule (an unknown name is an error now)."""
-    from function_app import selected_apps  # the one parser of APPS; imported here, where it is needed
-
     try:
         return selected_apps(apps)
     except ValueError as exc:

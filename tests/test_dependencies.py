@@ -36,9 +36,9 @@ def test_import_contracts_are_kept() -> None:
     assert "6 kept, 0 broken" in result.stdout
 
 
-def test_function_app_imports_only_auth_and_the_blueprints(app_settings: dict[str, str]) -> None:
+def test_function_app_imports_only_the_shared_packages_and_the_blueprints(app_settings: dict[str, str]) -> None:
     imported = {module.split(".")[0] for module, _ in imports_of(ROOT / "function_app.py")}
-    assert imported <= {"__future__", "importlib", "logging", "os", "azure", "auth"}, imported
+    assert imported <= {"__future__", "importlib", "logging", "azure", "appsettings", "auth"}, imported
     from function_app import BLUEPRINTS as COMPOSED
 
     assert COMPOSED == BLUEPRINTS
