@@ -22,13 +22,13 @@ setup: $(VENV)/.installed node_modules/.installed
 # about 100 s and 730 MB. `python -m localdev az` and the az tests find it in $(AZ_VENV)/bin.
 AZ_VENV := .venv-az
 AZ_VERSION := 2.91.0
-$(AZ_VENV)/.installed:
+$(AZ_VENV)/.installed-$(AZ_VERSION):
 	test -x $(AZ_VENV)/bin/python || $(PYTHON) -m venv $(AZ_VENV)
 	$(AZ_VENV)/bin/python -m pip install --quiet --upgrade pip
 	$(AZ_VENV)/bin/python -m pip install --quiet azure-cli==$(AZ_VERSION)
 	touch $@
 
-az: $(AZ_VENV)/.installed
+az: $(AZ_VENV)/.installed-$(AZ_VERSION)
 
 # The whole local stack: Azurite, the emulator, then `func start` (or the dev host without Core Tools).
 # Ports: `make run PORT=7072 EMULATOR_PORT=0 STORAGE_PORT=0` (0: any free port). Only the command line

@@ -1,6 +1,7 @@
 """``python -m localdev``: ``up`` (the local stack), ``host`` (the dev host alone), ``demo`` (every
 pattern), ``exec`` (a command in the running stack's environment), ``settings`` (a
-local.settings.json for a plain ``func start``)."""
+local.settings.json for a plain ``func start``), ``az`` (the real Azure CLI against the local stack,
+in a config of its own)."""
 
 from __future__ import annotations
 
@@ -15,6 +16,7 @@ import uvicorn
 from emulator.server import PortInUse, ReadyServer, bind
 
 from . import running
+from .azure_cli import DEFAULT_CONFIG_DIR
 from .host import build, load_app
 from .routes import RouteTemplateError
 from .stack import Stack, StackError
@@ -156,9 +158,43 @@ def main(argv: list[str] | None = None) -> int:
         "--state-dir", type=Path, default=running.default_state_dir(), help="the running emulator's (its env file)"
     )
     settings.add_argument("--output", type=Path, default=Path("local.settings.json"))
+    az = commands.add_parser(
+        "az",
+        help="the Azure CLI against the local stack: `az login --user NAME`, or `az -- ARGS` to run az ARGS",
+        usage="python -m localdev az [--config-dir DIR] [--state-dir DIR] (login [--user NAME] | -- ARGS...)",
+    )
+    az.add_argument("--config-dir", type=Path, default=DEFAULT_CONFIG_DIR, help="az's own config (AZURE_CONFIG_DIR)")
+    az.add_argument("--state-dir", type=Path, default=running.default_state_dir(), help="the emulator's state folder")
+    az.add_argument("--user", help="login: the directory user to sign in as (no person needed)")
+    az.add_argument("words", nargs="*", help=argparse.SUPPRESS)
+    argv = list(sys.argv[1:] if argv is None else argv)
+    passthrough = None
+    if argv[:1] == ["az"] and "--" in argv:  # everything after `--` goes to az untouched
+        cut = argv.index("--")
+        argv, passthrough = argv[:cut], argv[cut + 1 :]
     args = parser.parse_args(argv)
-    handlers = {"host": serve_host, "up": stack_up, "demo": run_demo, "exec": run_exec, "settings": write_settings}
+    if args.command == "az":
+        if passthrough is not None and not args.words:
+            args.az_command, args.az_args = "run", passthrough
+        elif args.words == ["login"] and passthrough is None:
+            args.az_command, args.az_args = "login", []
+        else:
+            az.error("use `az login [--user NAME]` or `az -- ARGS...`")
+    handlers = {
+        "host": serve_host,
+        "up": stack_up,
+        "demo": run_demo,
+        "exec": run_exec,
+        "settings": write_settings,
+        "az": run_az,
+    }
     return handlers[args.command](args)
+
+
+def run_az(args: argparse.Namespace) -> int:
+    from .azure_cli import main
+
+    return main(args)
 
 
 def run_demo(args: argparse.Namespace) -> int:

@@ -69,3 +69,10 @@ def test_pre_commit_runs_ruff_and_the_formatter_from_the_pinned_venv() -> None:
     hooks = {hook["id"]: hook for repo in load(".pre-commit-config.yaml")["repos"] for hook in repo["hooks"]}
     assert hooks["ruff-check"]["entry"].startswith(".venv/bin/python -m ruff check")
     assert hooks["ruff-format"]["entry"].startswith(".venv/bin/python -m ruff format")
+
+
+def test_ci_script_installs_the_azure_cli_before_the_tests() -> None:
+    """The az tests skip where az is missing; in CI they must run, so CI installs it and requires it."""
+    lines = [line.strip() for line in (ROOT / ".ci/run").read_text().splitlines()]
+    assert lines.index("make az") < lines.index("make test")
+    assert "export REQUIRE_AZ=1" in " ".join(lines)
