@@ -38,7 +38,7 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
-from .routes import Template, translate
+from .routes import Template, shown, translate
 
 log = logging.getLogger("localdev.host")
 
@@ -178,7 +178,7 @@ def build(app: func.FunctionApp, root: Path, *, run_timers: bool = False) -> Sta
             task.cancel()
 
     starlette = Starlette(routes=routes, lifespan=lifespan)
-    starlette.state.http_routes = [(function_name(f), m, t.paths[0]) for t, m, f, _ in http_routes]
+    starlette.state.http_routes = [(function_name(f), m, shown(t.template, prefix)) for t, m, f, _ in http_routes]
     starlette.state.timers = {name: trigger.schedule for name, (_, trigger) in timers.items()}
     return starlette
 

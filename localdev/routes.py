@@ -68,6 +68,11 @@ class Template:
         return (self.catch_all, self.parameters, -self.literals, self.template)
 
 
+def shown(template: str, prefix: str) -> str:
+    """The route as the Functions host prints it at start: the prefix, then the template as written."""
+    return "/" + "/".join(part for part in (prefix.strip("/"), template.strip("/")) if part)
+
+
 def translate(template: str, prefix: str) -> Template:
     segments = [s for s in template.strip("/").split("/") if s] if template else []
     base = [s for s in prefix.strip("/").split("/") if s]

@@ -164,3 +164,13 @@ def test_sigterm_stops_the_host_and_frees_the_port(tmp_path) -> None:
     assert process.stop(signal.SIGTERM) in (0, -signal.SIGTERM)
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", port))  # raises if anything still listens
+
+
+def test_the_banner_shows_routes_as_written(host) -> None:
+    """As Core Tools prints them: `{id:int}` and `{id?}`, never the dev host's own converters."""
+    process, base = host
+    banner = "".join(process.output)
+    origin = base.removesuffix("/api")
+    for route in ("/api/items/{id:int}", "/api/items/{name}", "/api/users/{id?}", "/api/files/{*rest}"):
+        assert f"{origin}{route}\n" in banner, route
+    assert "fnsegment" not in banner and ":fn" not in banner
