@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import json
 import re
+from typing import Any
 
 import azure.functions as func
 
@@ -67,7 +68,7 @@ def json_body(req: func.HttpRequest, *, max_bytes: int = MAX_BODY_BYTES) -> obje
         raise BodyError(400, f"The body is not valid JSON: {str(exc)[:120]}.") from None
 
 
-def json_object(req: func.HttpRequest, *, max_bytes: int = MAX_BODY_BYTES) -> dict:
+def json_object(req: func.HttpRequest, *, max_bytes: int = MAX_BODY_BYTES) -> dict[str, Any]:
     """As ``json_body``, and the value must be an object."""
     value = json_body(req, max_bytes=max_bytes)
     if not isinstance(value, dict):

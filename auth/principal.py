@@ -2,11 +2,18 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass
 
 from .errors import TokenError
 
 _USER_MARKERS = ("upn", "unique_name", "preferred_username")
+
+
+def _text(claims: Mapping[str, object], name: str) -> str | None:
+    """A claim that must be a non-empty string, or None."""
+    value = claims.get(name)
+    return value if isinstance(value, str) and value else None
 
 
 @dataclass(frozen=True)
@@ -25,7 +32,7 @@ class Principal:
     username: str | None = None  # upn (v1) or preferred_username (v2)
 
     @classmethod
-    def from_claims(cls, claims: dict) -> Principal:
+    def from_claims(cls, claims: Mapping[str, object]) -> Principal:
         roles, scp = claims.get("roles", []), claims.get("scp", "")
         if not isinstance(roles, list) or not all(isinstance(r, str) for r in roles):
             raise TokenError("malformed roles claim", f"roles is {type(roles).__name__}, not a list of strings")
@@ -38,9 +45,9 @@ class Principal:
             raise TokenError("user token without scp", "a token naming a user carries roles but no scp")
         if claims.get("idtyp") == "app" and scopes:
             raise TokenError("app token with scp", "idtyp is app but the token carries scp")
-        app_id = claims.get("azp") or claims.get("appid")
-        oid, tid = claims.get("oid"), claims.get("tid")
-        if not all(isinstance(v, str) and v for v in (app_id, oid, tid)):
+        app_id = _text(claims, "azp") or _text(claims, "appid")
+        oid, tid = _text(claims, "oid"), _text(claims, "tid")
+        if not (app_id and oid and tid):
             raise TokenError("token lacks oid, tid or client id", "oid, tid and appid/azp must be non-empty strings")
         return cls(
             object_id=oid,
@@ -49,6 +56,6 @@ class Principal:
             roles=frozenset(roles),
             scopes=scopes,
             is_app=not scopes,
-            name=claims.get("name"),
-            username=claims.get("upn") or claims.get("preferred_username"),
+            name=_text(claims, "name"),
+            username=_text(claims, "upn") or _text(claims, "preferred_username"),
         )

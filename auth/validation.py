@@ -23,6 +23,8 @@ import math
 import threading
 import time
 from collections import OrderedDict
+from collections.abc import Callable, Mapping
+from typing import Any
 
 import jwt
 import requests
@@ -63,13 +65,13 @@ _PYJWT_REASONS = [  # most specific first: PyJWT's exceptions form a hierarchy
 class _TenantKeys(jwt.PyJWKClient):
     """PyJWKClient that tells us when it fetches, so cached validations of old keys can go."""
 
-    def __init__(self, uri: str, on_fetch) -> None:
+    def __init__(self, uri: str, on_fetch: Callable[[], None]) -> None:
         super().__init__(
             uri, cache_keys=False, lifespan=KEY_SET_LIFETIME, timeout=5, cooldown_duration=UNKNOWN_KID_COOLDOWN
         )
         self._on_fetch = on_fetch
 
-    def fetch_data(self):
+    def fetch_data(self) -> Any:  # the key set's JSON, typed as PyJWKClient types it
         data = super().fetch_data()
         self._on_fetch()
         return data
@@ -108,7 +110,7 @@ class TokenValidator:
 
     # -- the checks ----------------------------------------------------------------------------
 
-    def _decode(self, token: str) -> dict:
+    def _decode(self, token: str) -> dict[str, Any]:
         try:
             header = jwt.get_unverified_header(token)
         except jwt.InvalidTokenError as exc:  # DecodeError, and the kid/crit checks' InvalidTokenError
@@ -118,7 +120,7 @@ class TokenValidator:
         kid = header.get("kid")
         if not isinstance(kid, str) or not kid:
             raise TokenError("token has no key id")
-        key = self._signing_key(kid)
+        key = self._signing_key(kid).key
         try:
             claims = jwt.decode(
                 token,
@@ -140,9 +142,9 @@ class TokenValidator:
             raise TokenError("token is from another tenant", f"tid {claims['tid']!r}")
         return claims
 
-    def _signing_key(self, kid: str):
+    def _signing_key(self, kid: str) -> jwt.PyJWK:
         try:
-            return self._key_client().get_signing_key(kid).key
+            return self._key_client().get_signing_key(kid)
         except (jwt.PyJWKClientConnectionError, jwt.PyJWKSetError) as exc:
             raise KeysUnavailable(f"cannot fetch the tenant's signing keys: {exc}") from None
         except jwt.PyJWKClientError as exc:
@@ -194,7 +196,7 @@ class TokenValidator:
         log.info("signing keys fetched; validated-token cache emptied")
 
 
-def _check_claim_types(claims: dict) -> None:
+def _check_claim_types(claims: Mapping[str, object]) -> None:
     """Each claim we read has the JSON type Entra issues, or the token is refused with its name."""
     for name in _NUMERIC_DATES:
         value = claims.get(name)

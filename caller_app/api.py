@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import uuid
+from typing import Any
 
 from azure.core.exceptions import AzureError
 
@@ -23,14 +24,14 @@ class NotificationApi:
     def __init__(self, client: BearerClient) -> None:
         self.client = client
 
-    def _call(self, method: str, path: str, **kwargs) -> dict:
+    def _call(self, method: str, path: str, **kwargs: Any) -> dict[str, Any]:
         try:
             return self.client.json(method, path, **kwargs)
         except AzureError as exc:  # from the credential: Entra said no, or the identity endpoint is down
             raise TokenRefused(exc.message) from exc
 
-    def pending(self, limit: int = 500) -> list[dict]:
-        items: list[dict] = []
+    def pending(self, limit: int = 500) -> list[dict[str, Any]]:
+        items: list[dict[str, Any]] = []
         token = None
         while len(items) < limit:
             params = {"status": "pending", "top": 100, **({"pageToken": token} if token else {})}
@@ -41,9 +42,9 @@ class NotificationApi:
                 break
         return items[:limit]
 
-    def create(self, notification: dict, idempotency_key: str | None = None) -> dict:
+    def create(self, notification: dict[str, Any], idempotency_key: str | None = None) -> dict[str, Any]:
         key = idempotency_key or str(uuid.uuid4())  # the same key on every retry of this call
         return self._call("POST", "/notifications", json=notification, headers={"Idempotency-Key": key})
 
-    def acknowledge(self, notification_id: str) -> dict:
+    def acknowledge(self, notification_id: str) -> dict[str, Any]:
         return self._call("POST", f"/notifications/{notification_id}/ack")

@@ -6,6 +6,8 @@ fine here: it is our own token and is only displayed, never trusted for a decisi
 
 from __future__ import annotations
 
+from typing import Any
+
 import jwt
 
 CACHE_TRAP = (
@@ -16,7 +18,7 @@ CACHE_TRAP = (
 )
 
 
-def identity_of(token: str) -> dict:
+def identity_of(token: str) -> dict[str, Any]:
     claims = jwt.decode(token, options={"verify_signature": False})
     return {
         "appId": claims.get("appid") or claims.get("azp"),
@@ -26,7 +28,7 @@ def identity_of(token: str) -> dict:
     }
 
 
-def forbidden(downstream: dict, token: str) -> dict:
+def forbidden(downstream: dict[str, Any], token: str) -> dict[str, Any]:
     """The problem body for a 403 from the API: who we are, what is missing, how to fix it."""
     who = identity_of(token)
     missing = downstream.get("missing") or ["a role (the API did not say which)"]

@@ -17,6 +17,7 @@ import json
 import os
 import sys
 from pathlib import Path
+from typing import Any
 
 import jwt
 from azure.core.exceptions import ClientAuthenticationError
@@ -26,7 +27,7 @@ from outbound import build_credential
 from .token_report import describe, expected_roles, scope_for
 
 
-def print_table(described: dict) -> None:
+def print_table(described: dict[str, Any]) -> None:
     rows = [(f"header.{k}", v) for k, v in described["header"].items()]
     rows += [(k, " ".join(v) if isinstance(v, list) else v) for k, v in described["claims"].items()]
     for k, t in described["times"].items():

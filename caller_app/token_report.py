@@ -11,6 +11,7 @@ import json
 import time
 from datetime import datetime
 from pathlib import Path
+from typing import Any
 
 import jwt
 
@@ -56,7 +57,7 @@ def _left(exp: int) -> str:
     return f"{seconds // 3600}h {seconds % 3600 // 60:02d}m"
 
 
-def expected_roles(claims: dict, resource: str, directory_path: Path) -> list[str]:
+def expected_roles(claims: dict[str, Any], resource: str, directory_path: Path) -> list[str]:
     """Roles directory.json assigns to this token's client on this resource (local runs only)."""
     try:
         directory = json.loads(directory_path.read_text())
@@ -93,7 +94,7 @@ def expected_roles(claims: dict, resource: str, directory_path: Path) -> list[st
     )
 
 
-def diagnose(claims: dict, resource: str, expected: list[str]) -> list[str]:
+def diagnose(claims: dict[str, Any], resource: str, expected: list[str]) -> list[str]:
     notes = []
     version = claims.get("ver")
     if version == "1.0":
@@ -134,7 +135,7 @@ def diagnose(claims: dict, resource: str, expected: list[str]) -> list[str]:
     return notes
 
 
-def describe(token: str, resource: str = "", expected: list[str] | None = None) -> dict:
+def describe(token: str, resource: str = "", expected: list[str] | None = None) -> dict[str, Any]:
     """Header, claims and diagnosis of a token. Decoded without verification: for display only."""
     header = jwt.get_unverified_header(token)
     claims = jwt.decode(token, options={"verify_signature": False})

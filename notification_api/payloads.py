@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+from typing import Any
 
 import azure.functions as func
 
@@ -19,7 +20,7 @@ _TOP = re.compile(r"[0-9]{1,3}")
 
 
 class PayloadError(Exception):
-    def __init__(self, status: int, detail: str, errors: list[dict] | None = None) -> None:
+    def __init__(self, status: int, detail: str, errors: list[dict[str, Any]] | None = None) -> None:
         super().__init__(detail)
         self.status, self.detail, self.errors = status, detail, errors or []
 
@@ -51,7 +52,7 @@ def _is_unicode(value: str) -> bool:
 
 
 def idempotency_key(req: func.HttpRequest) -> str | None:
-    key = req.headers.get("Idempotency-Key")
+    key: str | None = req.headers.get("Idempotency-Key")
     if key is None:
         return None
     if not _IDEMPOTENCY_KEY.fullmatch(key):

@@ -13,6 +13,7 @@ from __future__ import annotations
 import logging
 import threading
 from collections.abc import Callable
+from typing import Any
 
 import requests
 from azure.core.credentials import TokenCredential
@@ -65,7 +66,7 @@ def credential_tokens(credential: TokenCredential, scope: str) -> TokenProvider:
 class DownstreamError(Exception):
     """The API answered with an error (``status``), or did not answer at all (``status`` None)."""
 
-    def __init__(self, status: int | None, problem: dict, headers: dict | None = None) -> None:
+    def __init__(self, status: int | None, problem: dict[str, Any], headers: dict[str, Any] | None = None) -> None:
         super().__init__(f"{status}: {problem.get('detail') or problem}")
         self.status, self.problem, self.headers = status, problem, headers or {}
 
@@ -78,7 +79,7 @@ class BearerClient:
         self.tokens = tokens
         self.session = session or retrying_session()
 
-    def request(self, method: str, path: str, **kwargs) -> requests.Response:
+    def request(self, method: str, path: str, **kwargs: Any) -> requests.Response:
         headers = kwargs.pop("headers", {})
         kwargs.setdefault("timeout", TIMEOUT)
         url = f"{self.base_url}{path}"
@@ -93,14 +94,17 @@ class BearerClient:
             )
         return response
 
-    def json(self, method: str, path: str, **kwargs) -> dict:
+    def json(self, method: str, path: str, **kwargs: Any) -> dict[str, Any]:
         """The JSON body of a 2xx answer, else DownstreamError with the API's problem details."""
         try:
             response = self.request(method, path, **kwargs)
         except requests.RequestException as exc:  # unreachable after the retries
             raise DownstreamError(None, {"detail": f"the API did not answer: {type(exc).__name__}"}) from exc
         if response.ok:
-            return response.json()
+            body = response.json()
+            if not isinstance(body, dict):
+                raise DownstreamError(response.status_code, {"detail": "the API answered JSON that is not an object"})
+            return body
         try:
             problem = response.json()
         except ValueError:
