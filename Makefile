@@ -3,7 +3,7 @@ PYTHON ?= python3
 VENV := .venv
 PY := $(VENV)/bin/python
 
-.PHONY: setup run emulator host demo test lint format bench clean az
+.PHONY: setup run emulator host demo test lint typecheck format bench clean az
 
 # The venv is rebuilt when a requirements file changes; npm packages when the lock file does.
 $(VENV)/.installed: requirements.txt requirements-dev.txt
@@ -52,11 +52,19 @@ demo: setup
 test: setup
 	$(PY) -m ruff check .
 	$(PY) -m ruff format --check .
+	$(MAKE) --no-print-directory typecheck
 	$(PY) -m pytest
 
 lint: setup
 	$(PY) -m ruff check .
 	$(PY) -m ruff format --check .
+
+# Types: --strict for what Azure runs and people copy (everything .funcignore lets deploy; a test keeps
+# this list complete), mypy's default mode for the dev tools, benchmarks and tests.
+DEPLOYED := function_app.py appsettings auth outbound notification_api caller_app obo_proxy
+typecheck: setup
+	$(PY) -m mypy --strict --cache-dir .mypy_cache/strict $(DEPLOYED)
+	$(PY) -m mypy --cache-dir .mypy_cache/default emulator localdev bench infra/package.py tests
 
 # Apply the formatter (make test fails on unformatted code).
 format: setup

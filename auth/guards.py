@@ -20,8 +20,9 @@ from __future__ import annotations
 import functools
 import inspect
 import logging
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
+from typing import TYPE_CHECKING, TypeVar, overload
 
 import azure.functions as func
 
@@ -31,11 +32,19 @@ from .principal import Principal
 from .settings import AuthSettings, debug_endpoints_enabled
 from .validation import TokenValidator
 
+if TYPE_CHECKING:
+    from typing_extensions import TypeIs  # typing.TypeIs from Python 3.13
+
 log = logging.getLogger(__name__)
 
 ANONYMOUS = "anonymous"
 DEBUG_ONLY = "debug-only"
 _PRINCIPAL_ATTRIBUTE = "_auth_principal"
+_REQUIREMENT_ATTRIBUTE = "__auth__"
+
+HttpHandler = Callable[[func.HttpRequest], func.HttpResponse]
+AsyncHttpHandler = Callable[[func.HttpRequest], Awaitable[func.HttpResponse]]
+Handler = TypeVar("Handler", bound=Callable[..., object])
 
 
 @dataclass(frozen=True)
@@ -60,13 +69,23 @@ class AuthRequirement:
         return lacks
 
 
-def anonymous(handler: Callable) -> Callable:
-    """Mark a route as deliberately open (health probes). The deny-by-default test looks for this."""
-    handler.__auth__ = ANONYMOUS
+def requirement_of(handler: Callable[..., object]) -> AuthRequirement | str | None:
+    """What a route declared: an ``AuthRequirement``, ``ANONYMOUS`` or ``DEBUG_ONLY``; None if nothing."""
+    declared = getattr(handler, _REQUIREMENT_ATTRIBUTE, None)
+    return declared if isinstance(declared, AuthRequirement | str) else None
+
+
+def _declare(handler: Handler, requirement: AuthRequirement | str) -> Handler:
+    setattr(handler, _REQUIREMENT_ATTRIBUTE, requirement)
     return handler
 
 
-def debug_only(handler: Callable) -> Callable:
+def anonymous(handler: Handler) -> Handler:
+    """Mark a route as deliberately open (health probes). The deny-by-default test looks for this."""
+    return _declare(handler, ANONYMOUS)
+
+
+def debug_only(handler: HttpHandler) -> HttpHandler:
     """A route for looking inside while developing: 404 unless debug endpoints are enabled
     (on locally by default, off in Azure unless DEBUG_ENDPOINTS=true; see settings.py)."""
 
@@ -76,13 +95,19 @@ def debug_only(handler: Callable) -> Callable:
             return problems.problem(404, "Not found.")
         return handler(req)
 
-    guarded.__auth__ = DEBUG_ONLY
-    return guarded
+    return _declare(guarded, DEBUG_ONLY)
 
 
 def principal_of(req: func.HttpRequest) -> Principal:
     """The caller a guard validated for this request."""
-    return getattr(req, _PRINCIPAL_ATTRIBUTE)
+    caller = getattr(req, _PRINCIPAL_ATTRIBUTE, None)
+    if not isinstance(caller, Principal):
+        raise RuntimeError("principal_of() outside a guarded handler: this request has no validated caller")
+    return caller
+
+
+def _is_async(handler: HttpHandler | AsyncHttpHandler) -> TypeIs[AsyncHttpHandler]:
+    return inspect.iscoroutinefunction(handler)
 
 
 def bearer_token(req: func.HttpRequest) -> str | None:
@@ -130,7 +155,7 @@ class Authorizer:
         setattr(req, _PRINCIPAL_ATTRIBUTE, caller)
         return None
 
-    def requires(self, role: str | None = None, *, scope: str | None = None) -> Callable[[Callable], Callable]:
+    def requires(self, role: str | None = None, *, scope: str | None = None) -> RouteGuard:
         """Guard a handler: app role ``role``, or delegated ``scope`` + the user's ``role``.
 
         ``requires(scope="access_as_user")`` alone admits users' tokens with that scope, and no app.
@@ -140,25 +165,34 @@ class Authorizer:
             raise ValueError(
                 "requires() needs a scope whose value differs from the role's (Entra refuses a shared value)"
             )
-        requirement = AuthRequirement(role, scope)
+        return RouteGuard(self, AuthRequirement(role, scope))
 
-        def decorate(handler: Callable) -> Callable:
-            if inspect.iscoroutinefunction(handler):
 
-                @functools.wraps(handler)
-                async def guarded_async(req: func.HttpRequest) -> func.HttpResponse:
-                    refusal = self.authorize(req, requirement)
-                    return refusal if refusal is not None else await handler(req)
+class RouteGuard:
+    """The decorator ``Authorizer.requires`` returns: a sync or async handler keeps its type and its
+    signature (``req`` only), and answers the refusal instead of running when the caller may not."""
 
-                guarded = guarded_async
-            else:
+    def __init__(self, authorizer: Authorizer, requirement: AuthRequirement) -> None:
+        self.authorizer, self.requirement = authorizer, requirement
 
-                @functools.wraps(handler)
-                def guarded(req: func.HttpRequest) -> func.HttpResponse:
-                    refusal = self.authorize(req, requirement)
-                    return refusal if refusal is not None else handler(req)
+    @overload
+    def __call__(self, handler: AsyncHttpHandler) -> AsyncHttpHandler: ...
+    @overload
+    def __call__(self, handler: HttpHandler) -> HttpHandler: ...
+    def __call__(self, handler: HttpHandler | AsyncHttpHandler) -> HttpHandler | AsyncHttpHandler:
+        authorize, requirement = self.authorizer.authorize, self.requirement
+        if _is_async(handler):
 
-            guarded.__auth__ = requirement
-            return guarded
+            @functools.wraps(handler)
+            async def guarded_async(req: func.HttpRequest) -> func.HttpResponse:
+                refusal = authorize(req, requirement)
+                return refusal if refusal is not None else await handler(req)
 
-        return decorate
+            return _declare(guarded_async, requirement)
+
+        @functools.wraps(handler)
+        def guarded(req: func.HttpRequest) -> func.HttpResponse:
+            refusal = authorize(req, requirement)
+            return refusal if refusal is not None else handler(req)
+
+        return _declare(guarded, requirement)

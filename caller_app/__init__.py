@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import functools
 import logging
+from collections.abc import Callable
 
 import azure.functions as func
 import requests
@@ -30,6 +31,7 @@ from .token_report import describe
 from .vault import CachedSecret, SecretForbidden, SecretUnavailable, secret_client
 
 log = logging.getLogger(__name__)
+Handler = Callable[[func.HttpRequest], func.HttpResponse]
 bp = func.Blueprint()
 
 
@@ -97,7 +99,7 @@ def _downstream_problem(exc: Exception) -> func.HttpResponse:
     return problems.unavailable(f"The notification API is unavailable ({exc.status or 'no answer'}).")
 
 
-def _errors_as_problems(handler):
+def _errors_as_problems(handler: Handler) -> Handler:
     @functools.wraps(handler)
     def run(req: func.HttpRequest) -> func.HttpResponse:
         try:

@@ -61,6 +61,8 @@ class CachedSecret:
                 return self._keep_last(exc)
             except AzureError as exc:  # connection refused, timeout, credential failure
                 return self._keep_last(exc)
+            if secret.value is None:  # Key Vault always returns a value for a secret read by name
+                return self._keep_last(ValueError("Key Vault returned the secret without a value"))
             self.value, self.version = secret.value, secret.properties.version
             self._expires = time.monotonic() + self.ttl
             return self.value

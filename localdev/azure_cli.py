@@ -142,8 +142,12 @@ class AzureCli:
         code_seen = threading.Event()
         user_code: list[str] = []
 
+        stderr = process.stderr
+        if stderr is None:  # cannot happen with stderr=PIPE; typeshed types it as optional
+            raise RuntimeError("az login: no error pipe")
+
         def read_stderr() -> None:
-            for line in process.stderr:
+            for line in stderr:
                 output.append(line)
                 found = re.search(r"enter the code (\S+) to authenticate", line)
                 if found and not user_code:

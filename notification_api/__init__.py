@@ -9,6 +9,8 @@ from __future__ import annotations
 
 import functools
 import logging
+from collections.abc import Callable, Mapping
+from typing import Any
 
 import azure.functions as func
 
@@ -19,6 +21,7 @@ from .settings import ApiSettings
 from .store import IdempotencyKeyReused, InvalidPageToken, NotificationStore, StorageUnavailable, public
 
 log = logging.getLogger(__name__)
+Handler = Callable[[func.HttpRequest], func.HttpResponse]
 bp = func.Blueprint()
 # Delegated scopes: values of their own, because Entra refuses a role and a scope sharing one
 # (the roles, notification.read and notification.create, keep the article's names).
@@ -46,12 +49,12 @@ def _recipients(caller: Principal) -> list[str] | None:
     return None if caller.is_app else [name for name in (caller.object_id, caller.username) if name]
 
 
-def _visible(caller: Principal, notification: dict) -> bool:
+def _visible(caller: Principal, notification: Mapping[str, Any]) -> bool:
     names = _recipients(caller)
     return names is None or notification["recipient"].lower() in (n.lower() for n in names)
 
 
-def _handle_errors(handler):
+def _handle_errors(handler: Handler) -> Handler:
     """Map the store's and the parser's exceptions to problem responses, in one place."""
 
     def run(req: func.HttpRequest) -> func.HttpResponse:
@@ -60,7 +63,9 @@ def _handle_errors(handler):
         except bodies.BodyError as exc:
             return exc.problem()
         except payloads.PayloadError as exc:
-            return problems.problem(exc.status, exc.detail, **({"errors": exc.errors} if exc.errors else {}))
+            if exc.errors:
+                return problems.problem(exc.status, exc.detail, errors=exc.errors)
+            return problems.problem(exc.status, exc.detail)
         except InvalidPageToken:
             return problems.problem(400, "pageToken is not one this API issued.")
         except IdempotencyKeyReused:
@@ -122,7 +127,7 @@ def acknowledge_notification(req: func.HttpRequest) -> func.HttpResponse:
     caller = principal_of(req)
     notification_id = payloads.notification_id(req)
     found = store().get(notification_id) if notification_id else None
-    if found is None or not _visible(caller, found):
+    if notification_id is None or found is None or not _visible(caller, found):
         return problems.problem(404, "No such notification.")
     result = store().acknowledge(notification_id, by=caller.object_id)
     if result is None:

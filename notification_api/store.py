@@ -14,13 +14,16 @@ from __future__ import annotations
 import base64
 import binascii
 import contextlib
+import functools
 import hashlib
 import json
 import secrets
 import threading
 import time
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime
+from typing import Any, TypedDict, TypeVar
 
 from azure.core import MatchConditions
 from azure.core.exceptions import (
@@ -30,7 +33,7 @@ from azure.core.exceptions import (
     ResourceModifiedError,
     ResourceNotFoundError,
 )
-from azure.data.tables import TableClient, TableServiceClient, TableTransactionError, UpdateMode
+from azure.data.tables import TableClient, TableEntity, TableServiceClient, TableTransactionError, UpdateMode
 
 from outbound import build_credential
 
@@ -39,7 +42,18 @@ from .settings import ApiSettings
 TABLE = "notifications"
 PARTITION = "notifications"
 # Fail fast when storage is down: the API answers 503 rather than holding the caller.
-CLIENT_OPTIONS = {"retry_total": 2, "retry_backoff_factor": 0.2, "connection_timeout": 2, "read_timeout": 5}
+T = TypeVar("T")
+Entity = dict[str, Any]  # a table row as the SDK returns it (TableEntity) or as we write it
+
+
+class _ClientOptions(TypedDict):
+    retry_total: int
+    retry_backoff_factor: float
+    connection_timeout: int
+    read_timeout: int
+
+
+CLIENT_OPTIONS = _ClientOptions(retry_total=2, retry_backoff_factor=0.2, connection_timeout=2, read_timeout=5)
 
 
 class StorageUnavailable(Exception):
@@ -73,7 +87,7 @@ def _new_id() -> str:
     return f"{int(time.time() * 1000):013d}{secrets.token_hex(6)}"
 
 
-def public(entity: dict) -> dict:
+def public(entity: Mapping[str, Any]) -> Entity:
     """The notification as the API shows it (no storage bookkeeping)."""
     fields = (
         "id",
@@ -89,7 +103,7 @@ def public(entity: dict) -> dict:
     return {k: entity[k] for k in fields if entity.get(k) is not None}
 
 
-def _storage_errors(call):
+def _storage_errors(call: Callable[[], T]) -> T:
     """Turn the SDK's transport and 5xx errors into StorageUnavailable; let 4xx meanings through."""
     try:
         return call()
@@ -128,7 +142,7 @@ class NotificationStore:
 
     # -- operations ----------------------------------------------------------------------------
 
-    def create(self, new: NewNotification, created_by: str, idempotency_key: str | None) -> tuple[dict, bool]:
+    def create(self, new: NewNotification, created_by: str, idempotency_key: str | None) -> tuple[Entity, bool]:
         """The stored notification, and whether this was a replay of an earlier request."""
         self._ensure_table()
         notification_id = _new_id()
@@ -159,14 +173,15 @@ class NotificationStore:
             return public(entity), False
         except TableTransactionError as exc:
             if exc.status_code != 409:
-                raise StorageUnavailable(f"transaction failed: {exc.error_code}") from exc
+                # error_code is set at run time; azure-data-tables declares it only in its docstring.
+                raise StorageUnavailable(f"transaction failed: {getattr(exc, 'error_code', exc.status_code)}") from exc
         # The key was used before (or by a racing retry that won): answer with that notification.
         earlier = _storage_errors(lambda: self.table.get_entity(PARTITION, record["RowKey"]))
         if earlier["fingerprint"] != record["fingerprint"]:
             raise IdempotencyKeyReused(idempotency_key)
         return public(_storage_errors(lambda: self.table.get_entity(PARTITION, f"n-{earlier['notificationId']}"))), True
 
-    def get(self, notification_id: str) -> dict | None:
+    def get(self, notification_id: str) -> TableEntity | None:
         self._ensure_table()
         try:
             return _storage_errors(lambda: self.table.get_entity(PARTITION, f"n-{notification_id}"))
@@ -175,7 +190,7 @@ class NotificationStore:
 
     def list(
         self, *, recipients: list[str] | None, status: str | None, top: int, page_token: str | None
-    ) -> tuple[list[dict], str | None]:
+    ) -> tuple[list[Entity], str | None]:
         """One page, oldest first. ``recipients`` limits to notifications addressed to those names."""
         self._ensure_table()
         conditions = ["PartitionKey eq @pk", "RowKey ge 'n-'", "RowKey lt 'n.'"]
@@ -190,15 +205,16 @@ class NotificationStore:
             parameters.update({f"r{i}": r.lower() for i, r in enumerate(recipients)})
         pages = self.table.query_entities(
             " and ".join(conditions), parameters=parameters, results_per_page=top
-        ).by_page(continuation_token=_decode_token(page_token))
+        ).by_page(continuation_token=_decode_token(page_token))  # type: ignore[arg-type]  # azure-core types the token as str; the Tables SDK's is a dict
 
-        def first_page() -> list[dict]:
+        def first_page() -> list[Entity]:
             return [public(e) for e in next(pages, [])]
 
         items = _storage_errors(first_page)
-        return items, _encode_token(pages.continuation_token)
+        # The page iterator carries continuation_token; azure-core's hint for by_page() says only Iterator.
+        return items, _encode_token(pages.continuation_token)  # type: ignore[attr-defined]
 
-    def acknowledge(self, notification_id: str, by: str) -> tuple[dict, bool] | None:
+    def acknowledge(self, notification_id: str, by: str) -> tuple[Entity, bool] | None:
         """Conditional on the ETag: of racing acks exactly one changes the state; the rest see it done."""
         for _ in range(5):
             entity = self.get(notification_id)
@@ -215,8 +231,12 @@ class NotificationStore:
             }
             try:
                 _storage_errors(
-                    lambda u=update, e=entity: self.table.update_entity(
-                        u, mode=UpdateMode.MERGE, etag=e.metadata["etag"], match_condition=MatchConditions.IfNotModified
+                    functools.partial(
+                        self.table.update_entity,
+                        update,
+                        mode=UpdateMode.MERGE,
+                        etag=entity.metadata["etag"],
+                        match_condition=MatchConditions.IfNotModified,
                     )
                 )
             except ResourceModifiedError:
@@ -225,11 +245,11 @@ class NotificationStore:
         raise StorageUnavailable("the notification kept changing under the acknowledgement")
 
 
-def _encode_token(token: dict | None) -> str | None:
+def _encode_token(token: Mapping[str, Any] | None) -> str | None:
     return base64.urlsafe_b64encode(json.dumps(token).encode()).decode().rstrip("=") if token else None
 
 
-def _decode_token(token: str | None) -> dict | None:
+def _decode_token(token: str | None) -> dict[str, Any] | None:
     if not token:
         return None
     try:

@@ -10,6 +10,7 @@ from __future__ import annotations
 import functools
 import logging
 import uuid
+from collections.abc import Callable
 from urllib.parse import urlencode
 
 import azure.functions as func
@@ -23,6 +24,7 @@ from .exchange import OboFailure, OnBehalfOf
 from .settings import ProxySettings
 
 log = logging.getLogger(__name__)
+Handler = Callable[[func.HttpRequest], func.HttpResponse]
 bp = func.Blueprint()
 
 
@@ -48,6 +50,8 @@ def api_session() -> requests.Session:
 def api_as_user(req: func.HttpRequest) -> BearerClient:
     """A client for the API whose tokens are the caller's own, by exchange of their token."""
     user, user_token = principal_of(req), bearer_token(req)
+    if user_token is None:  # principal_of() passed, so the guard validated a bearer token
+        raise RuntimeError("api_as_user() outside a guarded handler")
     account = f"{user.object_id}.{user.tenant_id}"
     scope = settings().api_scope
     return BearerClient(
@@ -126,7 +130,7 @@ def downstream_failed(exc: DownstreamError) -> func.HttpResponse:
     return problems.unavailable("The notification API is unavailable; retry later.")
 
 
-def _exchange_errors(handler):
+def _exchange_errors(handler: Handler) -> Handler:
     """Map every failure of the exchange or the API call to a problem response."""
 
     @functools.wraps(handler)

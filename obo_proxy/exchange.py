@@ -19,7 +19,8 @@ import hashlib
 import logging
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
+from typing import Any
 
 import jwt
 import msal
@@ -31,12 +32,14 @@ from .settings import ProxySettings
 
 log = logging.getLogger(__name__)
 TOKEN_EXCHANGE_SCOPE = "api://AzureADTokenExchange/.default"
+# What msal.ConfidentialClientApplication accepts as client_credential: a secret, or a callable assertion.
+ClientCredential = dict[str, Callable[[], str]] | str
 
 
 class OboFailure(Exception):
     """Entra refused the exchange; ``code`` is the first AADSTS number."""
 
-    def __init__(self, result: dict) -> None:
+    def __init__(self, result: Mapping[str, Any]) -> None:
         self.error = result.get("error", "")
         self.codes = result.get("error_codes") or []
         self.code = self.codes[0] if self.codes else None
@@ -44,7 +47,7 @@ class OboFailure(Exception):
         super().__init__(self.description or self.error)
 
 
-def client_credential(settings: ProxySettings) -> dict[str, Callable[[], str]] | str:
+def client_credential(settings: ProxySettings) -> ClientCredential:
     """How the proxy authenticates to Entra: its managed identity (federated), or a secret."""
     if settings.managed_identity_client_id:
         identity = build_credential(settings.managed_identity_client_id)  # once per process: it caches
@@ -83,7 +86,7 @@ class _ExchangedAssertions:
 
 
 class OnBehalfOf:
-    def __init__(self, client_id: str, tenant_id: str, authority_host: str, credential: dict | str) -> None:
+    def __init__(self, client_id: str, tenant_id: str, authority_host: str, credential: ClientCredential) -> None:
         self.app = msal.ConfidentialClientApplication(
             client_id,
             client_credential=credential,
@@ -110,13 +113,21 @@ class OnBehalfOf:
         if not fresh and user_assertion in self.exchanged:
             account = next((a for a in self.app.get_accounts() if a.get("home_account_id") == home_account_id), None)
             cached = self.app.acquire_token_silent([scope], account=account) if account else None
-            if cached and "access_token" in cached:
-                return cached["access_token"]
+            token = _access_token(cached)
+            if token is not None:
+                return token
         result = self.app.acquire_token_on_behalf_of(user_assertion, [scope])
-        if "access_token" not in result:
+        token = _access_token(result)
+        if token is None:
             raise OboFailure(result)
         self.exchanged.add(user_assertion, _expiry(user_assertion))
-        return result["access_token"]
+        return token
+
+
+def _access_token(result: Mapping[str, object] | None) -> str | None:
+    """MSAL answers a dict (untyped): the token when it holds one, else None (an error, or no cache hit)."""
+    token = result.get("access_token") if result else None
+    return token if isinstance(token, str) else None
 
 
 def _expiry(user_assertion: str) -> float:

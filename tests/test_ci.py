@@ -6,10 +6,12 @@ from __future__ import annotations
 
 import re
 import shlex
+import subprocess
 from typing import Any
 
 import yaml
 
+from infra.package import ignored_patterns, included
 from tests.processes import ROOT
 
 
@@ -76,3 +78,34 @@ def test_ci_script_installs_the_azure_cli_before_the_tests() -> None:
     lines = [line.strip() for line in (ROOT / ".ci/run").read_text().splitlines()]
     assert lines.index("make az") < lines.index("make test")
     assert "export REQUIRE_AZ=1" in " ".join(lines)
+
+
+def deployed_python() -> set[str]:
+    """Top-level Python packages and modules a deployment carries (what .funcignore lets through)."""
+    patterns = ignored_patterns(ROOT)
+    return {
+        path.name
+        for path in ROOT.iterdir()
+        if included(path.relative_to(ROOT), patterns)
+        and ((path.is_dir() and (path / "__init__.py").exists()) or path.suffix == ".py")
+    }
+
+
+def test_typecheck_is_strict_for_everything_that_deploys() -> None:
+    makefile = (ROOT / "Makefile").read_text()
+    deployed = re.search(r"^DEPLOYED := (.*)$", makefile, re.M)
+    assert deployed, "Makefile lost its DEPLOYED list"
+    assert set(deployed.group(1).split()) == deployed_python()
+    assert "mypy --strict --cache-dir .mypy_cache/strict $(DEPLOYED)" in makefile
+
+
+def test_make_test_runs_the_typecheck() -> None:
+    dry = subprocess.run(["make", "-n", "test"], cwd=ROOT, capture_output=True, text=True, timeout=60)
+    assert "-m mypy --strict" in dry.stdout
+    assert "-m mypy --cache-dir .mypy_cache/default" in dry.stdout
+
+
+def test_pre_commit_runs_the_typecheck() -> None:
+    hooks = {hook["id"]: hook for repo in load(".pre-commit-config.yaml")["repos"] for hook in repo["hooks"]}
+    assert hooks["mypy"]["entry"] == "make typecheck"
+    assert hooks["mypy"]["pass_filenames"] is False  # the whole tree, as make test checks it

@@ -12,9 +12,10 @@ from tests.processes import ROOT, sample_settings
 # Run in a fresh interpreter: get_functions() may be called once per process.
 LIST_FUNCTIONS = """
 import json, function_app
+from auth.guards import requirement_of
 out = []
 for f in function_app.app.get_functions():
-    marker = getattr(f.get_user_function(), "__auth__", None)
+    marker = requirement_of(f.get_user_function())
     out.append({"name": f.get_function_name(), "trigger": f.get_trigger().get_binding_name(),
                 "auth": marker if marker is None or isinstance(marker, str) else repr(marker)})
 print(json.dumps(out))

@@ -10,7 +10,8 @@ import azure.functions as func
 import pytest
 from pytest_httpserver import HTTPServer
 
-from auth import Authorizer, AuthSettings, principal_of
+from auth import Authorizer, AuthRequirement, AuthSettings, principal_of
+from auth.guards import requirement_of
 from tests.auth.tenant_stub import authority_host
 from tests.auth.token_factory import TokenFactory
 
@@ -136,7 +137,9 @@ def test_guard_keeps_the_signature_the_worker_checks(api) -> None:
         return func.HttpResponse("in")
 
     assert list(inspect.signature(handler).parameters) == ["req"]
-    assert handler.__auth__.role == "notification.read"
+    declared = requirement_of(handler)
+    assert isinstance(declared, AuthRequirement)
+    assert declared.role == "notification.read"
 
 
 def test_user_only_routes_refuse_app_tokens(api, factory) -> None:

@@ -67,11 +67,14 @@ def test_a_person_enters_the_code_on_the_emulators_page(local_az: LocalAz, az_em
     command = [sys.executable, "-m", "localdev", "az", "--state-dir", str(az_emulator.state_dir)]
     command += ["--config-dir", str(local_az.config_dir), "login"]
     process = subprocess.Popen(command, cwd=ROOT, stderr=subprocess.PIPE, stdout=subprocess.DEVNULL, text=True)
+    assert process.stderr is not None  # stderr=PIPE
     try:
+        found = None
         for line in process.stderr:
             found = re.search(r"open the page (\S+) and enter the code (\S+)", line)
             if found:
                 break
+        assert found, "az login never printed the device code"
         page, code = found.groups()
         assert page == f"{az_emulator.origin}/devicelogin"
         carol = az_emulator.user("carol")

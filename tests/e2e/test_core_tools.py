@@ -143,7 +143,9 @@ def test_the_readme_core_tools_steps_with_a_plain_func_start(bare_python: Path, 
     try:
         output = "".join(host.output)
         assert f"wrote local.settings.json: host port {port}" in output, output
-        worker = re.search(r"^Python worker: (.*)$", output, re.M).group(1)
+        worker_line = re.search(r"^Python worker: (.*)$", output, re.M)
+        assert worker_line, output
+        worker = worker_line.group(1)
         assert worker.endswith("/.venv/bin/python3")  # the activated venv, not the bare python3 first on PATH
         assert "Skipping" not in output
         base = f"http://localhost:{port}/api"

@@ -30,8 +30,9 @@ PROTOS = SimpleNamespace(BindingInfo=BindingInfo, RpcFunctionMetadata=_Message, 
 
 def main(script: str, directory: str) -> int:
     sys.path.insert(0, directory)
-    from azure_functions_runtime import functions, loader
-    from azure_functions_runtime.bindings import meta
+    # Installed only in .venv-worker (Python 3.13), where this script runs; not in the venv mypy checks from.
+    from azure_functions_runtime import functions, loader  # type: ignore[import-not-found]
+    from azure_functions_runtime.bindings import meta  # type: ignore[import-not-found]
 
     try:
         meta.load_binding_registry()
