@@ -25,10 +25,12 @@ class ReadyProcess:
         ready_prefix: str,
         log_path: Path,
         *,
-        env: dict | None = None,
+        env: dict[str, str] | None = None,
+        inherit_env: bool = True,
         timeout: float = 60,
         cwd: Path = ROOT,
     ) -> None:
+        """``env`` adds to this process's environment, or with ``inherit_env=False`` is the whole of it."""
         self.log_path = log_path
         self._log = open(log_path, "w")  # noqa: SIM115 - closed in stop()
         self.popen = subprocess.Popen(
@@ -37,7 +39,7 @@ class ReadyProcess:
             stdout=subprocess.PIPE,
             stderr=self._log,
             text=True,
-            env={**os.environ, **(env or {})},
+            env={**(os.environ if inherit_env else {}), **(env or {})},
             start_new_session=True,
         )
         self.output: list[str] = []

@@ -22,7 +22,7 @@ import requests
 
 from localdev.stack import free_port
 from tests.e2e.stack import start_stack, stop_and_check_everything_stopped
-from tests.processes import ROOT, ReadyProcess
+from tests.processes import ROOT, ReadyProcess, sample_settings
 
 STAND_IN = ROOT / "tests" / "localdev" / "core_tools"
 
@@ -38,8 +38,13 @@ def bare_python(tmp_path_factory: pytest.TempPathFactory) -> Path:
     return python
 
 
+# A developer's shell defines none of the app settings: local.settings.json does. (This test session's
+# emulator fixture puts some in os.environ, and func would then skip them from local settings.)
+APP_SETTINGS = set(sample_settings())
+
+
 def laptop_env(bare_python: Path, **extra: str) -> dict[str, str]:
-    env = {k: v for k, v in os.environ.items() if not k.startswith("languageWorkers")}
+    env = {k: v for k, v in os.environ.items() if not k.startswith("languageWorkers") and k not in APP_SETTINGS}
     env["PATH"] = os.pathsep.join((str(bare_python.parent), str(STAND_IN), os.environ["PATH"]))
     return {**env, **extra}
 
@@ -138,7 +143,12 @@ def test_the_readme_core_tools_steps_with_a_plain_func_start(bare_python: Path, 
         " && exec func start"
     )
     host = ReadyProcess(
-        ["bash", "-c", steps], "dev host ready on ", tmp_path / "func.log", env=laptop_env(bare_python), cwd=clone
+        ["bash", "-c", steps],
+        "dev host ready on ",
+        tmp_path / "func.log",
+        env=laptop_env(bare_python),
+        inherit_env=False,
+        cwd=clone,
     )
     try:
         output = "".join(host.output)
