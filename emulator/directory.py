@@ -106,7 +106,7 @@ RESOURCE_MANAGER = BUILTIN_RESOURCES[2]
 LOCAL_SUBSCRIPTION = "00000000-0000-0000-0000-000000000000"
 
 
-def _reserved() -> list[app_model.Reserved]:
+def reserved_by_the_tenant() -> list[app_model.Reserved]:
     """What every tenant already has: Microsoft's resources and first-party clients."""
     return [app_model.Reserved(r.name, r.app_id, r.identifier_uris) for r in BUILTIN_RESOURCES] + [
         app_model.Reserved(name, app_id) for app_id, name in FIRST_PARTY_CLIENTS.items()
@@ -146,7 +146,7 @@ class DirectoryError(ValueError):
 class Directory:
     def __init__(self, data: dict) -> None:
         try:
-            app_model.check(data, reserved=_reserved())
+            app_model.check(data, reserved=reserved_by_the_tenant())
         except app_model.AppModelError as exc:
             raise DirectoryError(str(exc)) from None
         tenant = data["tenant"]

@@ -59,7 +59,9 @@ def test_workflow_checks_out_before_running_the_script() -> None:
     (job,) = load(".github/workflows/ci.yml")["jobs"].values()
     uses = [i for i, step in enumerate(job["steps"]) if step.get("uses", "").startswith("actions/checkout@")]
     runs_script = [i for i, step in enumerate(job["steps"]) if ".ci/run" in step.get("run", "")]
-    assert uses and runs_script and uses[0] < runs_script[0]
+    assert uses
+    assert runs_script
+    assert uses[0] < runs_script[0]
 
 
 def test_dependabot_watches_pip_and_npm_at_the_root() -> None:

@@ -71,7 +71,8 @@ def test_make_targets_run_the_documented_commands() -> None:
 def test_deploy_script_is_valid_bash_and_explains_itself() -> None:
     assert subprocess.run(["bash", "-n", "infra/deploy.sh"], cwd=ROOT).returncode == 0
     usage = subprocess.run(["bash", "infra/deploy.sh"], cwd=ROOT, capture_output=True, text=True, timeout=30)
-    assert usage.returncode == 2 and "<resource-group> <location> <environment-name>" in usage.stdout
+    assert usage.returncode == 2
+    assert "<resource-group> <location> <environment-name>" in usage.stdout
 
 
 def heading_anchor(heading: str) -> str:
@@ -171,4 +172,5 @@ def test_readme_commands_that_need_the_stack_run_against_it(make_run: dict[str, 
     for command in commands:
         result = run_as_written(command, make_run)
         assert result.returncode == 0, f"{command}\n{result.stdout}{result.stderr}"
-        assert "Traceback" not in result.stderr and "Warning" not in result.stderr, command
+        assert "Traceback" not in result.stderr, command
+        assert "Warning" not in result.stderr, command

@@ -36,7 +36,8 @@ def test_refusals(body: bytes, content_type: str, status: int) -> None:
         bodies.json_object(request(body, content_type))
     assert refused.value.status == status
     response = refused.value.problem()
-    assert response.status_code == status and response.mimetype == "application/problem+json"
+    assert response.status_code == status
+    assert response.mimetype == "application/problem+json"
 
 
 def test_the_deepest_allowed_body_parses() -> None:

@@ -63,10 +63,8 @@ def test_app_without_the_role_is_403_naming_it(api, factory) -> None:
     assert response.status_code == 403
     assert problem(response)["missing"] == ["app role notification.create"]
     challenge = response.headers["WWW-Authenticate"]
-    assert (
-        challenge.startswith('Bearer error="insufficient_scope"')
-        and 'scope="app role notification.create"' in challenge
-    )
+    assert challenge.startswith('Bearer error="insufficient_scope"')
+    assert 'scope="app role notification.create"' in challenge
 
 
 def test_user_needs_the_scope_and_the_role(api, factory) -> None:

@@ -133,7 +133,8 @@ def test_signed_tokens_with_claims_of_any_type(
     assert all(isinstance(v, str) and v for v in (caller.object_id, caller.tenant_id, caller.app_id))
     assert caller.username is None or isinstance(caller.username, str)
     assert caller.name is None or isinstance(caller.name, str)
-    assert all(isinstance(r, str) for r in caller.roles) and all(isinstance(s, str) for s in caller.scopes)
+    assert all(isinstance(r, str) for r in caller.roles)
+    assert all(isinstance(s, str) for s in caller.scopes)
 
 
 def test_the_unchanged_claims_are_accepted(validator: TokenValidator, factory: TokenFactory) -> None:

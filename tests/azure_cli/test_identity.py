@@ -75,8 +75,10 @@ def test_system_assigned_identity(local_az: LocalAz, recorder: Recorder, az: str
     }
     token = api_claims(local_az, recorder, az)
     caller = emulator.identity("caller-app")
-    assert token["oid"] == caller["principalId"] and token["appid"] == caller["clientId"]
-    assert token["roles"] == ["notification.read"] and token["idtyp"] == "app"
+    assert token["oid"] == caller["principalId"]
+    assert token["appid"] == caller["clientId"]
+    assert token["roles"] == ["notification.read"]
+    assert token["idtyp"] == "app"
     assert recorder.seen == []  # nothing tried to leave loopback
 
 
@@ -87,5 +89,6 @@ def test_user_assigned_identity(local_az: LocalAz, recorder: Recorder, az: str) 
     login = az_run(local_az, recorder, az, "login", "--identity", "--client-id", agents["clientId"], "-o", "none")
     assert login.returncode == 0, login.stderr
     token = api_claims(local_az, recorder, az)
-    assert token["oid"] == agents["principalId"] and token["roles"] == ["notification.create"]
+    assert token["oid"] == agents["principalId"]
+    assert token["roles"] == ["notification.create"]
     assert recorder.seen == []

@@ -27,11 +27,15 @@ def test_alice_signs_in_and_gets_a_developer_token_for_the_api(local_az: LocalAz
     local_az.login("alice")
     account = json.loads(local_az("account", "show").stdout)
     assert account["user"] == {"name": az_emulator.user("alice")["userPrincipalName"], "type": "user"}
-    assert account["tenantId"] == az_emulator.tenant and account["environmentName"] == azure_cli.CLOUD
+    assert account["tenantId"] == az_emulator.tenant
+    assert account["environmentName"] == azure_cli.CLOUD
     token = claims(local_az.token(API).stdout)
     # What a developer's token looks like: the Azure CLI as client, the user's roles, 1 h, v1 issuer.
-    assert token["aud"] == API and token["iss"] == f"https://sts.windows.net/{az_emulator.tenant}/"
-    assert token["appid"] == AZURE_CLI and token["appidacr"] == "0" and token["amr"] == ["pwd"]
+    assert token["aud"] == API
+    assert token["iss"] == f"https://sts.windows.net/{az_emulator.tenant}/"
+    assert token["appid"] == AZURE_CLI
+    assert token["appidacr"] == "0"
+    assert token["amr"] == ["pwd"]
     assert token["upn"] == az_emulator.user("alice")["userPrincipalName"]
     assert token["roles"] == ["notification.read"]
     scopes = {s["value"] for s in az_emulator.directory["applications"]["notification-api"]["scopes"]}
@@ -46,7 +50,8 @@ def test_carol_gets_her_groups_roles_and_bob_is_refused(local_az: LocalAz) -> No
     assert claims(local_az.token(API).stdout)["roles"] == ["notification.create", "notification.read"]
     local_az.login("bob")  # signing in to the CLI (ARM) needs no assignment...
     refused = local_az.token(API, check=False)  # ...but the API requires one
-    assert refused.returncode != 0 and "AADSTS50105" in refused.stderr
+    assert refused.returncode != 0
+    assert "AADSTS50105" in refused.stderr
 
 
 def test_a_role_assigned_shows_at_the_next_sign_in(local_az: LocalAz, az_emulator: EmulatorProcess) -> None:
@@ -96,7 +101,8 @@ def test_the_azure_cli_consent_lock_down(local_az: LocalAz, az_emulator: Emulato
     grant = {"clientAppId": AZURE_CLI, "resource": "notification-api"}
     az_emulator.admin("DELETE", "pre-authorizations", json=grant)
     refused = local_az.token(API, check=False)
-    assert refused.returncode != 0 and "AADSTS65001" in refused.stderr
+    assert refused.returncode != 0
+    assert "AADSTS65001" in refused.stderr
     az_emulator.admin("POST", "pre-authorizations", json={**grant, "scopes": scopes})
     # No 60 s replay of the 400 (AZURE_CORE_USE_MSAL_HTTP_CACHE=false): the fix shows at once.
     assert claims(local_az.token(API).stdout)["roles"] == ["notification.create", "notification.read"]
@@ -130,6 +136,7 @@ def test_every_az_call_keeps_the_managed_identity_endpoint_and_stays_local(emula
     env = azure_cli.az_environment(emulator.env, Path("cfg"), base={"https_proxy": "http://proxy.example:3128"})
     assert env["IDENTITY_ENDPOINT"] == emulator.env["IDENTITY_ENDPOINT"]
     assert env["IDENTITY_HEADER"] == emulator.env["IDENTITY_HEADER"]
-    assert env["HTTPS_PROXY"] == azure_cli.NOWHERE and "https_proxy" not in env
+    assert env["HTTPS_PROXY"] == azure_cli.NOWHERE
+    assert "https_proxy" not in env
     assert env["AZURE_CORE_INSTANCE_DISCOVERY"] == env["AZURE_CORE_USE_MSAL_HTTP_CACHE"] == "false"
     assert env["AZURE_CONFIG_DIR"] == str(Path("cfg").resolve())

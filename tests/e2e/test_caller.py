@@ -37,7 +37,8 @@ def new_notification() -> dict:
 
 def test_system_identity_reads_but_may_not_create(stack: Stack) -> None:
     listed = requests.get(f"{stack.base_url}/caller/notifications", timeout=30)
-    assert listed.status_code == 200 and isinstance(listed.json()["items"], list)
+    assert listed.status_code == 200
+    assert isinstance(listed.json()["items"], list)
     refused = problem(requests.post(f"{stack.base_url}/caller/notifications", json=new_notification(), timeout=30), 403)
     caller = stack.emulator.identity("caller-app")
     assert refused["missing"] == ["app role notification.create"]
@@ -59,12 +60,15 @@ def test_user_assigned_identity_creates(managed: Stack, tmp_path) -> None:
 
 def test_key_vault_read_and_refusal(managed: Stack, tmp_path) -> None:
     secret = requests.get(f"{managed.base_url}/caller/secret", timeout=30)
-    assert secret.status_code == 200 and secret.json()["name"] == SECRET_NAME
-    assert "value" not in secret.json() and len(secret.json()["version"]) == 32
+    assert secret.status_code == 200
+    assert secret.json()["name"] == SECRET_NAME
+    assert "value" not in secret.json()
+    assert len(secret.json()["version"]) == 32
     host, base = caller_host(managed, tmp_path, AZURE_CLIENT_ID=managed.emulator.identity("build-agents")["clientId"])
     try:
         refused = problem(requests.get(f"{base}/caller/secret", timeout=30), 403)
-        assert "Key Vault refused" in refused["detail"] and "Key Vault Secrets User" in refused["fix"][0]
+        assert "Key Vault refused" in refused["detail"]
+        assert "Key Vault Secrets User" in refused["fix"][0]
     finally:
         host.stop()
 
@@ -75,7 +79,8 @@ def test_unreachable_emulator_is_503_not_a_hang(managed: Stack, tmp_path) -> Non
     try:
         for path in ("/caller/secret", "/caller/notifications"):
             response = requests.get(f"{base}{path}", timeout=60)
-            assert problem(response, 503) and response.headers["Retry-After"]
+            assert problem(response, 503)
+            assert response.headers["Retry-After"]
     finally:
         host.stop()
 
@@ -94,12 +99,15 @@ def test_retries_503_then_succeeds_and_retries_401_once(managed: Stack, tmp_path
     host, base = start_host(tmp_path, managed.host_env(APPS="caller_app", NOTIFICATION_API_URL=stub.url))
     try:
         first = requests.get(f"{base}/caller/notifications", timeout=60)
-        assert first.status_code == 200 and first.json()["items"] == [{"id": "x"}]
+        assert first.status_code == 200
+        assert first.json()["items"] == [{"id": "x"}]
         assert len(stub.requests) == 2  # 503, then the retry
         second = requests.get(f"{base}/caller/notifications", timeout=60)
-        assert second.status_code == 200 and len(stub.requests) == 4  # 401, then once with a fresh token
+        assert second.status_code == 200
+        assert len(stub.requests) == 4  # 401, then once with a fresh token
         third = requests.get(f"{base}/caller/notifications", timeout=60)
-        assert problem(third, 502) and len(stub.requests) == 6  # 401 twice: never a loop
+        assert problem(third, 502)
+        assert len(stub.requests) == 6  # 401 twice: never a loop
         assert all(r["headers"]["Authorization"].startswith("Bearer ") for r in stub.requests)
     finally:
         host.stop()
@@ -140,7 +148,8 @@ def test_timer_delivers_signed_acknowledges_and_keeps_failures_pending(managed: 
         host.stop()
         receiver.stop()
     delivered_ids = {r["headers"]["X-Notification-Id"] for r in receiver.requests}
-    assert {good, bad} <= delivered_ids and bad_signatures == []
+    assert {good, bad} <= delivered_ids
+    assert bad_signatures == []
     assert (
         json.loads(next(r["body"] for r in receiver.requests if r["headers"]["X-Notification-Id"] == good))["id"]
         == good
@@ -167,8 +176,11 @@ def run_tool(stack: Stack, *args: str) -> subprocess.CompletedProcess:
 def test_token_tool_for_caller_app_and_build_agents(managed: Stack) -> None:
     table = run_tool(managed, "api://notification-api")
     assert table.returncode == 0, table.stderr
-    assert "roles" in table.stdout and "notification.read" in table.stdout and "left)" in table.stdout
-    assert "v1 token" in table.stdout and "App ID URI" in table.stdout
+    assert "roles" in table.stdout
+    assert "notification.read" in table.stdout
+    assert "left)" in table.stdout
+    assert "v1 token" in table.stdout
+    assert "App ID URI" in table.stdout
     build_agents = managed.emulator.identity("build-agents")["clientId"]
     described = json.loads(
         run_tool(managed, managed.emulator.app_id("notification-api"), "--client-id", build_agents, "--json").stdout
@@ -177,7 +189,8 @@ def test_token_tool_for_caller_app_and_build_agents(managed: Stack) -> None:
     assert described["claims"]["aud"] == managed.emulator.app_id("notification-api")
     assert any("aud is the app id" in note for note in described["diagnosis"])
     raw = run_tool(managed, "api://notification-api", "--raw").stdout.strip()
-    assert raw.count(".") == 2 and "\n" not in raw
+    assert raw.count(".") == 2
+    assert "\n" not in raw
 
 
 def test_cache_trap_and_the_case_change_workaround(tmp_path) -> None:
@@ -205,7 +218,8 @@ def test_cache_trap_and_the_case_change_workaround(tmp_path) -> None:
         assert described["claims"]["aud"] == "api://notification-api"
         # ... and so does the plain tool output, explaining the trap for the cached spelling.
         cached = run_tool(stack, "api://notification-api", "--expect", "notification.create").stdout
-        assert "NOT in this token" in cached and "api://Notification-api" in cached
+        assert "NOT in this token" in cached
+        assert "api://Notification-api" in cached
         # A caller configured with that spelling gets through.
         host, base = caller_host(stack, tmp_path, NOTIFICATION_API_SCOPE="api://Notification-API/.default")
         try:

@@ -66,7 +66,8 @@ def test_the_stand_in_worker_takes_the_first_python3_on_path(bare_python: Path) 
     result = stand_in(bare_python, ROOT, "--port", "0", FUNCTIONS_WORKER_RUNTIME="python", AzureWebJobsStorage=storage)
     assert result.returncode == 1
     assert f"Python worker: {bare_python}" in result.stdout
-    assert "ModuleNotFoundError" in result.stderr and "no function loaded" in result.stdout
+    assert "ModuleNotFoundError" in result.stderr
+    assert "no function loaded" in result.stdout
 
 
 def test_the_stand_in_applies_local_settings_only_where_the_environment_lacks_them(
@@ -78,12 +79,14 @@ def test_the_stand_in_applies_local_settings_only_where_the_environment_lacks_th
     result = stand_in(bare_python, tmp_path, APPS="notification_api")
     assert "Skipping 'APPS' from local settings" in result.stdout
     assert "Skipping 'FUNCTIONS_WORKER_RUNTIME'" not in result.stdout  # from the file: the runtime check passes
-    assert result.returncode == 1 and "Missing value for AzureWebJobsStorage" in result.stdout
+    assert result.returncode == 1
+    assert "Missing value for AzureWebJobsStorage" in result.stdout
 
 
 def test_the_stand_in_requires_the_python_runtime(bare_python: Path, tmp_path: Path) -> None:
     result = stand_in(bare_python, tmp_path, FUNCTIONS_WORKER_RUNTIME="node", AzureWebJobsStorage="x")
-    assert result.returncode == 1 and "FUNCTIONS_WORKER_RUNTIME=python" in result.stdout
+    assert result.returncode == 1
+    assert "FUNCTIONS_WORKER_RUNTIME=python" in result.stdout
 
 
 def test_localdev_up_runs_func_start_with_the_worker_on_its_own_interpreter(bare_python: Path, tmp_path: Path) -> None:

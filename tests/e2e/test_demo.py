@@ -63,7 +63,9 @@ def test_a_failing_scenario_fails_the_run(stack: Stack) -> None:
         server.shutdown()
     assert result.returncode == 1
     failed = re.search(r"(\d+) passed, (\d+) failed", result.stdout)
-    assert "FAIL" in result.stdout and failed and int(failed.group(2)) > 0
+    assert "FAIL" in result.stdout
+    assert failed
+    assert int(failed.group(2)) > 0
 
 
 def test_nothing_answering_is_one_clear_message(stack: Stack, tmp_path) -> None:
@@ -88,7 +90,9 @@ def test_nothing_answering_is_one_clear_message(stack: Stack, tmp_path) -> None:
     assert result.returncode == 2
     assert result.stdout == ""  # no table of connection errors
     assert "nothing answers at http://127.0.0.1:9/api" in result.stderr
-    assert "make run" in result.stderr and "--base-url" in result.stderr
+    assert "make run" in result.stderr
+    assert "--base-url" in result.stderr
     explicit = demo(stack, "--base-url", "http://127.0.0.1:9/api")
-    assert explicit.returncode == 2 and "nothing answers at http://127.0.0.1:9/api" in explicit.stderr
+    assert explicit.returncode == 2
+    assert "nothing answers at http://127.0.0.1:9/api" in explicit.stderr
     assert "make run" not in explicit.stderr  # the flag was given: the advice is about the URL

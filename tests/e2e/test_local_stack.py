@@ -87,7 +87,8 @@ def test_exec_runs_a_command_in_the_stack_environment(managed: Stack) -> None:
 def test_exec_gets_a_token_as_the_readme_shows(managed: Stack) -> None:
     result = localdev_exec(managed, "python", "-m", "caller_app.get_token", "api://notification-api")
     assert result.returncode == 0, result.stderr
-    assert "roles" in result.stdout and "notification.read" in result.stdout
+    assert "roles" in result.stdout
+    assert "notification.read" in result.stdout
     assert result.stderr == ""  # no RuntimeWarning about caller_app.get_token already in sys.modules
 
 
@@ -100,7 +101,8 @@ def test_exec_without_a_stack_says_how_to_start_one(tmp_path) -> None:
         timeout=60,
     )
     assert result.returncode == 2
-    assert "no running local stack" in result.stderr and "make run" in result.stderr
+    assert "no running local stack" in result.stderr
+    assert "make run" in result.stderr
 
 
 def test_every_file_in_the_state_folder_is_in_the_readme(managed: Stack) -> None:

@@ -69,7 +69,8 @@ def problem(response: requests.Response, status: int) -> dict:
 
 def test_no_token_and_wrong_audience_are_401(as_) -> None:
     no_token = as_(None)("GET", "/notifications")
-    assert problem(no_token, 401) and no_token.headers["WWW-Authenticate"] == "Bearer"
+    assert problem(no_token, 401)
+    assert no_token.headers["WWW-Authenticate"] == "Bearer"
     wrong = as_("caller-app", scope="api://obo-proxy/.default")("GET", "/notifications")
     assert problem(wrong, 401)["detail"] == "token is for another audience"
 
@@ -87,7 +88,8 @@ def test_app_with_create_creates_but_cannot_read(as_) -> None:
     assert created.status_code == 201, created.text
     body = created.json()
     assert created.headers["Location"] == f"/api/notifications/{body['id']}"
-    assert body["status"] == "pending" and body["title"] == "from the build agents"
+    assert body["status"] == "pending"
+    assert body["title"] == "from the build agents"
     assert problem(writer("GET", f"/notifications/{body['id']}"), 403)["missing"] == ["app role notification.read"]
 
 
@@ -99,7 +101,8 @@ def test_users_see_and_ack_only_their_own(as_, stack: Stack) -> None:
     for_carol = writer.create(stack.emulator.user("carol")["userPrincipalName"]).json()
     alice = as_("alice")
     listed = {n["id"] for n in alice("GET", "/notifications", params={"top": 100}).json()["items"]}
-    assert {for_alice["id"], for_alice_by_oid["id"]} <= listed and for_carol["id"] not in listed
+    assert {for_alice["id"], for_alice_by_oid["id"]} <= listed
+    assert for_carol["id"] not in listed
     assert alice("GET", f"/notifications/{for_alice['id']}").status_code == 200
     assert problem(alice("GET", f"/notifications/{for_carol['id']}"), 404)
     assert problem(alice("POST", f"/notifications/{for_carol['id']}/ack"), 404)
@@ -189,7 +192,9 @@ def test_paging_visits_every_notification_once(as_) -> None:
         token = page["nextPageToken"]
         if not token:
             break
-    assert len(seen) == len(set(seen)) and set(created) <= set(seen) and pages >= 3
+    assert len(seen) == len(set(seen))
+    assert set(created) <= set(seen)
+    assert pages >= 3
 
 
 def test_status_filter(as_) -> None:
@@ -226,7 +231,8 @@ def test_storage_down_is_503_with_retry_after(managed: Stack, as_, tmp_path) -> 
         started = time.monotonic()
         response = writer.create(recipient())
         assert time.monotonic() - started < 30  # answered, not hung (generous: this is not a speed test)
-        assert problem(response, 503) and response.headers["Retry-After"] == "5"
+        assert problem(response, 503)
+        assert response.headers["Retry-After"] == "5"
         assert problem(Caller(base, as_("caller-app").token)("GET", "/notifications"), 503)
     finally:
         host.stop()

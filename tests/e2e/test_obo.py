@@ -52,7 +52,8 @@ def test_alice_sees_only_her_own(stack: Stack, writer: dict) -> None:
     )
     assert listed.status_code == 200, listed.text
     ids = {n["id"] for n in listed.json()["items"]}
-    assert mine["id"] in ids and theirs["id"] not in ids
+    assert mine["id"] in ids
+    assert theirs["id"] not in ids
     assert all(
         n["recipient"].lower() in (users["alice"]["userPrincipalName"], users["alice"]["id"])
         for n in listed.json()["items"]
@@ -77,7 +78,8 @@ def test_unassigned_user_is_403(stack: Stack) -> None:
     refused = problem(
         requests.get(f"{stack.base_url}/obo/notifications", headers=as_user(stack, "bob"), timeout=30), 403
     )
-    assert "AADSTS50105" in refused["detail"] and refused["title"] == "Not assigned"
+    assert "AADSTS50105" in refused["detail"]
+    assert refused["title"] == "Not assigned"
 
 
 def test_app_only_tokens_are_403_other_audiences_and_expired_are_401(stack: Stack, monkeypatch) -> None:
@@ -159,7 +161,8 @@ def test_unavailable_identity_or_api_is_503(managed: Stack, tmp_path) -> None:
         host, base = start_host(tmp_path, env)
         try:
             response = requests.get(f"{base}/obo/notifications", headers=as_user(managed, "alice"), timeout=60)
-            assert problem(response, 503) and response.headers["Retry-After"]
+            assert problem(response, 503)
+            assert response.headers["Retry-After"]
         finally:
             host.stop()
 
@@ -180,8 +183,10 @@ def test_consent_challenge_then_one_exchange_for_twenty_calls(tmp_path) -> None:
         proxy_id = stack.emulator.app_id("obo-proxy")
         challenge = refused.headers["WWW-Authenticate"]
         assert challenge.startswith('Bearer error="insufficient_scope"')
-        assert f'client_id="{proxy_id}"' in challenge and 'consent_uri="' in challenge
-        assert body["clientId"] == proxy_id and body["scopes"] == [API]
+        assert f'client_id="{proxy_id}"' in challenge
+        assert 'consent_uri="' in challenge
+        assert body["clientId"] == proxy_id
+        assert body["scopes"] == [API]
         assert body["consentUri"].startswith(f"{stack.emulator.authority}/oauth2/v2.0/authorize?client_id={proxy_id}")
         # An admin grants consent (pre-authorizing the proxy on the API does the same).
         stack.emulator.admin(

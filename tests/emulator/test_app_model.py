@@ -79,17 +79,17 @@ def test_one_permission_exposed_as_role_and_scope_with_identical_fields_is_accep
     """Entra's one exception: same id, same value, same texts. The rule must not refuse it.
     (Checked directly: a file that passes would start a server.)"""
     from emulator import app_model
-    from emulator.directory import _reserved
+    from emulator.directory import reserved_by_the_tenant
 
     data = copy.deepcopy(SEEDED)
     role = api(data)["appRoles"][0]
     api(data)["scopes"].append(
         {"id": role["id"], "value": role["value"], "adminConsentDisplayName": role["displayName"]}
     )
-    app_model.check(data, reserved=_reserved())  # no exception
+    app_model.check(data, reserved=reserved_by_the_tenant())  # no exception
     api(data)["scopes"][-1]["adminConsentDisplayName"] = "Something else"
     with pytest.raises(app_model.AppModelError, match="one namespace"):
-        app_model.check(data, reserved=_reserved())
+        app_model.check(data, reserved=reserved_by_the_tenant())
 
 
 def test_duplicate_role_ids_are_refused(tmp_path, capsys) -> None:
@@ -289,6 +289,6 @@ def test_an_assignment_the_role_does_not_admit_is_refused(tmp_path, capsys) -> N
 
 def test_the_seeded_directory_passes_every_rule() -> None:
     from emulator import app_model
-    from emulator.directory import _reserved
+    from emulator.directory import reserved_by_the_tenant
 
-    app_model.check(SEEDED, reserved=_reserved())  # no exception
+    app_model.check(SEEDED, reserved=reserved_by_the_tenant())  # no exception

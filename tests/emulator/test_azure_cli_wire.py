@@ -52,7 +52,8 @@ def test_alias_discovery_points_endpoints_at_the_alias(emulator: EmulatorProcess
 
 def test_consumers_is_not_an_alias_here(emulator: EmulatorProcess) -> None:
     response = emulator.session.get(f"{emulator.origin}/consumers/v2.0/.well-known/openid-configuration")
-    assert response.status_code == 400 and response.json()["error_codes"] == [90002]
+    assert response.status_code == 400
+    assert response.json()["error_codes"] == [90002]
 
 
 def test_tokens_through_an_alias_are_the_tenants_own(emulator: EmulatorProcess, verify) -> None:
@@ -68,7 +69,8 @@ def test_tokens_through_an_alias_are_the_tenants_own(emulator: EmulatorProcess, 
         },
     )
     claims = verify(response.json()["access_token"])
-    assert claims["tid"] == emulator.tenant and claims["iss"] == f"https://sts.windows.net/{emulator.tenant}/"
+    assert claims["tid"] == emulator.tenant
+    assert claims["iss"] == f"https://sts.windows.net/{emulator.tenant}/"
 
 
 # -- response_mode=form_post ------------------------------------------------------------------
@@ -99,7 +101,8 @@ def test_form_post_reaches_msals_loopback_listener(emulator: EmulatorProcess, ve
         assert form is not None
         action = form.group(1)
         fields = dict(re.findall(r'<input type="hidden" name="([^"]+)" value="([^"]*)">', page.text))
-        assert action == flow["redirect_uri"] and {"code", "state"} <= fields.keys()
+        assert action == flow["redirect_uri"]
+        assert {"code", "state"} <= fields.keys()
         # What the browser does with the page: POST the fields to the listener.
         assert requests.post(action, data=fields, timeout=10).status_code == 200
         waiter.join(timeout=30)
@@ -126,21 +129,27 @@ def test_device_code_flow_pending_then_approved(emulator: EmulatorProcess, verif
     app = cli(emulator)
     flow = app.initiate_device_flow([ARM])
     assert flow["verification_uri"] == f"{emulator.origin}/devicelogin"
-    assert flow["user_code"] in flow["message"] and flow["interval"] == 5 and flow["expires_in"] == 900
+    assert flow["user_code"] in flow["message"]
+    assert flow["interval"] == 5
+    assert flow["expires_in"] == 900
     pending = app.acquire_token_by_device_flow(flow, exit_condition=lambda _: True)
-    assert pending["error"] == "authorization_pending" and 70016 in pending["error_codes"]
+    assert pending["error"] == "authorization_pending"
+    assert 70016 in pending["error_codes"]
     # bob holds no role anywhere: ARM needs no assignment, so he can sign in to the CLI.
     assert approve(emulator, flow["user_code"], "bob").status_code == 200
     result = app.acquire_token_by_device_flow(flow, exit_condition=lambda _: True)
     assert "access_token" in result, result
     claims = verify(result["access_token"])
-    assert claims["aud"] == "https://management.core.windows.net/" and claims["scp"] == "user_impersonation"
-    assert claims["upn"] == emulator.user("bob")["userPrincipalName"] and claims["appid"] == AZURE_CLI
+    assert claims["aud"] == "https://management.core.windows.net/"
+    assert claims["scp"] == "user_impersonation"
+    assert claims["upn"] == emulator.user("bob")["userPrincipalName"]
+    assert claims["appid"] == AZURE_CLI
     assert {"refresh_token", "id_token", "client_info"} <= result.keys()
     again = emulator.token_request(
         grant_type="urn:ietf:params:oauth:grant-type:device_code", client_id=AZURE_CLI, device_code=flow["device_code"]
     )
-    assert again.status_code == 400 and again.json()["error"] == "invalid_grant"  # one redemption only
+    assert again.status_code == 400
+    assert again.json()["error"] == "invalid_grant"  # one redemption only
 
 
 def test_device_code_page_signs_a_person_in(emulator: EmulatorProcess) -> None:
@@ -169,7 +178,8 @@ def test_approval_applies_the_sign_in_rules(emulator: EmulatorProcess) -> None:
     """A device code for the API: bob is not assigned (AADSTS50105), so nobody can approve it for him."""
     flow = cli(emulator).initiate_device_flow([API])
     refused = approve(emulator, flow["user_code"], "bob")
-    assert refused.status_code == 400 and "AADSTS50105" in refused.json()["error"]
+    assert refused.status_code == 400
+    assert "AADSTS50105" in refused.json()["error"]
     assert approve(emulator, flow["user_code"], "nobody").status_code == 400
     assert approve(emulator, "NOTACODE", "alice").status_code == 400
 
@@ -179,7 +189,8 @@ def test_device_code_for_an_unknown_resource_fails_at_once(emulator: EmulatorPro
         f"{emulator.origin}/organizations/oauth2/v2.0/devicecode",
         data={"client_id": AZURE_CLI, "scope": "api://nothing-here/.default"},
     )
-    assert response.status_code == 400 and response.json()["error_codes"] == [500011]
+    assert response.status_code == 400
+    assert response.json()["error_codes"] == [500011]
 
 
 def test_an_expired_device_code_is_expired_token(tmp_path: Path, emulator: EmulatorProcess) -> None:
@@ -189,7 +200,8 @@ def test_an_expired_device_code_is_expired_token(tmp_path: Path, emulator: Emula
         flow = app.initiate_device_flow([ARM])
         time.sleep(1.5)  # past expires_in: not a timing assertion, the state under test
         result = app.acquire_token_by_device_flow(flow, exit_condition=lambda _: True)
-        assert result["error"] == "expired_token" and 70019 in result["error_codes"]
+        assert result["error"] == "expired_token"
+        assert 70019 in result["error_codes"]
         assert approve(short, flow["user_code"], "alice").status_code == 400
     finally:
         short.stop()
@@ -222,9 +234,11 @@ def test_arm_lists_the_tenant_and_the_subscription(emulator: EmulatorProcess) ->
     subscriptions = emulator.session.get(f"{emulator.origin}/subscriptions", params=version, headers=headers).json()
     assert [s["subscriptionId"] for s in subscriptions["value"]] == [SUBSCRIPTION]
     one = emulator.session.get(f"{emulator.origin}/subscriptions/{SUBSCRIPTION}", params=version, headers=headers)
-    assert one.json()["state"] == "Enabled" and one.json()["tenantId"] == emulator.tenant
+    assert one.json()["state"] == "Enabled"
+    assert one.json()["tenantId"] == emulator.tenant
     other = emulator.session.get(f"{emulator.origin}/subscriptions/{'1' * 8}", params=version, headers=headers)
-    assert other.status_code == 404 and other.json()["error"]["code"] == "SubscriptionNotFound"
+    assert other.status_code == 404
+    assert other.json()["error"]["code"] == "SubscriptionNotFound"
 
 
 def test_arm_refuses_without_a_valid_arm_token(emulator: EmulatorProcess) -> None:
@@ -237,7 +251,8 @@ def test_arm_refuses_without_a_valid_arm_token(emulator: EmulatorProcess) -> Non
     }
     for code, headers in cases.items():
         response = emulator.session.get(url, params=version, headers=headers)
-        assert response.status_code == 401 and response.json()["error"]["code"] == code, response.text
+        assert response.status_code == 401, response.text
+        assert response.json()["error"]["code"] == code, response.text
         assert response.headers["WWW-Authenticate"].startswith("Bearer authorization_uri=")
     expired = emulator.mint(
         {"aud": "https://management.core.windows.net/", "iss": f"https://sts.windows.net/{emulator.tenant}/",
@@ -260,7 +275,8 @@ def test_managed_identity_gets_an_arm_token(emulator: EmulatorProcess, verify) -
     """``az login --identity`` asks for this first; no assignment is needed for ARM."""
     token = ManagedIdentityCredential().get_token(ARM).token
     claims = verify(token)
-    assert claims["aud"] == "https://management.core.windows.net/" and claims["idtyp"] == "app"
+    assert claims["aud"] == "https://management.core.windows.net/"
+    assert claims["idtyp"] == "app"
     assert claims["oid"] == emulator.identity("caller-app")["principalId"]
 
 
@@ -288,6 +304,7 @@ def test_refresh_tokens_survive_a_restart(tmp_path: Path, emulator: EmulatorProc
         second.reset()  # a reset is a just-started emulator: it keeps refresh tokens too
         assert second.token_request(**form).status_code == 200
         forged = second.token_request(**{**form, "refresh_token": refresh[:-4] + "AAAA"})
-        assert forged.status_code == 400 and forged.json()["error_codes"] == [70008]
+        assert forged.status_code == 400
+        assert forged.json()["error_codes"] == [70008]
     finally:
         second.stop()

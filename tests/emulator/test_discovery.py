@@ -49,7 +49,8 @@ def test_unknown_tenant_is_aadsts90002(emulator: EmulatorProcess) -> None:
 
 def test_signing_keys_verify_an_issued_token(emulator: EmulatorProcess, verify) -> None:
     keys = emulator.session.get(f"{emulator.authority}/discovery/keys").json()["keys"]
-    assert keys[0]["kty"] == "RSA" and keys[0]["kid"] == keys[0]["x5t"]
+    assert keys[0]["kty"] == "RSA"
+    assert keys[0]["kid"] == keys[0]["x5t"]
     token = emulator.user_token("alice", "api://obo-proxy/access_as_user")
     assert jwt.get_unverified_header(token)["kid"] == keys[0]["kid"]
     assert verify(token)["tid"] == emulator.tenant
@@ -85,7 +86,9 @@ def test_certificate_covers_localhost_and_loopback_ip(emulator: EmulatorProcess)
 
 def test_home_page_lists_apps_and_assignments(emulator: EmulatorProcess) -> None:
     page = emulator.session.get(f"{emulator.origin}/").text
-    assert "notification-api" in page and "notification.create" in page and "notification-admins" in page
+    assert "notification-api" in page
+    assert "notification.create" in page
+    assert "notification-admins" in page
 
 
 def test_unknown_route_is_a_json_404(emulator: EmulatorProcess) -> None:
@@ -118,7 +121,8 @@ def test_env_file_has_the_contract_keys(emulator: EmulatorProcess) -> None:
         "KEY_VAULT_URL",
     }
     assert emulator.env["IDENTITY_ENDPOINT"] == f"{emulator.origin}/msi/token"
-    assert (emulator.state_dir / "ca.pem").exists() and (emulator.state_dir / "ca-bundle.pem").exists()
+    assert (emulator.state_dir / "ca.pem").exists()
+    assert (emulator.state_dir / "ca-bundle.pem").exists()
 
 
 def test_an_inconsistent_directory_is_a_clear_error(tmp_path) -> None:

@@ -54,7 +54,8 @@ def test_non_ascii_password_on_the_sign_in_page_is_a_wrong_password(emulator: Em
     response = emulator.session.post(
         _flow(emulator), data={"username": "alice", "password": "pässwörd①"}, allow_redirects=False
     )
-    assert response.status_code == 200 and "AADSTS50126" in response.text
+    assert response.status_code == 200
+    assert "AADSTS50126" in response.text
 
 
 def test_non_ascii_code_verifier_is_a_pkce_mismatch(emulator: EmulatorProcess) -> None:
@@ -134,7 +135,8 @@ def test_an_unexpected_failure_is_a_500_and_the_connection_stays_usable() -> Non
         for _ in range(50):
             connection.request("GET", "/broken")
             response = connection.getresponse()
-            assert response.status == 500 and b"server_error" in response.read()
+            assert response.status == 500
+            assert b"server_error" in response.read()
             connection.request("GET", "/fine")
             assert connection.getresponse().read() == b"ok"
         connection.close()

@@ -30,24 +30,28 @@ def test_allowed_and_missing_role(emulator: EmulatorProcess) -> None:
         emulator, token, "notification-api|notification.read|Notifications.Read"
     )
     page = inspect(emulator, token, "notification-api|notification.create|Notifications.Create")
-    assert "refused (403)" in page and "missing app role notification.create" in page
+    assert "refused (403)" in page
+    assert "missing app role notification.create" in page
 
 
 def test_audience_of_another_app(emulator: EmulatorProcess) -> None:
     token = ManagedIdentityCredential().get_token(API).token
     page = inspect(emulator, token, "obo-proxy||access_as_user")
-    assert "refused (401)" in page and "audience is the App ID URI of another app (notification-api)" in page
+    assert "refused (401)" in page
+    assert "audience is the App ID URI of another app (notification-api)" in page
 
 
 def test_users_need_scope_and_role_and_app_tokens_cannot_act_as_users(emulator: EmulatorProcess) -> None:
     alice = emulator.user_token("alice", API)
     page = inspect(emulator, alice, "notification-api|notification.create|Notifications.Create")
-    assert "missing user role notification.create" in page and "missing scope" not in page
+    assert "missing user role notification.create" in page
+    assert "missing scope" not in page
     # A delegated token whose scp repeats the role's value lacks the scope: the two are distinct.
     claims = jwt.decode(emulator.user_token("carol", API), options={"verify_signature": False})
     role_as_scope = emulator.mint({**claims, "scp": "notification.create"})
     page = inspect(emulator, role_as_scope, "notification-api|notification.create|Notifications.Create")
-    assert "missing scope Notifications.Create" in page and "missing user role" not in page
+    assert "missing scope Notifications.Create" in page
+    assert "missing user role" not in page
     app = ManagedIdentityCredential().get_token("api://obo-proxy/.default").token
     assert "this permission is for users only" in inspect(emulator, app, "obo-proxy||access_as_user")
 
@@ -62,7 +66,8 @@ def test_forged_expired_and_garbage(emulator: EmulatorProcess) -> None:
         headers={"kid": jwt.get_unverified_header(good)["kid"]},
     )
     page = inspect(emulator, forged, "notification-api|notification.read|Notifications.Read")
-    assert "INVALID: the signature does not match" in page and "refused (401)" in page
+    assert "INVALID: the signature does not match" in page
+    assert "refused (401)" in page
     now = int(time.time())
     expired = emulator.mint({**claims, "iat": now - 7200, "nbf": now - 7200, "exp": now - 3600})
     assert "expired 60 min ago" in inspect(emulator, expired, "notification-api|notification.read|Notifications.Read")
@@ -132,5 +137,6 @@ def test_inspector_in_headless_chromium(emulator: EmulatorProcess, browser, tmp_
     screenshot = browser.get_screenshot_as_png()
     (tmp_path / "inspector.png").write_bytes(screenshot)
     width, height = png_size(screenshot)
-    assert width >= 1000 and height >= 600
+    assert width >= 1000
+    assert height >= 600
     assert len(screenshot) > 20_000  # a rendered page, not a blank frame

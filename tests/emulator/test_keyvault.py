@@ -35,9 +35,8 @@ def test_identity_without_the_role_is_forbidden(emulator: EmulatorProcess) -> No
     with pytest.raises(HttpResponseError) as raised:
         client(emulator, build_agents).get_secret(SECRET)
     assert raised.value.status_code == 403
-    assert "ForbiddenByRbac" in str(raised.value) and emulator.identity("build-agents")["principalId"] in str(
-        raised.value
-    )
+    assert "ForbiddenByRbac" in str(raised.value)
+    assert emulator.identity("build-agents")["principalId"] in str(raised.value)
 
 
 def test_missing_secret_and_version(emulator: EmulatorProcess) -> None:
@@ -63,7 +62,8 @@ def test_token_for_another_audience_is_refused(emulator: EmulatorProcess) -> Non
         params={"api-version": "7.6"},
         headers={"Authorization": f"Bearer {wrong}"},
     )
-    assert response.status_code == 401 and "AKV10022" in response.json()["error"]["message"]
+    assert response.status_code == 401
+    assert "AKV10022" in response.json()["error"]["message"]
 
 
 def test_expired_and_foreign_tokens_are_refused(emulator: EmulatorProcess) -> None:
@@ -93,7 +93,8 @@ def test_expired_and_foreign_tokens_are_refused(emulator: EmulatorProcess) -> No
             params={"api-version": "7.6"},
             headers={"Authorization": f"Bearer {token}"},
         )
-        assert response.status_code == 401 and text in response.json()["error"]["message"]
+        assert response.status_code == 401
+        assert text in response.json()["error"]["message"]
 
 
 def test_user_not_in_secrets_users_is_forbidden(emulator: EmulatorProcess) -> None:
@@ -109,4 +110,5 @@ def test_user_not_in_secrets_users_is_forbidden(emulator: EmulatorProcess) -> No
 
 def test_missing_api_version_is_a_clear_400(emulator: EmulatorProcess) -> None:
     response = emulator.session.get(f"{emulator.origin}/secrets/{SECRET}")
-    assert response.status_code == 400 and "api-version" in response.json()["error"]["message"]
+    assert response.status_code == 400
+    assert "api-version" in response.json()["error"]["message"]

@@ -18,8 +18,10 @@ def test_system_assigned_identity_gets_a_v1_app_token_with_its_role(emulator: Em
     caller = emulator.identity("caller-app")
     assert claims["aud"] == "api://notification-api"
     assert claims["iss"] == f"https://sts.windows.net/{emulator.tenant}/"
-    assert claims["ver"] == "1.0" and claims["idtyp"] == "app"
-    assert claims["appid"] == caller["clientId"] and claims["appidacr"] == "2"
+    assert claims["ver"] == "1.0"
+    assert claims["idtyp"] == "app"
+    assert claims["appid"] == caller["clientId"]
+    assert claims["appidacr"] == "2"
     assert claims["oid"] == claims["sub"] == caller["principalId"]
     assert claims["roles"] == ["notification.read"]
     assert "scp" not in claims
@@ -74,7 +76,8 @@ def test_v2_resource_gets_a_v2_token(emulator: EmulatorProcess, verify) -> None:
     assert claims["ver"] == "2.0"
     assert claims["iss"] == f"{emulator.authority}/v2.0"
     assert claims["aud"] == emulator.app_id("obo-proxy")
-    assert claims["azp"] == emulator.identity("caller-app")["clientId"] and "appid" not in claims
+    assert claims["azp"] == emulator.identity("caller-app")["clientId"]
+    assert "appid" not in claims
 
 
 def test_unknown_resource_is_aadsts500011() -> None:

@@ -37,9 +37,12 @@ def obo(emulator: EmulatorProcess, user_assertion: str, secret: str | None = Non
 def test_secretless_exchange_gives_the_user_token_for_the_api(emulator: EmulatorProcess, verify) -> None:
     alice = emulator.user_token("alice", PROXY)
     claims = verify(obo(emulator, alice).get_token(API).token)
-    assert claims["aud"] == "api://notification-api" and claims["ver"] == "1.0"
-    assert claims["appid"] == emulator.app_id("obo-proxy") and claims["appidacr"] == "2"
-    assert claims["oid"] == emulator.user("alice")["id"] and claims["idtyp"] == "user"
+    assert claims["aud"] == "api://notification-api"
+    assert claims["ver"] == "1.0"
+    assert claims["appid"] == emulator.app_id("obo-proxy")
+    assert claims["appidacr"] == "2"
+    assert claims["oid"] == emulator.user("alice")["id"]
+    assert claims["idtyp"] == "user"
     assert claims["scp"] == "Notifications.Create Notifications.Read"
     assert claims["roles"] == ["notification.read"]  # the user's own roles decide
     stats = emulator.stats()

@@ -50,9 +50,13 @@ def aadsts(response, code: int, error: str) -> str:
 def test_client_secret_gets_an_app_token(emulator: EmulatorProcess, verify) -> None:
     secret = emulator.new_secret("obo-proxy")
     claims = verify(secret_credential(emulator, secret).get_token("api://obo-proxy/.default").token)
-    assert claims["aud"] == emulator.app_id("obo-proxy") and claims["ver"] == "2.0"
-    assert claims["azp"] == emulator.app_id("obo-proxy") and claims["azpacr"] == "1"
-    assert claims["idtyp"] == "app" and "roles" not in claims and "scp" not in claims
+    assert claims["aud"] == emulator.app_id("obo-proxy")
+    assert claims["ver"] == "2.0"
+    assert claims["azp"] == emulator.app_id("obo-proxy")
+    assert claims["azpacr"] == "1"
+    assert claims["idtyp"] == "app"
+    assert "roles" not in claims
+    assert "scp" not in claims
     assert emulator.stats()["client_auth:secret:obo-proxy"] == 1
 
 
@@ -115,7 +119,8 @@ def test_federated_credential_from_the_trusted_identity(emulator: EmulatorProces
 
     credential = assertion_credential(emulator, lambda: identity.get_token(EXCHANGE).token)
     claims = verify(credential.get_token("api://obo-proxy/.default").token)
-    assert claims["azp"] == emulator.app_id("obo-proxy") and claims["azpacr"] == "2"
+    assert claims["azp"] == emulator.app_id("obo-proxy")
+    assert claims["azpacr"] == "2"
     assert emulator.stats()["client_auth:federated:obo-proxy-identity"] == 1
 
 

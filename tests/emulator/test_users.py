@@ -44,10 +44,14 @@ def test_user_token_for_a_v1_api_carries_scopes_and_the_users_roles(emulator, ve
     assert "access_token" in result, result
     claims = verify(result["access_token"])
     alice = emulator.user("alice")
-    assert claims["aud"] == "api://notification-api" and claims["ver"] == "1.0"
-    assert claims["appid"] == AZURE_CLI and claims["appidacr"] == "0"
-    assert claims["idtyp"] == "user" and claims["oid"] == alice["id"]
-    assert claims["upn"] == alice["userPrincipalName"] and claims["name"] == alice["displayName"]
+    assert claims["aud"] == "api://notification-api"
+    assert claims["ver"] == "1.0"
+    assert claims["appid"] == AZURE_CLI
+    assert claims["appidacr"] == "0"
+    assert claims["idtyp"] == "user"
+    assert claims["oid"] == alice["id"]
+    assert claims["upn"] == alice["userPrincipalName"]
+    assert claims["name"] == alice["displayName"]
     # .default: every scope the Azure CLI is pre-authorized for; roles: what alice holds.
     assert claims["scp"] == "Notifications.Create Notifications.Read"
     assert claims["roles"] == ["notification.read"]
@@ -56,9 +60,11 @@ def test_user_token_for_a_v1_api_carries_scopes_and_the_users_roles(emulator, ve
 
 def test_user_token_for_a_v2_api(emulator, verify) -> None:
     claims = verify(sign_in(emulator, "bob", [PROXY])["access_token"])
-    assert claims["aud"] == emulator.app_id("obo-proxy") and claims["ver"] == "2.0"
+    assert claims["aud"] == emulator.app_id("obo-proxy")
+    assert claims["ver"] == "2.0"
     assert claims["iss"] == f"{emulator.authority}/v2.0"
-    assert claims["azp"] == AZURE_CLI and claims["scp"] == "access_as_user"
+    assert claims["azp"] == AZURE_CLI
+    assert claims["scp"] == "access_as_user"
     assert claims["preferred_username"] == emulator.user("bob")["userPrincipalName"]
     assert "roles" not in claims
 
@@ -70,7 +76,8 @@ def test_roles_reach_a_user_through_a_group(emulator, verify) -> None:
 
 def test_unassigned_user_is_aadsts50105(emulator) -> None:
     result = sign_in(emulator, "bob", [API])
-    assert result["error"] == "invalid_grant" and 50105 in result["error_codes"]
+    assert result["error"] == "invalid_grant"
+    assert 50105 in result["error_codes"]
 
 
 def test_wrong_password_and_unknown_user(emulator) -> None:
@@ -80,7 +87,8 @@ def test_wrong_password_and_unknown_user(emulator) -> None:
 
 def test_unknown_scope_is_aadsts70011(emulator) -> None:
     result = sign_in(emulator, "alice", ["api://notification-api/notification.delete"])
-    assert result["error"] == "invalid_scope" and 70011 in result["error_codes"]
+    assert result["error"] == "invalid_scope"
+    assert 70011 in result["error_codes"]
 
 
 def test_explicit_scope_is_granted_as_asked(emulator, verify) -> None:
@@ -91,7 +99,8 @@ def test_explicit_scope_is_granted_as_asked(emulator, verify) -> None:
 def test_a_role_value_is_not_a_scope(emulator) -> None:
     # Roles and scopes have distinct values; asking for the role's value as a scope is asking for nothing.
     result = sign_in(emulator, "alice", ["api://notification-api/notification.read"])
-    assert result["error"] == "invalid_scope" and 70011 in result["error_codes"]
+    assert result["error"] == "invalid_scope"
+    assert 70011 in result["error_codes"]
 
 
 def test_refresh_token_reaches_another_resource(cli_app, emulator, verify) -> None:
@@ -101,7 +110,8 @@ def test_refresh_token_reaches_another_resource(cli_app, emulator, verify) -> No
     )
     account = cli_app.get_accounts()[0]
     result = cli_app.acquire_token_silent([API], account=account)
-    assert result and "access_token" in result
+    assert result
+    assert "access_token" in result
     assert verify(result["access_token"])["aud"] == "api://notification-api"
     assert emulator.stats()["grant:refresh_token"] == 1
 
@@ -109,7 +119,8 @@ def test_refresh_token_reaches_another_resource(cli_app, emulator, verify) -> No
 def _browser_sign_in(emulator: EmulatorProcess, auth_uri: str, user: str) -> dict:
     """What a person does in the browser: open the page, submit the form, follow the redirect."""
     page = emulator.session.get(auth_uri)
-    assert page.status_code == 200 and "<form" in page.text
+    assert page.status_code == 200
+    assert "<form" in page.text
     login = emulator.user(user)
     response = emulator.session.post(
         auth_uri, data={"username": login["userPrincipalName"], "password": login["password"]}, allow_redirects=False
@@ -155,18 +166,21 @@ def test_sign_in_page_errors(cli_app, emulator) -> None:
     wrong = emulator.session.post(
         flow["auth_uri"], data={"username": "alice", "password": "nope"}, allow_redirects=False
     )
-    assert wrong.status_code == 200 and "AADSTS50126" in wrong.text
+    assert wrong.status_code == 200
+    assert "AADSTS50126" in wrong.text
     # A redirect URI that is not loopback is never redirected to.
     evil = flow["auth_uri"].replace("http%3A%2F%2Flocalhost%3A8400", "https%3A%2F%2Fevil.example")
     response = emulator.session.get(evil, allow_redirects=False)
-    assert response.status_code == 400 and "AADSTS50011" in response.text
+    assert response.status_code == 400
+    assert "AADSTS50011" in response.text
     # An unassigned user is sent back with the error, as Entra does.
     flow = cli_app.initiate_auth_code_flow([API], redirect_uri="http://localhost:8400")
     response = emulator.session.post(
         flow["auth_uri"], data={"username": "bob", "password": "local-only-bob"}, allow_redirects=False
     )
     query = parse_qs(urlsplit(response.headers["location"]).query)
-    assert query["error"] == ["invalid_grant"] and "AADSTS50105" in query["error_description"][0]
+    assert query["error"] == ["invalid_grant"]
+    assert "AADSTS50105" in query["error_description"][0]
     assert query["state"] == [flow["state"]]
 
 
@@ -192,7 +206,8 @@ def test_token_cli_prints_a_verifiable_token(emulator: EmulatorProcess, verify) 
     )
     assert result.returncode == 0, result.stderr
     claims = verify(result.stdout.strip())
-    assert claims["azp"] == AZURE_CLI and claims["oid"] == emulator.user("alice")["id"]
+    assert claims["azp"] == AZURE_CLI
+    assert claims["oid"] == emulator.user("alice")["id"]
 
 
 def test_token_cli_reports_entra_errors_plainly(emulator: EmulatorProcess) -> None:
@@ -215,7 +230,8 @@ def test_token_cli_reports_entra_errors_plainly(emulator: EmulatorProcess) -> No
         timeout=30,
     )
     assert result.returncode == 1
-    assert result.stderr.startswith("error: AADSTS50105") and "Traceback" not in result.stderr
+    assert result.stderr.startswith("error: AADSTS50105")
+    assert "Traceback" not in result.stderr
 
 
 def test_assign_and_unassign_cli_change_the_running_emulator(emulator: EmulatorProcess) -> None:
@@ -258,7 +274,8 @@ def test_assign_and_unassign_cli_change_the_running_emulator(emulator: EmulatorP
         text=True,
         timeout=30,
     )
-    assert bad.returncode == 1 and "no app role 'notification.delete'" in bad.stderr
+    assert bad.returncode == 1
+    assert "no app role 'notification.delete'" in bad.stderr
 
 
 def test_client_without_consent_is_aadsts65001(emulator) -> None:
@@ -270,7 +287,8 @@ def test_client_without_consent_is_aadsts65001(emulator) -> None:
         password=emulator.user("alice")["password"],
         scope=API,
     ).json()
-    assert result["error"] == "invalid_grant" and result["error_codes"] == [65001]
+    assert result["error"] == "invalid_grant"
+    assert result["error_codes"] == [65001]
 
 
 def test_the_emulator_never_logs_tokens(emulator) -> None:

@@ -132,7 +132,8 @@ def test_no_app_setting_holds_a_key_or_connection_string(templates) -> None:
         "OBO_MANAGED_IDENTITY_CLIENT_ID",
     ):
         assert identity_based in main_text, identity_based
-    assert '"AzureWebJobsStorage"' not in main_text and '"NotificationStorage"' not in main_text
+    assert '"AzureWebJobsStorage"' not in main_text
+    assert '"NotificationStorage"' not in main_text
 
 
 def test_federated_credential_trusts_the_proxy_identity(templates) -> None:
@@ -162,7 +163,8 @@ def test_entra_reads_roles_scopes_and_assignments_from_directory_json(templates)
     entra = templates["modules/entra.bicep"]
     for variable, path in (("applications", "$.applications"), ("appRoleAssignments", "$.appRoleAssignments")):
         load = entra["variables"][variable]["value"]["function"]
-        assert load["type"] == "load_json_content" and load["parameters"]["json_path"] == path
+        assert load["type"] == "load_json_content"
+        assert load["parameters"]["json_path"] == path
         assert (INFRA / "modules" / load["parameters"]["file_path"]).resolve() == ROOT / "directory.json"
     text = (INFRA / "modules" / "entra.bicep").read_text()
     # No role or scope id is typed into the template: they all come from the file.
@@ -170,7 +172,9 @@ def test_entra_reads_roles_scopes_and_assignments_from_directory_json(templates)
     assert not [i for i in ids if i in text]
     for app in ("apiApp", "proxyApp"):
         config = json.dumps(entra["resources"][app]["config"])
-        assert "roleDefinitions" in config and "scopeDefinitions" in config and "requestedAccessTokenVersion" in config
+        assert "roleDefinitions" in config
+        assert "scopeDefinitions" in config
+        assert "requestedAccessTokenVersion" in config
     for sp in ("apiServicePrincipal", "proxyServicePrincipal"):
         assert "appRoleAssignmentRequired" in json.dumps(entra["resources"][sp]["config"])
     assert entra["resources"]["managedIdentityRoles"]["type"] == "Microsoft.Graph/appRoleAssignedTo"
@@ -201,7 +205,8 @@ def test_azure_yaml_services_match_apps_and_tags(templates, app_settings) -> Non
     for service in services.values():
         assert service == {"project": ".", "language": "python", "host": "function"}
     tags = json.dumps(templates["modules/functionapp.bicep"]["resources"]["site"]["config"]["tags"])
-    assert "azd-service-name" in tags and "serviceName" in tags
+    assert "azd-service-name" in tags
+    assert "serviceName" in tags
     main_text = (INFRA / "main.bicep").read_text()
     for app in apps.values():
         assert re.search(r"APPS: functionApps\.\w+\.blueprint", main_text)
@@ -212,7 +217,8 @@ def test_runtime_is_python_312_on_flex_by_default(templates) -> None:
     assert templates["main.bicep"]["parameters"]["hosting"]["default"] == "flex"
     assert templates["modules/functionapp.bicep"]["parameters"]["pythonVersion"]["default"] == "3.12"
     plan = json.dumps(templates["modules/plan.bicep"]["resources"]["plan"]["config"]["sku"])
-    assert "FC1" in plan and "FlexConsumption" in plan
+    assert "FC1" in plan
+    assert "FlexConsumption" in plan
 
 
 def test_bicepconfig_declares_the_graph_extension() -> None:

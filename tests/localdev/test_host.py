@@ -62,8 +62,10 @@ def test_request_and_response_round_trip(host) -> None:
     assert response.headers["x-echo"] == "yes"
     assert response.headers["content-type"] == "application/vnd.test+json; charset=latin-1"
     body = response.json()
-    assert body["method"] == "PUT" and body["query"] == {"a": "1", "b": "two"}
-    assert body["header"] == "t" and body["body"] == "héllo"
+    assert body["method"] == "PUT"
+    assert body["query"] == {"a": "1", "b": "two"}
+    assert body["header"] == "t"
+    assert body["body"] == "héllo"
     assert body["url"].endswith("/api/echo?a=1&b=two")
 
 
@@ -75,15 +77,18 @@ def test_methods_are_enforced(host) -> None:
 def test_async_handler_gets_a_context(host) -> None:
     _, base = host
     body = requests.get(f"{base}/async_context", timeout=5).json()
-    assert body["function"] == "async_context" and len(body["invocation"]) == 36
+    assert body["function"] == "async_context"
+    assert len(body["invocation"]) == 36
 
 
 def test_a_failing_handler_is_an_empty_500_with_the_traceback_logged(host) -> None:
     process, base = host
     response = requests.get(f"{base}/boom", timeout=5)
-    assert response.status_code == 500 and response.content == b""
+    assert response.status_code == 500
+    assert response.content == b""
     log = process.log_text()
-    assert "Executed 'Functions.boom' (Failed)" in log and "RuntimeError: the handler failed on purpose" in log
+    assert "Executed 'Functions.boom' (Failed)" in log
+    assert "RuntimeError: the handler failed on purpose" in log
 
 
 def test_requests_are_served_concurrently(host) -> None:
@@ -140,7 +145,8 @@ def test_unknown_app_name_fails_at_start(tmp_path) -> None:
         timeout=30,
     )
     assert result.returncode == 2
-    assert "APPS names unknown app(s) billing" in result.stderr and "Traceback" not in result.stderr
+    assert "APPS names unknown app(s) billing" in result.stderr
+    assert "Traceback" not in result.stderr
 
 
 def test_busy_port_is_a_clear_error(host) -> None:
@@ -154,7 +160,8 @@ def test_busy_port_is_a_clear_error(host) -> None:
         text=True,
         timeout=30,
     )
-    assert result.returncode == 2 and f"cannot listen on 127.0.0.1:{port}" in result.stderr
+    assert result.returncode == 2
+    assert f"cannot listen on 127.0.0.1:{port}" in result.stderr
 
 
 def test_sigterm_stops_the_host_and_frees_the_port(tmp_path) -> None:
@@ -173,4 +180,5 @@ def test_the_banner_shows_routes_as_written(host) -> None:
     origin = base.removesuffix("/api")
     for route in ("/api/items/{id:int}", "/api/items/{name}", "/api/users/{id?}", "/api/files/{*rest}"):
         assert f"{origin}{route}\n" in banner, route
-    assert "fnsegment" not in banner and ":fn" not in banner
+    assert "fnsegment" not in banner
+    assert ":fn" not in banner

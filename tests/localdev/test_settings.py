@@ -64,7 +64,8 @@ def test_default_ports_use_development_storage(tmp_path: Path) -> None:
 def test_an_existing_file_is_kept_without_force(tmp_path: Path) -> None:
     (tmp_path / "out.json").write_text('{"Values": {"MY_SETTING": "mine"}}')
     result = settings(tmp_path)
-    assert result.returncode == 2 and "--force" in result.stderr
+    assert result.returncode == 2
+    assert "--force" in result.stderr
     assert written(tmp_path) == {"Values": {"MY_SETTING": "mine"}}
 
 
@@ -90,7 +91,8 @@ def test_force_updates_what_localdev_owns_and_keeps_what_you_added(tmp_path: Pat
 def test_a_shell_variable_func_would_keep_is_named(tmp_path: Path) -> None:
     result = settings(tmp_path, env={"REQUESTS_CA_BUNDLE": "/etc/ssl/certs/ca-certificates.crt"})
     assert result.returncode == 0
-    assert "REQUESTS_CA_BUNDLE" in result.stdout and "unset REQUESTS_CA_BUNDLE" in result.stdout
+    assert "REQUESTS_CA_BUNDLE" in result.stdout
+    assert "unset REQUESTS_CA_BUNDLE" in result.stdout
 
 
 def test_without_a_running_emulator_it_says_what_to_start(tmp_path: Path) -> None:
@@ -102,11 +104,13 @@ def test_without_a_running_emulator_it_says_what_to_start(tmp_path: Path) -> Non
         timeout=60,
         env={"PATH": "/usr/bin:/bin", "PYTHONPATH": str(ROOT)},
     )
-    assert result.returncode == 2 and "python -m emulator" in result.stderr
+    assert result.returncode == 2
+    assert "python -m emulator" in result.stderr
     assert not (tmp_path / "x.json").exists()
 
 
 def test_port_zero_is_refused(tmp_path: Path) -> None:
     # The file must name the port func start listens on and callers use: "any free port" names none.
     result = settings(tmp_path, "--port", "0")
-    assert result.returncode == 2 and "port" in result.stderr
+    assert result.returncode == 2
+    assert "port" in result.stderr

@@ -107,4 +107,5 @@ def test_function_app_indexes_like_the_worker_would(worker_python: Path, apps: s
 def test_the_check_catches_a_signature_the_worker_refuses(worker_python: Path) -> None:
     result = index(worker_python, HERE / "broken_app")
     assert not result["ok"]
-    assert result["error"].startswith("FunctionLoadError") and "{'request'}" in result["error"]
+    assert result["error"].startswith("FunctionLoadError")
+    assert "{'request'}" in result["error"]
