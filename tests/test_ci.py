@@ -75,6 +75,14 @@ def test_pre_commit_runs_ruff_and_the_formatter_from_the_pinned_venv() -> None:
     assert hooks["ruff-format"]["entry"].startswith(".venv/bin/python -m ruff format")
 
 
+def test_pre_commit_checks_the_files_make_test_checks() -> None:
+    """`ruff check .` reads *.py and *.pyi; handed an extensionless script, ruff would check it too."""
+    hooks = [hook for repo in load(".pre-commit-config.yaml")["repos"] for hook in repo["hooks"]]
+    for hook in hooks:
+        assert re.search(hook["files"], "auth/guards.py"), hook["id"]
+        assert not re.search(hook["files"], "tests/localdev/core_tools/func"), hook["id"]
+
+
 def test_ci_script_installs_the_azure_cli_before_the_tests() -> None:
     """The az tests skip where az is missing; in CI they must run, so CI installs it and requires it."""
     lines = [line.strip() for line in (ROOT / ".ci/run").read_text().splitlines()]
