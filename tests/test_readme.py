@@ -174,3 +174,11 @@ def test_readme_commands_that_need_the_stack_run_against_it(make_run: dict[str, 
         assert result.returncode == 0, f"{command}\n{result.stdout}{result.stderr}"
         assert "Traceback" not in result.stderr, command
         assert "Warning" not in result.stderr, command
+
+
+def test_the_named_attack_count_is_current() -> None:
+    from tests.auth.test_validation import BAD_TOKENS
+
+    stated = re.search(r"`tests/auth/test_validation.py` refuses (\d+) named bad tokens", README)
+    assert stated, "README.md no longer states how many named bad tokens the validator refuses"
+    assert int(stated.group(1)) == len(BAD_TOKENS)
