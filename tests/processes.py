@@ -86,3 +86,12 @@ class ReadyProcess:
                 self.popen.wait()
         self._log.close()
         return self.popen.returncode
+
+
+def fresh_clone(folder: Path) -> Path:
+    """The project as a fresh clone sees it (symlinks), without this clone's local settings or state."""
+    folder.mkdir()
+    for entry in ROOT.iterdir():
+        if entry.name not in {"local.settings.json", ".emulator", ".azurite", ".git"}:
+            (folder / entry.name).symlink_to(entry)
+    return folder

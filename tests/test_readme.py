@@ -15,17 +15,18 @@ from pathlib import Path
 import pytest
 import yaml
 
-from tests.processes import ROOT, ReadyProcess
+from tests.processes import ROOT, ReadyProcess, fresh_clone
 
 README = (ROOT / "README.md").read_text()
 
 EXERCISED = {
     "make run": "Makefile `run` = python -m localdev up (checked below; the command itself: tests/e2e)",
     "make test": ".ci/run runs it on every submission",
-    "make demo": "Makefile `demo` = python -m localdev demo (tests/e2e/test_demo.py)",
+    "make demo": "run below against `make run` on other ports; tests/e2e/test_demo.py",
     "python -m localdev up": "tests/e2e/stack.py starts every e2e stack with it",
     "python -m emulator [serve]": "tests/emulator_process.py starts every emulator with it",
     "python -m emulator &": "the same command (tests/emulator_process.py)",
+    # The lines in RUN_AGAINST_THE_STACK (below) also run as written against a stack `make run` started.
     "python -m emulator token": "tests/emulator/test_users.py::test_token_cli_prints_a_verifiable_token",
     "python -m emulator assign": "tests/emulator/test_users.py::test_assign_and_unassign_cli_*",
     "python -m emulator unassign": "the same test",
@@ -112,7 +113,15 @@ def test_the_licence_is_mit_and_the_readme_says_so() -> None:
 
 # -- commands that need the running stack: run as written against one `make run` started ----------
 
-RUN_AGAINST_THE_STACK = ("make demo", "python -m localdev demo", "python -m localdev exec")
+RUN_AGAINST_THE_STACK = (
+    "make demo",
+    "python -m localdev demo",
+    "python -m localdev exec",
+    "python -m emulator token",
+    "python -m emulator assign",
+    "python -m emulator unassign",
+    "python -m emulator credential-reset",
+)
 # What a reader types instead of the placeholders, from directory.json.
 _DIRECTORY = json.loads((ROOT / "directory.json").read_text())
 PLACEHOLDERS = {
@@ -122,27 +131,32 @@ PLACEHOLDERS = {
 
 
 @pytest.fixture(scope="module")
-def make_run(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, str]]:
-    """`make run` on non-default ports; its state in a temporary folder, so a stack of yours is left alone."""
-    tmp = tmp_path_factory.mktemp("make-run")
-    env = {
-        "LOCALDEV_STATE_DIR": str(tmp / ".emulator"),
-        "LOCALDEV_AZURITE_DIR": str(tmp / ".azurite"),
-        # As in a shell where the venv is activated (README, "With Core Tools").
-        "PATH": os.pathsep.join((str(Path(sys.executable).parent), os.environ["PATH"])),
-    }
+def clone(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Path]:
+    """`make run` on non-default ports in a fresh clone (its .emulator and .azurite are the clone's own)."""
+    folder = fresh_clone(tmp_path_factory.mktemp("readme") / "clone")
     process = ReadyProcess(
         ["make", "run", "PORT=0", "EMULATOR_PORT=0", "STORAGE_PORT=0"],
         "local stack ready: ",
-        tmp / "make-run.log",
-        env=env,
+        folder.parent / "make-run.log",
+        env=activated(),
+        inherit_env=False,
         timeout=300,
+        cwd=folder,
     )
     try:
-        yield env
+        yield folder
     finally:
         os.killpg(process.popen.pid, signal.SIGTERM)  # make and the stack it runs, as Ctrl-C would
         process.stop()
+
+
+def activated() -> dict[str, str]:
+    """A new terminal with the venv activated: nothing of this test run's environment (a session
+    emulator's settings, say) but what a shell has, including the CA variables this machine sets."""
+    env = {"HOME": os.environ.get("HOME", "/root"), "LANG": "C.UTF-8", "COLUMNS": "200"}
+    env["PATH"] = os.pathsep.join((str(Path(sys.executable).parent), os.environ["PATH"]))
+    env["REQUESTS_CA_BUNDLE"] = env["SSL_CERT_FILE"] = "/etc/ssl/certs/ca-certificates.crt"
+    return env
 
 
 def stack_commands() -> list[str]:
@@ -150,27 +164,27 @@ def stack_commands() -> list[str]:
     return list(dict.fromkeys(c for c in commands if "[" not in c and "COMMAND" not in c))  # not synopses
 
 
-def run_as_written(command: str, env: dict[str, str]) -> subprocess.CompletedProcess:
+def run_as_written(command: str, clone: Path) -> subprocess.CompletedProcess:
     for placeholder, value in PLACEHOLDERS.items():
         command = command.replace(placeholder, value)
     assert "<" not in command, f"a placeholder this test cannot fill: {command}"
     return subprocess.run(
-        ["bash", "-c", command], cwd=ROOT, capture_output=True, text=True, timeout=300, env={**os.environ, **env}
+        ["bash", "-c", command], cwd=clone, capture_output=True, text=True, timeout=300, env=activated()
     )
 
 
-def test_make_demo_finds_the_stack_make_run_started_on_other_ports(make_run: dict[str, str]) -> None:
-    result = run_as_written("make demo", make_run)
+def test_make_demo_finds_the_stack_make_run_started_on_other_ports(clone: Path) -> None:
+    result = run_as_written("make demo", clone)
     assert result.returncode == 0, result.stdout + result.stderr
     assert "14 passed, 0 failed" in result.stdout
     assert "against http://localhost:7071/api" not in result.stdout
 
 
-def test_readme_commands_that_need_the_stack_run_against_it(make_run: dict[str, str]) -> None:
+def test_readme_commands_that_need_the_stack_run_against_it(clone: Path) -> None:
     commands = [c for c in stack_commands() if c != "make demo"]  # make demo: the test above
-    assert len(commands) >= 5, commands
+    assert len(commands) >= 9, commands
     for command in commands:
-        result = run_as_written(command, make_run)
+        result = run_as_written(command, clone)
         assert result.returncode == 0, f"{command}\n{result.stdout}{result.stderr}"
         assert "Traceback" not in result.stderr, command
         assert "Warning" not in result.stderr, command

@@ -22,7 +22,7 @@ import requests
 
 from localdev.stack import free_port
 from tests.e2e.stack import start_stack, stop_and_check_everything_stopped
-from tests.processes import ROOT, ReadyProcess, sample_settings
+from tests.processes import ROOT, ReadyProcess, fresh_clone, sample_settings
 
 STAND_IN = ROOT / "tests" / "localdev" / "core_tools"
 
@@ -124,22 +124,20 @@ def consecutive_free_ports() -> int:
     raise RuntimeError("no three consecutive free ports")
 
 
-def a_fresh_clone(folder: Path) -> Path:
-    """The project as a clone sees it, without this clone's local.settings.json or state."""
-    folder.mkdir()
-    for entry in ROOT.iterdir():
-        if entry.name not in {"local.settings.json", ".emulator", ".azurite", ".git"}:
-            (folder / entry.name).symlink_to(entry)
-    return folder
-
-
 def test_the_readme_core_tools_steps_with_a_plain_func_start(bare_python: Path, tmp_path: Path) -> None:
     """Activate the venv, Azurite and the emulator running, `localdev settings`, `func start`."""
     storage = consecutive_free_ports()
     services = start_stack(tmp_path / "services", "--apps", "caller_app", "--storage-port", str(storage))
-    clone = a_fresh_clone(tmp_path / "clone")
+    clone = fresh_clone(tmp_path / "clone")
     port = free_port()
-    # This machine sets the CA variables, so the user unsets them, as `localdev settings` says to.
+    # A new terminal: nothing of this test run's environment, but the CA variables this machine sets,
+    # which the user unsets, as `localdev settings` says to.
+    shell = {
+        "HOME": os.environ.get("HOME", "/root"),
+        "PATH": laptop_env(bare_python)["PATH"],
+        "REQUESTS_CA_BUNDLE": "/etc/ssl/certs/ca-certificates.crt",
+        "SSL_CERT_FILE": "/etc/ssl/certs/ca-certificates.crt",
+    }
     steps = (
         "unset REQUESTS_CA_BUNDLE SSL_CERT_FILE && source .venv/bin/activate && "
         f"python -m localdev settings --port {port} --storage-port {storage} --state-dir {services.emulator.state_dir}"
@@ -149,7 +147,7 @@ def test_the_readme_core_tools_steps_with_a_plain_func_start(bare_python: Path, 
         ["bash", "-c", steps],
         "dev host ready on ",
         tmp_path / "func.log",
-        env=laptop_env(bare_python),
+        env=shell,
         inherit_env=False,
         cwd=clone,
     )
