@@ -58,6 +58,7 @@ test: setup
 lint: setup
 	$(PY) -m ruff check .
 	$(PY) -m ruff format --check .
+	$(MAKE) --no-print-directory typecheck
 
 # Types: --strict for what Azure runs and people copy (everything .funcignore lets deploy; a test keeps
 # this list complete), mypy's default mode for the dev tools, benchmarks and tests.
