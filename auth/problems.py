@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from collections.abc import Mapping
 from http import HTTPStatus
 
 import azure.functions as func
@@ -74,3 +75,37 @@ def forbidden(detail: str, missing: list[str]) -> func.HttpResponse:
 
 def unavailable(detail: str, retry_after: int = 5) -> func.HttpResponse:
     return problem(503, detail, headers={"Retry-After": str(retry_after)})
+
+
+# A downstream API refused the request itself (bad input, unknown id, conflict, size, type): our client
+# made the mistake, so it hears the API's own status and words.
+RELAYED_STATUSES = frozenset({400, 404, 409, 413, 415, 422})
+
+
+def from_downstream(status: int | None, body: Mapping[str, object], *, service: str) -> func.HttpResponse:
+    """What our client hears when ``service`` answered ``status`` with problem ``body`` (None: no answer).
+
+    The one mapping every app uses for the APIs it calls. A 403 names what the API said was
+    missing; a 401 (after the bearer client's one retry with a fresh token) is our configuration's
+    fault, so 502; anything else means the service is unavailable (503, retry later).
+    """
+    detail = body.get("detail")
+    said = detail if isinstance(detail, str) and detail else None
+    if status in RELAYED_STATUSES:
+        relayed = said or f"The {service} refused the request."
+        return problem(status, relayed, errors=body["errors"]) if "errors" in body else problem(status, relayed)
+    if status == 403:
+        missing = body.get("missing")
+        return problem(
+            403,
+            said or f"The {service} refused.",
+            title=f"Forbidden by the {service}",
+            missing=missing if isinstance(missing, list) else [],
+        )
+    if status == 401:
+        return problem(
+            502,
+            f"The {service} refused our token (401) twice{f': {said}' if said else ''}. Check the scope we "
+            "request (NOTIFICATION_API_SCOPE) against the API's audiences (app id and App ID URI).",
+        )
+    return unavailable(f"The {service} is unavailable ({status or 'no answer'}); retry later.")

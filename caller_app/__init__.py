@@ -31,8 +31,8 @@ from .token_report import describe
 from .vault import CachedSecret, SecretForbidden, SecretUnavailable, secret_client
 
 log = logging.getLogger(__name__)
-Handler = Callable[[func.HttpRequest], func.HttpResponse]
 bp = func.Blueprint()
+Handler = Callable[[func.HttpRequest], func.HttpResponse]
 
 
 @functools.cache
@@ -67,46 +67,41 @@ def webhook_session() -> requests.Session:
     return retrying_session()
 
 
-def _downstream_problem(exc: Exception) -> func.HttpResponse:
-    """What the caller's client is told when the API (or Entra) said no."""
-    if isinstance(exc, TokenRefused):
-        if exc.permanent:
-            return problems.problem(
-                403,
-                f"No token for the notification API: {exc}",
-                fix=[
-                    "Entra refused a token for this identity. AADSTS501051: assign it an app role on the API.",
-                    diagnosis.CACHE_TRAP,
-                ],
-            )
+def _token_refused(exc: TokenRefused) -> func.HttpResponse:
+    """No token for the API: Entra's decision (an AADSTS code, 403 with the fix) or an outage (503)."""
+    if not exc.permanent:
         return problems.unavailable(f"The identity endpoint did not answer: {exc}")
-    assert isinstance(exc, DownstreamError)
+    return problems.problem(
+        403,
+        f"No token for the notification API: {exc}",
+        codes=list(exc.codes),
+        fix=[
+            "Entra refused a token for this identity. AADSTS501051: assign it an app role on the API.",
+            diagnosis.CACHE_TRAP,
+        ],
+    )
+
+
+def _api_refused(exc: DownstreamError) -> func.HttpResponse:
+    """The API said no. A 403 is about this app's own identity, so it says which and how to fix it."""
     if exc.status == 403:
-        return problems.problem(403, **diagnosis.forbidden(exc.problem, notification_api().client.tokens(False)))
-    if exc.status == 401:
-        return problems.problem(
-            502,
-            "The notification API refused this app's token (401) twice: "
-            f"{exc.problem.get('detail')}. Check NOTIFICATION_API_SCOPE against the API's "
-            "audiences (app id and App ID URI).",
-        )
-    if exc.status in (400, 404, 409, 413, 415, 422):
-        return problems.problem(
-            exc.status,
-            exc.problem.get("detail", "The API refused the request."),
-            **{k: v for k, v in exc.problem.items() if k in ("errors",)},
-        )
-    return problems.unavailable(f"The notification API is unavailable ({exc.status or 'no answer'}).")
+        return problems.problem(403, **diagnosis.forbidden(exc.problem, notification_api().token()))
+    return problems.from_downstream(exc.status, exc.problem, service="notification API")
 
 
 def _errors_as_problems(handler: Handler) -> Handler:
+    """Every failure of the calls this app makes (API, Entra, Key Vault), as a problem response."""
+
     @functools.wraps(handler)
     def run(req: func.HttpRequest) -> func.HttpResponse:
         try:
             return handler(req)
-        except (DownstreamError, TokenRefused) as exc:
+        except TokenRefused as exc:
+            log.warning("%s %s: no token: %s", req.method, req.url, exc)
+            return _token_refused(exc)
+        except DownstreamError as exc:
             log.warning("%s %s: %s", req.method, req.url, exc)
-            return _downstream_problem(exc)
+            return _api_refused(exc)
         except SecretForbidden as exc:
             return problems.problem(
                 403,
@@ -147,10 +142,7 @@ def caller_create(req: func.HttpRequest) -> func.HttpResponse:
 @_errors_as_problems
 def caller_token(req: func.HttpRequest) -> func.HttpResponse:
     """The claims of the token this app holds for the API. Never the token itself."""
-    try:
-        token = notification_api().client.tokens(False)
-    except Exception as exc:
-        raise TokenRefused(str(exc)) from exc
+    token = notification_api().token()
     return problems.json_response({"scope": settings().api_scope, **describe(token)})
 
 

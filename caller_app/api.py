@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-import uuid
+import json
+import re
 from typing import Any
 
 from azure.core.exceptions import AzureError
@@ -11,30 +12,77 @@ from outbound import BearerClient, DownstreamError
 
 __all__ = ["DownstreamError", "NotificationApi", "TokenRefused"]
 
+_AADSTS = re.compile(r"\bAADSTS(\d+):")
+
 
 class TokenRefused(Exception):
-    """No token for the API: Entra refused (an AADSTS code) or the identity endpoint is unreachable."""
+    """No token for the API: Entra refused it (``codes``: its AADSTS numbers), or the identity
+    endpoint did not answer (no codes)."""
+
+    def __init__(self, message: str, codes: tuple[int, ...] = ()) -> None:
+        super().__init__(message)
+        self.codes = codes
 
     @property
     def permanent(self) -> bool:
-        return "AADSTS" in str(self)
+        """Entra decided (an AADSTS code): retrying will not help until an admin changes something."""
+        return bool(self.codes)
+
+    @classmethod
+    def from_azure_error(cls, exc: AzureError) -> TokenRefused:
+        return cls(exc.message, entra_error_codes(exc))
+
+
+def entra_error_codes(exc: AzureError) -> tuple[int, ...]:
+    """Entra's AADSTS numbers for a refused token request; empty when Entra never answered.
+
+    From the ``error_codes`` of Entra's JSON body when azure-identity attached the response. Its
+    managed identity credential (1.27, on MSAL) attaches none: it raises CredentialUnavailableError
+    whose message ends with Entra's ``error_description`` ("... (invalid_scope) 400, AADSTS501051:
+    ..."), so the codes are read from there, as ``AADSTS<number>:`` tokens only.
+    """
+    response = getattr(exc, "response", None)
+    if response is not None:
+        try:
+            body = json.loads(response.text())
+        except (ValueError, TypeError, AttributeError):
+            body = None
+        codes = body.get("error_codes") if isinstance(body, dict) else None
+        if isinstance(codes, list) and codes:
+            return tuple(code for code in codes if isinstance(code, int))
+    return tuple(int(code) for code in _AADSTS.findall(exc.message or ""))
 
 
 class NotificationApi:
     def __init__(self, client: BearerClient) -> None:
-        self.client = client
+        self._client = client
 
-    def _call(self, method: str, path: str, **kwargs: Any) -> dict[str, Any]:
+    def token(self) -> str:
+        """The token this app sends to the API (cached by the credential). Shown, never trusted."""
         try:
-            return self.client.json(method, path, **kwargs)
+            return self._client.token()
         except AzureError as exc:  # from the credential: Entra said no, or the identity endpoint is down
-            raise TokenRefused(exc.message) from exc
+            raise TokenRefused.from_azure_error(exc) from exc
+
+    def _call(
+        self,
+        method: str,
+        path: str,
+        *,
+        params: dict[str, str | int] | None = None,
+        json: object = None,
+        headers: dict[str, str] | None = None,
+    ) -> dict[str, Any]:
+        try:
+            return self._client.json(method, path, params=params, json=json, headers=headers)
+        except AzureError as exc:
+            raise TokenRefused.from_azure_error(exc) from exc
 
     def pending(self, limit: int = 500) -> list[dict[str, Any]]:
         items: list[dict[str, Any]] = []
         token = None
         while len(items) < limit:
-            params = {"status": "pending", "top": 100, **({"pageToken": token} if token else {})}
+            params: dict[str, str | int] = {"status": "pending", "top": 100, **({"pageToken": token} if token else {})}
             page = self._call("GET", "/notifications", params=params)
             items += page["items"]
             token = page.get("nextPageToken")
@@ -43,8 +91,10 @@ class NotificationApi:
         return items[:limit]
 
     def create(self, notification: dict[str, Any], idempotency_key: str | None = None) -> dict[str, Any]:
-        key = idempotency_key or str(uuid.uuid4())  # the same key on every retry of this call
-        return self._call("POST", "/notifications", json=notification, headers={"Idempotency-Key": key})
+        """``idempotency_key``: the caller's own, so its retries are de-duplicated too; else the
+        bearer client makes one for this call."""
+        headers = {"Idempotency-Key": idempotency_key} if idempotency_key else None
+        return self._call("POST", "/notifications", json=notification, headers=headers)
 
     def acknowledge(self, notification_id: str) -> dict[str, Any]:
         return self._call("POST", f"/notifications/{notification_id}/ack")

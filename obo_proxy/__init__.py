@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import functools
 import logging
-import uuid
 from collections.abc import Callable
 from urllib.parse import urlencode
 
@@ -24,8 +23,8 @@ from .exchange import OboFailure, OnBehalfOf
 from .settings import ProxySettings
 
 log = logging.getLogger(__name__)
-Handler = Callable[[func.HttpRequest], func.HttpResponse]
 bp = func.Blueprint()
+Handler = Callable[[func.HttpRequest], func.HttpResponse]
 
 
 @functools.cache
@@ -109,27 +108,6 @@ def exchange_failed(failure: OboFailure) -> func.HttpResponse:
     return problems.problem(502, f"The on-behalf-of exchange failed: {failure.description}", title="Exchange failed")
 
 
-def downstream_failed(exc: DownstreamError) -> func.HttpResponse:
-    if exc.status == 403:  # the user's own permissions said no: pass the API's reason through
-        return problems.problem(
-            403,
-            exc.problem.get("detail", "The API refused."),
-            title="Forbidden by the API",
-            missing=exc.problem.get("missing", []),
-        )
-    if exc.status in (400, 404, 413, 415, 422):
-        return problems.problem(
-            exc.status,
-            exc.problem.get("detail", "The API refused the request."),
-            **{k: v for k, v in exc.problem.items() if k == "errors"},
-        )
-    if exc.status == 401:
-        return problems.problem(
-            502, "The API refused the exchanged token: check NOTIFICATION_API_SCOPE against the API's audiences."
-        )
-    return problems.unavailable("The notification API is unavailable; retry later.")
-
-
 def _exchange_errors(handler: Handler) -> Handler:
     """Map every failure of the exchange or the API call to a problem response."""
 
@@ -139,8 +117,8 @@ def _exchange_errors(handler: Handler) -> Handler:
             return handler(req)
         except OboFailure as failure:
             return exchange_failed(failure)
-        except DownstreamError as exc:
-            return downstream_failed(exc)
+        except DownstreamError as exc:  # the user's own permissions decide: their 403 is relayed
+            return problems.from_downstream(exc.status, exc.problem, service="notification API")
         except (requests.RequestException, AzureError) as exc:  # token endpoint or identity endpoint down
             log.error("on-behalf-of unavailable: %s", type(exc).__name__)
             return problems.unavailable("The sign-in service is unavailable; retry later.")
@@ -168,7 +146,7 @@ def obo_create(req: func.HttpRequest) -> func.HttpResponse:
     except bodies.BodyError as exc:
         return exc.problem()
     api = api_as_user(req)
-    # The same key on every retry of this call, so a retried create cannot duplicate.
-    key = req.headers.get("Idempotency-Key") or str(uuid.uuid4())
-    created = api.json("POST", "/notifications", json=body, headers={"Idempotency-Key": key})
+    # The client's own key, so its retries are de-duplicated too; without one the bearer client makes one.
+    key = req.headers.get("Idempotency-Key")
+    created = api.json("POST", "/notifications", json=body, headers={"Idempotency-Key": key} if key else None)
     return problems.json_response(created, 201, {"Location": f"/api/notifications/{created['id']}"})

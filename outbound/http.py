@@ -2,7 +2,8 @@
 
 Built on ``requests`` + ``urllib3.Retry`` (not hand-written loops): 429/502/503/504 are retried
 with jittered exponential backoff, honouring ``Retry-After`` up to a cap, for every method. That
-is safe here because our POSTs carry an ``Idempotency-Key``: a retried create cannot duplicate.
+is safe here because every POST carries an ``Idempotency-Key`` (``BearerClient`` adds one when the
+caller did not), so a retried create cannot duplicate.
 
 Where the token comes from is the caller's business: ``credential_tokens`` for an app acting as
 itself (managed identity), an on-behalf-of exchange for an app acting as a user.
@@ -12,8 +13,9 @@ from __future__ import annotations
 
 import logging
 import threading
-from collections.abc import Callable
-from typing import Any
+import uuid
+from collections.abc import Mapping
+from typing import Any, Protocol
 
 import requests
 from azure.core.credentials import TokenCredential
@@ -22,7 +24,13 @@ from urllib3.util.retry import Retry
 
 log = logging.getLogger(__name__)
 
-TokenProvider = Callable[[bool], str]  # fresh -> access token; fresh=True must bypass any cache
+
+class TokenProvider(Protocol):
+    """Gives an access token; ``fresh=True`` must bypass any cache (after the API answered 401)."""
+
+    def __call__(self, fresh: bool) -> str: ...
+
+
 TIMEOUT = (3.05, 10)  # connect, read (seconds)
 RETRY = Retry(
     total=3,
@@ -55,7 +63,7 @@ def credential_tokens(credential: TokenCredential, scope: str) -> TokenProvider:
     # lookups under the lock take microseconds.
     lock = threading.Lock()
 
-    def token(fresh: bool = False) -> str:
+    def token(fresh: bool) -> str:
         with lock:
             # A claims challenge is the supported way to make azure-identity skip its token cache.
             return credential.get_token(scope, claims="{}" if fresh else None).token
@@ -64,9 +72,12 @@ def credential_tokens(credential: TokenCredential, scope: str) -> TokenProvider:
 
 
 class DownstreamError(Exception):
-    """The API answered with an error (``status``), or did not answer at all (``status`` None)."""
+    """The API answered with an error (``status``), or did not answer at all (``status`` None).
 
-    def __init__(self, status: int | None, problem: dict[str, Any], headers: dict[str, Any] | None = None) -> None:
+    ``problem`` is the API's problem details body (RFC 9457) when it sent one.
+    """
+
+    def __init__(self, status: int | None, problem: dict[str, Any], headers: dict[str, str] | None = None) -> None:
         super().__init__(f"{status}: {problem.get('detail') or problem}")
         self.status, self.problem, self.headers = status, problem, headers or {}
 
@@ -76,28 +87,52 @@ class BearerClient:
 
     def __init__(self, base_url: str, tokens: TokenProvider, session: requests.Session | None = None) -> None:
         self.base_url = base_url.rstrip("/")
-        self.tokens = tokens
+        self._tokens = tokens
         self.session = session or retrying_session()
 
-    def request(self, method: str, path: str, **kwargs: Any) -> requests.Response:
-        headers = kwargs.pop("headers", {})
-        kwargs.setdefault("timeout", TIMEOUT)
+    def token(self, *, fresh: bool = False) -> str:
+        """The token this client sends (from the provider's cache unless ``fresh``)."""
+        return self._tokens(fresh)
+
+    def request(
+        self,
+        method: str,
+        path: str,
+        *,
+        params: Mapping[str, str | int] | None = None,
+        json: object = None,
+        headers: Mapping[str, str] | None = None,
+    ) -> requests.Response:
+        sent = dict(headers or {})
+        if method.upper() == "POST":
+            # Retrying a POST (urllib3 on 429/5xx, ours on 401) is safe only with a key the API
+            # de-duplicates on; the same key goes with every retry of this call.
+            sent.setdefault("Idempotency-Key", str(uuid.uuid4()))
         url = f"{self.base_url}{path}"
-        response = self.session.request(
-            method, url, headers={**headers, "Authorization": f"Bearer {self.tokens(False)}"}, **kwargs
-        )
+
+        def send(token: str) -> requests.Response:
+            auth = {**sent, "Authorization": f"Bearer {token}"}
+            return self.session.request(method, url, params=params, json=json, headers=auth, timeout=TIMEOUT)
+
+        response = send(self.token())
         if response.status_code == 401:
             # Once, with a token fetched anew (a key rollover, a revoked token); never in a loop.
             log.warning("%s %s answered 401; retrying once with a fresh token", method, path)
-            response = self.session.request(
-                method, url, headers={**headers, "Authorization": f"Bearer {self.tokens(True)}"}, **kwargs
-            )
+            response = send(self.token(fresh=True))
         return response
 
-    def json(self, method: str, path: str, **kwargs: Any) -> dict[str, Any]:
+    def json(
+        self,
+        method: str,
+        path: str,
+        *,
+        params: Mapping[str, str | int] | None = None,
+        json: object = None,
+        headers: Mapping[str, str] | None = None,
+    ) -> dict[str, Any]:
         """The JSON body of a 2xx answer, else DownstreamError with the API's problem details."""
         try:
-            response = self.request(method, path, **kwargs)
+            response = self.request(method, path, params=params, json=json, headers=headers)
         except requests.RequestException as exc:  # unreachable after the retries
             raise DownstreamError(None, {"detail": f"the API did not answer: {type(exc).__name__}"}) from exc
         if response.ok:
