@@ -2,7 +2,8 @@
 
 Each child runs in its own process group so that stopping the stack also stops what a child
 started (``func start`` starts a language worker). Ctrl-C or SIGTERM stops all of them, newest
-first; if one child dies, the others are stopped too and the exit status says which.
+first; if one child dies, the others are stopped too and the exit status says which. Once every
+part answers, the stack is recorded in its state folder (``running.py``) for the other commands.
 """
 
 from __future__ import annotations
@@ -162,6 +163,12 @@ class Stack:
         directory: Path = Path("directory.json"),
     ) -> None:
         self.children: list[Child] = []
+        already = running.read(state_dir.resolve())
+        if already:  # two emulators would overwrite each other's env file, and the record
+            raise StackError(
+                f"a local stack already runs from {state_dir} (pid {already.pid}, {already.base_url}). "
+                "Stop it first, or give this one another --state-dir (or LOCALDEV_STATE_DIR)."
+            )
         self.port = claim_port(port, "functions host")
         self.emulator_port = claim_port(emulator_port, "emulator")
         if storage_port == 0:

@@ -42,10 +42,13 @@ def test_apps_selects_blueprints_and_sigterm_stops_everything(tmp_path) -> None:
     assert not (stack.emulator.state_dir / running.RECORD).exists()  # the record goes with the stack
 
 
-def test_a_busy_port_is_a_clear_error_not_a_hang(managed: Stack) -> None:
+def test_a_busy_port_is_a_clear_error_not_a_hang(managed: Stack, tmp_path) -> None:
     port = managed.base_url.rsplit(":", 1)[1].split("/")[0]
     result = subprocess.run(
-        [sys.executable, "-m", "localdev", "up", "--port", port, "--emulator-port", "0", "--storage-port", "0"],
+        [
+            *(sys.executable, "-m", "localdev", "up", "--port", port, "--emulator-port", "0", "--storage-port", "0"),
+            *("--state-dir", str(tmp_path)),  # not this clone's .emulator, where a stack of yours may run
+        ],
         cwd=ROOT,
         capture_output=True,
         text=True,
@@ -110,3 +113,19 @@ def test_every_file_in_the_state_folder_is_in_the_readme(managed: Stack) -> None
     documented = set(re.findall(r"`([^`]+)`", "\n".join(row.split("|")[1] for row in table.splitlines()[2:])))
     written = {path.name for path in managed.emulator.state_dir.iterdir()}
     assert written - documented == set()
+
+
+def test_a_second_stack_on_the_same_state_folder_is_refused(managed: Stack) -> None:
+    result = subprocess.run(
+        [
+            *(sys.executable, "-m", "localdev", "up", "--port", "0", "--emulator-port", "0", "--storage-port", "0"),
+            *("--state-dir", str(managed.emulator.state_dir)),
+        ],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert result.returncode == 2
+    assert "a local stack already runs from" in result.stderr
+    assert running.find(managed.emulator.state_dir).pid == managed.process.popen.pid  # its record is untouched
