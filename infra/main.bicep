@@ -6,7 +6,7 @@ targetScope = 'resourceGroup'
 
 @minLength(2)
 @maxLength(12)
-@description('A short name for this deployment (azd: the environment name). Lower-case letters and digits.')
+@description('A short name for this deployment (azd: the environment name): letters, digits and hyphens. It goes into every name, App ID URIs included, so two environments can share a tenant.')
 param environmentName string
 
 param location string = resourceGroup().location
@@ -19,14 +19,18 @@ param hosting string = 'flex'
 @allowed(['tenant', 'name'])
 param identifierUriStyle string = 'tenant'
 
+// No newGuid() default: that would write a new secret value on every deployment. azd generates a
+// value once per environment and keeps it (.azure/<env>/config.json); infra/deploy.sh passes a new
+// one only when the vault does not hold the secret yet, and '' (leave it alone) afterwards.
 @secure()
-@description('The webhook signing secret stored in Key Vault. Generated when not given.')
-param webhookSecret string = newGuid()
+@metadata({ azd: { type: 'generate', config: { length: 40, minLower: 5, minUpper: 5, minNumeric: 5, minSpecial: 0 } } })
+@description('The webhook signing secret to store in Key Vault; empty: leave the vault\'s secret as it is.')
+param webhookSecret string
 
 @description('The webhook secret\'s name, as directory.json names it (tests/infra checks they agree).')
 param webhookSecretName string = 'webhook-signing-key'
 
-@description('Run the caller app as the shared user-assigned identity build-agents (which holds notification.create).')
+@description('Run the caller app as the shared user-assigned identity build-agents (which holds notification.create). The caller then reads Key Vault as build-agents too, so build-agents is made a secrets user of this vault: the price of sharing an identity.')
 param callerUsesBuildAgents bool = false
 
 @description('Where the caller app delivers notifications (empty: it logs and leaves them pending).')
@@ -39,6 +43,8 @@ param debugRoles array = ['notification.read']
 // Only who may read the vault: directory.json's secret *value* is a local fixture and stays local.
 var secretsUsers = loadJsonContent('../directory.json', '$.keyVaults.notifications-kv.secretsUsers')
 var suffix = take(uniqueString(subscription().id, resourceGroup().id, environmentName), 6)
+// Storage account names: 3-24 lower-case letters and digits, whatever the environment name.
+var storageAccountName = take(toLower(replace(replace('st${environmentName}${suffix}', '-', ''), '_', '')), 24)
 var tags = { 'azd-env-name': environmentName }
 var authorityHost = environment().authentication.loginEndpoint
 // The app and the azd service (azure.yaml) for each blueprint of function_app.py (APPS).
@@ -63,16 +69,21 @@ module storage 'modules/storage.bicep' = {
   params: {
     location: location
     tags: tags
-    name: 'st${environmentName}${suffix}'
+    name: storageAccountName
     deploymentContainers: ['deploy-api', 'deploy-caller', 'deploy-proxy']
     tableName: 'notifications'
   }
 }
 
-module plan 'modules/plan.bicep' = {
-  name: 'plan'
-  params: { location: location, tags: tags, name: 'plan-${environmentName}-${suffix}', hosting: hosting }
-}
+// A Flex Consumption plan hosts exactly one app, so Flex gets a plan per app; the premium plan is
+// shared (and gives each app a staging slot). planOf: which plan each app runs on.
+var planKeys = (hosting == 'flex') ? ['api', 'caller', 'proxy'] : ['shared']
+var planOf = (hosting == 'flex') ? { api: 0, caller: 1, proxy: 2 } : { api: 0, caller: 0, proxy: 0 }
+
+module plans 'modules/plan.bicep' = [for key in planKeys: {
+  name: 'plan-${key}'
+  params: { location: location, tags: tags, name: 'plan-${key}-${environmentName}-${suffix}', hosting: hosting }
+}]
 
 module apiApp 'modules/functionapp.bicep' = {
   name: 'app-api'
@@ -81,7 +92,7 @@ module apiApp 'modules/functionapp.bicep' = {
     tags: tags
     name: functionApps.api.name
     serviceName: functionApps.api.service
-    planId: plan.outputs.id
+    planId: plans[planOf.api].outputs.id
     hosting: hosting
     systemAssigned: true
     deploymentStorageBlobEndpoint: storage.outputs.blobEndpoint
@@ -96,7 +107,7 @@ module callerApp 'modules/functionapp.bicep' = {
     tags: tags
     name: functionApps.caller.name
     serviceName: functionApps.caller.service
-    planId: plan.outputs.id
+    planId: plans[planOf.caller].outputs.id
     hosting: hosting
     systemAssigned: true
     userAssignedIdentityIds: callerUsesBuildAgents ? [identities.outputs.identities[1].id] : []
@@ -112,7 +123,7 @@ module proxyApp 'modules/functionapp.bicep' = {
     tags: tags
     name: functionApps.proxy.name
     serviceName: functionApps.proxy.service
-    planId: plan.outputs.id
+    planId: plans[planOf.proxy].outputs.id
     hosting: hosting
     systemAssigned: false // the proxy runs as obo-proxy-identity only, the identity its app registration trusts
     userAssignedIdentityIds: [identities.outputs.identities[0].id]
@@ -124,21 +135,26 @@ module proxyApp 'modules/functionapp.bicep' = {
 
 var oboIdentity = identities.outputs.identities[0]
 var buildAgents = identities.outputs.identities[1]
-var apiPrincipals = filter([apiApp.outputs.principalId, apiApp.outputs.slotPrincipalId], id => !empty(id))
-var callerPrincipals = filter([callerApp.outputs.principalId, callerApp.outputs.slotPrincipalId], id => !empty(id))
-// directory.json names -> the principal ids Azure gave those identities.
-var principalIdsByName = {
-  'caller-app': callerPrincipals
-  'build-agents': [buildAgents.principalId]
-  'obo-proxy-identity': [oboIdentity.principalId]
+var apiPrincipals = (hosting == 'premium') ? [apiApp.outputs.principalId, apiApp.outputs.slotPrincipalId] : [apiApp.outputs.principalId]
+var callerPrincipals = (hosting == 'premium') ? [callerApp.outputs.principalId, callerApp.outputs.slotPrincipalId] : [callerApp.outputs.principalId]
+// directory.json names -> the principal ids Azure gave those identities (and, on premium, the
+// staging slot's own identity, which needs the same roles: identities never swap).
+var principalIdByName = {
+  'caller-app': callerApp.outputs.principalId
+  'build-agents': buildAgents.principalId
+  'obo-proxy-identity': oboIdentity.principalId
 }
+var slotPrincipalIdByName = (hosting == 'premium') ? { 'caller-app': callerApp.outputs.slotPrincipalId } : {}
+// Key Vault readers: directory.json's secretsUsers, plus build-agents when the caller app runs as it.
+var secretReaderNames = union(secretsUsers, (callerUsesBuildAgents && contains(secretsUsers, 'caller-app')) ? ['build-agents'] : [])
 
 module entra 'modules/entra.bicep' = {
   name: 'entra'
   params: {
-    environmentName: environmentName
+    environmentName: toLower(environmentName)
     identifierUriStyle: identifierUriStyle
-    principalIdsByName: principalIdsByName
+    principalIdByName: principalIdByName
+    slotPrincipalIdByName: slotPrincipalIdByName
     oboIdentityPrincipalId: oboIdentity.principalId
     debugPrincipalId: debugPrincipalId
     debugRoles: debugRoles
@@ -152,7 +168,7 @@ module keyVault 'modules/keyvault.bicep' = {
     tags: tags
     name: 'kv-${environmentName}-${suffix}'
     secretName: webhookSecretName
-    secretValue: webhookSecret
+    secretValue: webhookSecret // '' leaves the existing secret untouched
   }
 }
 
@@ -161,7 +177,10 @@ module roles 'modules/roles.bicep' = {
   params: {
     hostPrincipalIds: concat(apiPrincipals, callerPrincipals, [oboIdentity.principalId])
     tablePrincipalIds: apiPrincipals
-    secretReaderPrincipalIds: flatten(map(secretsUsers, name => principalIdsByName[name]))
+    secretReaderPrincipalIds: concat(
+      map(secretReaderNames, name => principalIdByName[name]),
+      map(filter(secretReaderNames, name => contains(slotPrincipalIdByName, name)), name => slotPrincipalIdByName[name])
+    )
     storageName: storage.outputs.name
     vaultName: keyVault.outputs.name
     insightsName: monitoring.outputs.name
@@ -172,6 +191,15 @@ module roles 'modules/roles.bicep' = {
 
 var apiUrl = 'https://${apiApp.outputs.hostName}/api'
 var apiScope = '${entra.outputs.apiIdentifierUri}/.default'
+// Flex refuses FUNCTIONS_EXTENSION_VERSION and FUNCTIONS_WORKER_RUNTIME (functionAppConfig.runtime
+// says it). On premium, azd zip-deploys without a build unless told to build: without these two,
+// requirements.txt is never installed.
+var premiumOnlySettings = {
+  FUNCTIONS_EXTENSION_VERSION: '~4'
+  FUNCTIONS_WORKER_RUNTIME: 'python'
+  SCM_DO_BUILD_DURING_DEPLOYMENT: 'true'
+  ENABLE_ORYX_BUILD: 'true'
+}
 var hostSettings = union({
   AzureWebJobsStorage__credential: 'managedidentity'
   AzureWebJobsStorage__blobServiceUri: storage.outputs.blobEndpoint
@@ -180,7 +208,7 @@ var hostSettings = union({
   APPLICATIONINSIGHTS_CONNECTION_STRING: monitoring.outputs.connectionString
   AZURE_TENANT_ID: tenant().tenantId
   AZURE_AUTHORITY_HOST: authorityHost
-}, hosting == 'premium' ? { FUNCTIONS_EXTENSION_VERSION: '~4', FUNCTIONS_WORKER_RUNTIME: 'python' } : {})
+}, (hosting == 'premium') ? premiumOnlySettings : {})
 
 module apiSettings 'modules/appsettings.bicep' = {
   name: 'settings-api'
@@ -241,6 +269,7 @@ output OBO_PROXY_IDENTIFIER_URI string = entra.outputs.proxyIdentifierUri
 output CALLER_URL string = 'https://${callerApp.outputs.hostName}/api'
 output OBO_PROXY_URL string = 'https://${proxyApp.outputs.hostName}/api'
 output KEY_VAULT_URL string = keyVault.outputs.uri
+output KEY_VAULT_NAME string = keyVault.outputs.name
 output API_APP_NAME string = apiApp.outputs.name
 output CALLER_APP_NAME string = callerApp.outputs.name
 output PROXY_APP_NAME string = proxyApp.outputs.name

@@ -35,7 +35,7 @@ EXERCISED = {
     "python -m localdev exec": "run below against a stack `make run` started; tests/e2e/test_local_stack.py",
     "python -m localdev settings": "tests/localdev/test_settings.py; tests/e2e/test_core_tools.py (the steps)",
     "source .venv/bin/activate": "tests/e2e/test_core_tools.py::test_the_readme_core_tools_steps_*",
-    "infra/deploy.sh": "syntax and usage checked below; deploying needs Azure",
+    "infra/deploy.sh": "tests/infra/test_deploy_sh.py runs it against a stand-in az (deploy, retry, --what-if)",
 }
 NOT_RUNNABLE_HERE = {
     "npx azurite": "the Core Tools path; `localdev up` starts the same Azurite (tests/e2e)",
@@ -43,6 +43,10 @@ NOT_RUNNABLE_HERE = {
     "tests/e2e/test_core_tools.py runs the steps with a stand-in func",
     "azd ": "needs an Azure subscription",
     "az login": "needs an Azure subscription",
+    "az group delete": "clean-up: needs an Azure subscription",
+    "az ad app delete": "clean-up: needs an Entra tenant",
+    "az keyvault list-deleted": "clean-up: needs an Azure subscription",
+    "az keyvault purge": "clean-up: needs an Azure subscription",
 }
 
 

@@ -6,12 +6,15 @@
 
 extension microsoftGraphV1
 
+@description('Lower case; part of every App ID URI, so each environment of the template has its own (they are unique in a tenant).')
 param environmentName string
 @description('"tenant": App ID URIs api://<tenant id>/<name> (what most tenant policies require); "name": as in directory.json.')
 @allowed(['tenant', 'name'])
 param identifierUriStyle string
-@description('Managed identity principal ids by directory.json name (several when slots have their own).')
-param principalIdsByName object
+@description('Managed identity principal ids by directory.json name.')
+param principalIdByName object
+@description('On premium: the staging slots\' own identities by directory.json name (they need the same roles).')
+param slotPrincipalIdByName object = {}
 param oboIdentityPrincipalId string
 @description('Optional: a user or group object id to give roles on the API (running the apps locally as yourself).')
 param debugPrincipalId string = ''
@@ -27,8 +30,9 @@ var apiUniqueName = 'notification-api-${environmentName}'
 var proxyUniqueName = 'obo-proxy-${environmentName}'
 var tokenExchangeAudience = 'api://AzureADTokenExchange'
 
-func identifierUri(style string, tenantId string, name string, localUris array) string =>
-  style == 'tenant' ? 'api://${tenantId}/${name}' : localUris[0]
+// App ID URIs are unique in a tenant: the environment name keeps two environments apart.
+func identifierUri(style string, tenantId string, name string, environment string, localUris array) string =>
+  style == 'tenant' ? 'api://${tenantId}/${name}-${environment}' : '${localUris[0]}-${environment}'
 
 // Pre-authorized clients are named by app id and scope values in directory.json; Graph wants scope ids.
 func preAuthorized(entries array, scopes array) array => map(entries, p => {
@@ -59,21 +63,31 @@ func roleDefinitions(roles array) array => map(roles, r => {
 var apiPreAuthorizedOthers = preAuthorized(filter(api.preAuthorizedApplications, p => p.appId != proxy.appId), api.scopes)
 var apiPreAuthorizesProxy = preAuthorized(filter(api.preAuthorizedApplications, p => p.appId == proxy.appId), api.scopes)
 
-// App role assignments of directory.json whose principal is one of our managed identities,
-// one per principal id (a slot's identity gets the same roles as its app's).
-var managedIdentityAssignments = flatten(map(
-  filter(appRoleAssignments, a => contains(principalIdsByName, a.principal)),
-  a => map(principalIdsByName[a.principal], principalId => {
-    principalId: principalId
+// Role ids by app and value: looked up by key, so no lambda has to reach into a loop's variable.
+var roleIds = {
+  'notification-api': toObject(api.appRoles, r => r.value, r => r.id)
+  'obo-proxy': toObject(proxy.appRoles, r => r.value, r => r.id)
+}
+
+// App role assignments of directory.json whose principal is one of our managed identities (and,
+// on premium, the same for the staging slot's identity: identities never swap).
+var managedIdentityAssignments = concat(
+  map(filter(appRoleAssignments, a => contains(principalIdByName, a.principal)), a => {
+    principalId: principalIdByName[a.principal]
     resource: a.resource
-    roleId: filter(applications[a.resource].appRoles, r => r.value == a.role)[0].id
-  })))
+    roleId: roleIds[a.resource][a.role]
+  }),
+  map(filter(appRoleAssignments, a => contains(slotPrincipalIdByName, a.principal)), a => {
+    principalId: slotPrincipalIdByName[a.principal]
+    resource: a.resource
+    roleId: roleIds[a.resource][a.role]
+  }))
 
 resource proxyApp 'Microsoft.Graph/applications@v1.0' = {
   uniqueName: proxyUniqueName
   displayName: '${proxy.displayName} (${environmentName})'
   signInAudience: 'AzureADMyOrg'
-  identifierUris: [identifierUri(identifierUriStyle, tenant().tenantId, 'obo-proxy', proxy.identifierUris)]
+  identifierUris: [identifierUri(identifierUriStyle, tenant().tenantId, 'obo-proxy', environmentName, proxy.identifierUris)]
   appRoles: roleDefinitions(proxy.appRoles)
   api: {
     requestedAccessTokenVersion: proxy.requestedAccessTokenVersion
@@ -95,7 +109,7 @@ resource apiApp 'Microsoft.Graph/applications@v1.0' = {
   uniqueName: apiUniqueName
   displayName: '${api.displayName} (${environmentName})'
   signInAudience: 'AzureADMyOrg'
-  identifierUris: [identifierUri(identifierUriStyle, tenant().tenantId, 'notification-api', api.identifierUris)]
+  identifierUris: [identifierUri(identifierUriStyle, tenant().tenantId, 'notification-api', environmentName, api.identifierUris)]
   appRoles: roleDefinitions(api.appRoles)
   api: {
     requestedAccessTokenVersion: api.requestedAccessTokenVersion
@@ -127,7 +141,7 @@ resource managedIdentityRoles 'Microsoft.Graph/appRoleAssignedTo@v1.0' = [for a 
 }]
 
 resource debugPrincipalRoles 'Microsoft.Graph/appRoleAssignedTo@v1.0' = [for role in (empty(debugPrincipalId) ? [] : debugRoles): {
-  appRoleId: filter(api.appRoles, r => r.value == role)[0].id
+  appRoleId: roleIds['notification-api'][role]
   principalId: debugPrincipalId
   resourceId: apiServicePrincipal.id
 }]

@@ -42,12 +42,18 @@ var flexConfig = {
   scaleAndConcurrency: { maximumInstanceCount: 40, instanceMemoryMB: 2048 }
   runtime: { name: 'python', version: pythonVersion }
 }
-var siteConfig = {
+// Flex Consumption refuses the classic site config (ftpsState, linuxFxVersion, even null): its
+// runtime lives in functionAppConfig. Premium needs them.
+var flexSiteConfig = {
+  minTlsVersion: '1.2'
+}
+var premiumSiteConfig = {
   minTlsVersion: '1.2'
   ftpsState: 'Disabled'
-  linuxFxVersion: hosting == 'premium' ? 'Python|${pythonVersion}' : null
-  alwaysOn: hosting == 'premium'
+  linuxFxVersion: 'Python|${pythonVersion}'
+  alwaysOn: true
 }
+var siteConfig = (hosting == 'flex') ? flexSiteConfig : premiumSiteConfig
 
 resource site 'Microsoft.Web/sites@2024-04-01' = {
   name: name

@@ -5,6 +5,7 @@ param tags object
 param name string
 param secretName string
 @secure()
+@description('Empty: do not write the secret (a re-deployment keeps the value and version the vault has).')
 param secretValue string
 
 resource vault 'Microsoft.KeyVault/vaults@2023-07-01' = {
@@ -20,7 +21,7 @@ resource vault 'Microsoft.KeyVault/vaults@2023-07-01' = {
     publicNetworkAccess: 'Enabled'
   }
 
-  resource secret 'secrets' = {
+  resource secret 'secrets' = if (!empty(secretValue)) {
     name: secretName
     properties: {
       value: secretValue

@@ -182,7 +182,7 @@ def test_entra_reads_roles_scopes_and_assignments_from_directory_json(templates)
 
 def test_directory_assignments_deployable_to_managed_identities(templates) -> None:
     """Every assignment to a managed identity names a role that exists and admits applications."""
-    mapped = {key.strip("'") for key in templates["main.bicep"]["variables"]["principalIdsByName"]["value"]}
+    mapped = {key.strip("'") for key in templates["main.bicep"]["variables"]["principalIdByName"]["value"]}
     for assignment in DIRECTORY["appRoleAssignments"]:
         if assignment["principal"] not in DIRECTORY["managedIdentities"]:
             continue  # users and groups are local; in Azure, pass debugPrincipalId
