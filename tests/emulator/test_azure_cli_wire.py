@@ -17,7 +17,7 @@ import requests
 from azure.identity import ManagedIdentityCredential
 from msal.oauth2cli.authcode import AuthCodeReceiver
 
-from tests.emulator_process import AZURE_CLI, DIRECTORY, EmulatorProcess
+from tests.emulator_process import AZURE_CLI, DIRECTORY, EmulatorProcess, variant_directory
 
 ARM = "https://management.core.windows.net//.default"
 API = "api://notification-api/.default"
@@ -306,5 +306,34 @@ def test_refresh_tokens_survive_a_restart(tmp_path: Path, emulator: EmulatorProc
         forged = second.token_request(**{**form, "refresh_token": refresh[:-4] + "AAAA"})
         assert forged.status_code == 400
         assert forged.json()["error_codes"] == [70008]
+    finally:
+        second.stop()
+
+
+def _without_alice(data: dict) -> None:
+    del data["users"]["alice"]
+    data["appRoleAssignments"] = [a for a in data["appRoleAssignments"] if a["principal"] != "alice"]
+    for group in data["groups"].values():
+        group["members"] = [m for m in group["members"] if m != "alice"]
+
+
+def test_a_refresh_token_whose_user_is_gone_is_aadsts50034_not_a_500(tmp_path: Path, emulator: EmulatorProcess) -> None:
+    """Regression (found by mypy: the user lookup can find nobody): the refresh grant answered a 500
+    when the user had been removed from directory.json since the token was issued. Entra: AADSTS50034."""
+    state = tmp_path / "state"
+    first = EmulatorProcess(state, share_tls_with=emulator)
+    try:
+        app = cli(first)
+        flow = app.initiate_device_flow([ARM])
+        approve(first, flow["user_code"], "alice").raise_for_status()
+        refresh = app.acquire_token_by_device_flow(flow, exit_condition=lambda _: True)["refresh_token"]
+    finally:
+        first.stop()
+    second = EmulatorProcess(state, variant_directory(tmp_path, _without_alice), share_tls_with=emulator)
+    try:
+        form = {"grant_type": "refresh_token", "client_id": AZURE_CLI, "refresh_token": refresh, "scope": API}
+        response = second.token_request(**form)
+        assert response.status_code == 400, response.text
+        assert response.json()["error_codes"] == [50034]
     finally:
         second.stop()
