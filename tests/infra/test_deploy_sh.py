@@ -98,7 +98,8 @@ def test_the_retry_happens_once_and_only_for_replication(az) -> None:
     assert len(calls(CREATE)) == 2  # one retry, not a loop
     assert calls(ZIP) == []
     other = run("rg-t2", "westeurope", "t2", scenario="quota")
-    assert other.returncode != 0 and "SubscriptionIsOverQuotaForSku" in other.stderr
+    assert other.returncode != 0
+    assert "SubscriptionIsOverQuotaForSku" in other.stderr
     assert len(calls(CREATE)) == 3  # the quota failure was not retried
 
 
@@ -108,7 +109,8 @@ def test_a_new_webhook_secret_only_on_the_first_deployment(az) -> None:
     result = run("rg-t1", "westeurope", "t1")
     assert result.returncode == 0
     first = [a for a in calls(CREATE)[0]["argv"] if a.startswith("webhookSecret=")]
-    assert len(first) == 1 and len(first[0]) > len("webhookSecret=") + 30
+    assert len(first) == 1
+    assert len(first[0]) > len("webhookSecret=") + 30
     assert first[0].split("=", 1)[1] not in result.stdout + result.stderr  # never printed
     assert run("rg-t1", "westeurope", "t1", existing=True).returncode == 0
     again = [a for a in calls(CREATE)[1]["argv"] if a.startswith("webhookSecret=")]
@@ -123,8 +125,11 @@ def test_what_if_previews_and_changes_nothing(az) -> None:
     argv = what_if["argv"]
     assert argv[argv.index("--resource-group") + 1] == "rg-t1"
     assert argv[argv.index("--template-file") + 1] == "infra/main.bicep"
-    assert "environmentName=t1" in argv and "hosting=premium" in argv
-    assert calls(CREATE) == [] and calls(ZIP) == [] and calls(("group", "create")) == []
+    assert "environmentName=t1" in argv
+    assert "hosting=premium" in argv
+    assert calls(CREATE) == []
+    assert calls(ZIP) == []
+    assert calls(("group", "create")) == []
 
 
 def test_usage_without_arguments(az) -> None:

@@ -115,10 +115,12 @@ def test_flex_gives_every_app_its_own_plan(main) -> None:
     assert sorted(plan_of.values()) == [0, 1, 2]  # three apps, three different plans
     plans = main["modules"]["plans"]["config"]
     assert plans["loop_type"]["detail"]["array_name"] == "planKeys"
-    assert "${key}" in plans["config"]["name"] and "${key}" in plans["config"]["params"]["name"]
+    assert "${key}" in plans["config"]["name"]
+    assert "${key}" in plans["config"]["params"]["name"]
     for module, key in (("apiApp", "api"), ("callerApp", "caller"), ("proxyApp", "proxy")):
         plan_id = json.dumps(main["modules"][module]["config"]["params"]["planId"])
-        assert '"operand_1": "plans"' in plan_id and f'"operand_1": "planOf", "operand_2": "{key}"' in plan_id
+        assert '"operand_1": "plans"' in plan_id
+        assert f'"operand_1": "planOf", "operand_2": "{key}"' in plan_id
     # Premium may share one plan (and has slots).
     assert variable(main, "planKeys", {"hosting": "premium"}) == ["shared"]
     assert set(variable(main, "planOf", {"hosting": "premium"}).values()) == {0}
@@ -137,7 +139,8 @@ def test_flex_sites_send_no_classic_site_config(main, functionapp) -> None:
     flex = variable(functionapp, "siteConfig", {**scope, "hosting": "flex"})
     assert not {"ftpsState", "linuxFxVersion", "alwaysOn"} & set(flex), flex
     premium = variable(functionapp, "siteConfig", {**scope, "hosting": "premium"})
-    assert premium["linuxFxVersion"] == "Python|3.12" and premium["ftpsState"] == "Disabled"
+    assert premium["linuxFxVersion"] == "Python|3.12"
+    assert premium["ftpsState"] == "Disabled"
     site = functionapp["resources"]["site"]["config"]["properties"]
     assert site["siteConfig"] == "siteConfig"
     # The app settings: the classic runtime settings reach premium only.
@@ -169,7 +172,8 @@ def test_app_id_uris_carry_the_environment_name(entra, main) -> None:
     assert "environment" in function["args"]
     templates = json.dumps(function["expression"])
     branches = re.findall(r'"(?:true|false)_value": "([^"]+)"', templates)
-    assert len(branches) == 2 and all("${environment}" in b for b in branches), branches
+    assert len(branches) == 2, branches
+    assert all("${environment}" in b for b in branches), branches
     for app in ("apiApp", "proxyApp"):
         config = json.dumps(entra["resources"][app]["config"]["identifierUris"])
         assert '"environmentName"' in config, app  # every call passes the environment name
@@ -190,7 +194,8 @@ def test_premium_builds_python_on_zip_deploy(main) -> None:
     assert premium_only["ENABLE_ORYX_BUILD"] == "true"
     settings = main["variables"]["hostSettings"]["value"]["function"]["parameters"]
     on_flex = evaluate(settings["arg_2"], {"hosting": "flex", "premiumOnlySettings": premium_only})
-    assert "SCM_DO_BUILD_DURING_DEPLOYMENT" not in on_flex and "ENABLE_ORYX_BUILD" not in on_flex
+    assert "SCM_DO_BUILD_DURING_DEPLOYMENT" not in on_flex
+    assert "ENABLE_ORYX_BUILD" not in on_flex
 
 
 def test_graph_extension_without_the_experimental_flag() -> None:
@@ -202,7 +207,8 @@ def test_graph_extension_without_the_experimental_flag() -> None:
     assert config["extensions"]["microsoftGraphV1"].startswith("br:mcr.microsoft.com/bicep/extensions/microsoftgraph/")
     for path in INFRA.rglob("*.bicep"):
         text = path.read_text()
-        assert "import 'microsoftGraph" not in text and "provider microsoftGraph" not in text, path
+        assert "import 'microsoftGraph" not in text, path
+        assert "provider microsoftGraph" not in text, path
     readme = (ROOT / "README.md").read_text()
     assert re.search(r"Bicep[^\n]*0\.36\.1 or newer", readme), "README must name Bicep 0.36.1 or newer"
 
@@ -218,7 +224,8 @@ def test_webhook_secret_keeps_its_value_on_a_re_deployment(main) -> None:
     vault = parse("modules/keyvault.bicep")
     secret = vault["resources"]["vault__secret"]["config"]
     condition = json.dumps(secret.get("condition"))
-    assert '"empty"' in condition and '"secretValue"' in condition, "write the secret only when a value is given"
+    assert '"empty"' in condition, "write the secret only when a value is given"
+    assert '"secretValue"' in condition, "write the secret only when a value is given"
 
 
 @pytest.mark.parametrize("environment", ["My-Env", "notify1", "a-b-c-d-e-f-", "ABCDEFGHIJKL", "x_y"])
@@ -235,7 +242,8 @@ def test_readme_says_how_to_purge_the_soft_deleted_vault() -> None:
     # state. You need to either recover or purge existing key vault." until it is purged.
     readme = (ROOT / "README.md").read_text()
     section = readme[readme.index("## Deploy to Azure") :]
-    assert "az keyvault purge" in section and "az keyvault list-deleted" in section
+    assert "az keyvault purge" in section
+    assert "az keyvault list-deleted" in section
 
 
 def test_caller_running_as_build_agents_can_read_the_vault(main) -> None:
@@ -248,13 +256,16 @@ def test_caller_running_as_build_agents_can_read_the_vault(main) -> None:
     assert variable(main, "secretReaderNames", {**scope, "callerUsesBuildAgents": False}) == readers
     assert "build-agents" in variable(main, "secretReaderNames", {**scope, "callerUsesBuildAgents": True})
     roles = json.dumps(main["modules"]["roles"]["config"]["params"]["secretReaderPrincipalIds"])
-    assert '"secretReaderNames"' in roles and '"secretsUsers"' not in roles
+    assert '"secretReaderNames"' in roles
+    assert '"secretsUsers"' not in roles
     caller_settings = json.dumps(main["modules"]["callerSettings"]["config"]["params"]["settings"])
-    assert "AZURE_CLIENT_ID" in caller_settings and "callerUsesBuildAgents" in caller_settings
+    assert "AZURE_CLIENT_ID" in caller_settings
+    assert "callerUsesBuildAgents" in caller_settings
 
 
 def test_no_lambda_reads_a_loop_variable(entra) -> None:
     # Undecided in review (copyIndex() inside filter()): resource loops look role ids up by key.
     for name in ("managedIdentityRoles", "debugPrincipalRoles"):
         body = json.dumps(entra["resources"][name]["config"])
-        assert '"filter"' not in body and "lambda" not in body, name
+        assert '"filter"' not in body, name
+        assert "lambda" not in body, name
