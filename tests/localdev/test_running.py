@@ -95,3 +95,22 @@ def test_apps_is_read_by_the_app_rule() -> None:
     assert apps_of(" caller_app ,caller_app") == ["caller_app"]
     with pytest.raises(StackError, match="unknown app"):
         apps_of("notification_api_v2")  # a substring match would have taken it for notification_api
+
+
+def localdev_exec(state_dir: Path, *command: str) -> subprocess.CompletedProcess:
+    return subprocess.run(
+        [sys.executable, "-m", "localdev", "exec", "--state-dir", str(state_dir), *command],
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+
+
+def test_exec_without_a_command_or_with_a_missing_one_says_so(tmp_path: Path) -> None:
+    running.record(a_stack(tmp_path))  # this test's process stands in for a running `localdev up`
+    empty = localdev_exec(tmp_path, "--")
+    assert empty.returncode == 2
+    assert "no command" in empty.stderr
+    missing = localdev_exec(tmp_path, "--", "no-such-command-anywhere")
+    assert missing.returncode == 127
+    assert "cannot run no-such-command-anywhere" in missing.stderr
