@@ -68,6 +68,13 @@ class AuthRequirement:
             lacks.append(f"user role {self.role}")
         return lacks
 
+    def missing_scopes(self, caller: Principal) -> list[str]:
+        """The scope values a new token would need (RFC 6750's ``scope``): the route's delegated scope
+        when the caller's token lacks it. A missing app role is no scope: nothing to name there."""
+        needs_user_token = caller.is_app and self.role is None
+        lacks_scope = not caller.is_app and self.scope not in caller.scopes
+        return [self.scope] if needs_user_token or lacks_scope else []
+
 
 def requirement_of(handler: Callable[..., object]) -> AuthRequirement | str | None:
     """What a route declared: an ``AuthRequirement``, ``ANONYMOUS`` or ``DEBUG_ONLY``; None if nothing."""
@@ -151,7 +158,8 @@ class Authorizer:
         if lacks:
             who = "app" if caller.is_app else "user"
             log.warning("403 %s: %s oid=%s appid=%s lacks %s", route, who, caller.object_id, caller.app_id, lacks)
-            return problems.forbidden(f"The caller lacks {' and '.join(lacks)}.", lacks)
+            scopes = requirement.missing_scopes(caller)
+            return problems.forbidden(f"The caller lacks {' and '.join(lacks)}.", lacks, scopes)
         setattr(req, _PRINCIPAL_ATTRIBUTE, caller)
         return None
 

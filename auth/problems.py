@@ -46,9 +46,16 @@ def _quoted(value: str) -> str:
     return "".join(c for c in value if 0x20 <= ord(c) < 0x7F and c not in '"\\')
 
 
+def bearer_challenge(**params: str) -> str:
+    """A ``WWW-Authenticate`` value (RFC 6750 §3): ``Bearer`` and its auth-params, each value made safe
+    to quote. ``scope`` must hold scope values only, space-separated: a client parses it as such."""
+    quoted = ", ".join(f'{name}="{_quoted(value)}"' for name, value in params.items())
+    return f"Bearer {quoted}" if quoted else "Bearer"
+
+
 def unauthorized(detail: str, *, token_presented: bool = True) -> func.HttpResponse:
     """401. With no token at all RFC 6750 says to send the bare challenge, without an error code."""
-    challenge = f'Bearer error="invalid_token", error_description="{_quoted(detail)}"' if token_presented else "Bearer"
+    challenge = bearer_challenge(error="invalid_token", error_description=detail) if token_presented else "Bearer"
     return problem(
         401,
         detail,
@@ -58,17 +65,18 @@ def unauthorized(detail: str, *, token_presented: bool = True) -> func.HttpRespo
     )
 
 
-def forbidden(detail: str, missing: list[str]) -> func.HttpResponse:
-    challenge = (
-        f'Bearer error="insufficient_scope", error_description="{_quoted(detail)}", '
-        f'scope="{_quoted(" ".join(missing))}"'
-    )
+def forbidden(detail: str, missing: list[str], scopes: list[str]) -> func.HttpResponse:
+    """403 ``insufficient_scope``. ``missing`` says in words what the caller lacks (the body's list);
+    ``scopes`` are the scope values a new token would need (the challenge's ``scope``, when any)."""
+    params = {"error": "insufficient_scope", "error_description": detail}
+    if scopes:
+        params["scope"] = " ".join(scopes)
     return problem(
         403,
         detail,
         title="Insufficient permissions",
         type_=BEARER_ERRORS,
-        headers={"WWW-Authenticate": challenge},
+        headers={"WWW-Authenticate": bearer_challenge(**params)},
         missing=missing,
     )
 

@@ -3,14 +3,14 @@
 Each handler: authorize (the decorator), parse, call the store, map the result. Who sees what:
 app callers holding the role see every notification; users (delegated tokens) see only the
 ones addressed to them (their object id or UPN), and a notification they may not see is a 404.
+The store applies that rule (``Visibility``) on every read and write; handlers only name the caller.
 """
 
 from __future__ import annotations
 
 import functools
 import logging
-from collections.abc import Callable, Mapping
-from typing import Any
+from collections.abc import Callable
 
 import azure.functions as func
 
@@ -18,7 +18,7 @@ from auth import Authorizer, Principal, anonymous, bodies, principal_of, problem
 
 from . import payloads
 from .settings import ApiSettings
-from .store import IdempotencyKeyReused, InvalidPageToken, NotificationStore, StorageUnavailable, public
+from .store import IdempotencyKeyReused, InvalidPageToken, NotificationStore, StorageUnavailable, Visibility
 
 log = logging.getLogger(__name__)
 Handler = Callable[[func.HttpRequest], func.HttpResponse]
@@ -44,14 +44,11 @@ def store() -> NotificationStore:
     return NotificationStore.from_settings(settings())
 
 
-def _recipients(caller: Principal) -> list[str] | None:
-    """None: the caller may see everything (an app with the role). Else the names that mean "me"."""
-    return None if caller.is_app else [name for name in (caller.object_id, caller.username) if name]
-
-
-def _visible(caller: Principal, notification: Mapping[str, Any]) -> bool:
-    names = _recipients(caller)
-    return names is None or notification["recipient"].lower() in (n.lower() for n in names)
+def visibility(caller: Principal) -> Visibility:
+    """An app holding the role sees every notification; a user only those addressed to them (object id or UPN)."""
+    if caller.is_app:
+        return Visibility.everything()
+    return Visibility.addressed_to(caller.object_id, caller.username or "")
 
 
 def _handle_errors(handler: Handler) -> Handler:
@@ -89,9 +86,7 @@ def health(req: func.HttpRequest) -> func.HttpResponse:
 @_handle_errors
 def list_notifications(req: func.HttpRequest) -> func.HttpResponse:
     status, top, page_token = payloads.list_query(req)
-    items, next_token = store().list(
-        recipients=_recipients(principal_of(req)), status=status, top=top, page_token=page_token
-    )
+    items, next_token = store().list(visibility(principal_of(req)), status=status, top=top, page_token=page_token)
     return problems.json_response({"items": items, "nextPageToken": next_token})
 
 
@@ -103,7 +98,8 @@ def create_notification(req: func.HttpRequest) -> func.HttpResponse:
     key = payloads.idempotency_key(req)
     caller = principal_of(req)
     created, replayed = store().create(new, created_by=caller.object_id, idempotency_key=key)
-    headers = {"Location": f"/api/notifications/{created['id']}"}
+    # Absolute, from the URL this request came to: no route prefix (host.json's "api") written here.
+    headers = {"Location": f"{req.url.split('?', 1)[0].rstrip('/')}/{created['id']}"}
     if replayed:
         headers["Idempotent-Replayed"] = "true"
     return problems.json_response(created, 201, headers)
@@ -114,10 +110,10 @@ def create_notification(req: func.HttpRequest) -> func.HttpResponse:
 @_handle_errors
 def get_notification(req: func.HttpRequest) -> func.HttpResponse:
     notification_id = payloads.notification_id(req)
-    found = store().get(notification_id) if notification_id else None
-    if found is None or not _visible(principal_of(req), found):
+    found = store().get(notification_id, visibility(principal_of(req))) if notification_id is not None else None
+    if found is None:
         return problems.problem(404, "No such notification.")
-    return problems.json_response(public(found))
+    return problems.json_response(found)
 
 
 @bp.route(route="notifications/{id}/ack", methods=["POST"])
@@ -126,10 +122,9 @@ def get_notification(req: func.HttpRequest) -> func.HttpResponse:
 def acknowledge_notification(req: func.HttpRequest) -> func.HttpResponse:
     caller = principal_of(req)
     notification_id = payloads.notification_id(req)
-    found = store().get(notification_id) if notification_id else None
-    if notification_id is None or found is None or not _visible(caller, found):
+    if notification_id is None:
         return problems.problem(404, "No such notification.")
-    result = store().acknowledge(notification_id, by=caller.object_id)
+    result = store().acknowledge(notification_id, by=caller.object_id, visible=visibility(caller))
     if result is None:
         return problems.problem(404, "No such notification.")
     notification, changed = result

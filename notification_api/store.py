@@ -69,6 +69,26 @@ class InvalidPageToken(ValueError):
 
 
 @dataclass(frozen=True)
+class Visibility:
+    """Which notifications a caller may see: all of them (``names`` None), or those addressed to one
+    of ``names`` (lower-cased). Every read and write takes one, so the rule lives here, once: a
+    notification the caller may not see does not exist for them."""
+
+    names: frozenset[str] | None
+
+    @classmethod
+    def everything(cls) -> Visibility:
+        return cls(None)
+
+    @classmethod
+    def addressed_to(cls, *names: str) -> Visibility:
+        return cls(frozenset(name.lower() for name in names if name))
+
+    def allows(self, entity: Mapping[str, Any]) -> bool:
+        return self.names is None or str(entity.get("recipientKey", "")) in self.names
+
+
+@dataclass(frozen=True)
 class NewNotification:
     recipient: str
     title: str
@@ -181,28 +201,37 @@ class NotificationStore:
             raise IdempotencyKeyReused(idempotency_key)
         return public(_storage_errors(lambda: self.table.get_entity(PARTITION, f"n-{earlier['notificationId']}"))), True
 
-    def get(self, notification_id: str) -> TableEntity | None:
+    def _read(self, notification_id: str, visible: Visibility) -> TableEntity | None:
+        """The stored entity when it exists and ``visible`` allows it, else None."""
         self._ensure_table()
         try:
-            return _storage_errors(lambda: self.table.get_entity(PARTITION, f"n-{notification_id}"))
+            entity = _storage_errors(lambda: self.table.get_entity(PARTITION, f"n-{notification_id}"))
         except ResourceNotFoundError:
             return None
+        return entity if visible.allows(entity) else None
+
+    def get(self, notification_id: str, visible: Visibility) -> Entity | None:
+        entity = self._read(notification_id, visible)
+        return None if entity is None else public(entity)
 
     def list(
-        self, *, recipients: list[str] | None, status: str | None, top: int, page_token: str | None
+        self, visible: Visibility, *, status: str | None, top: int, page_token: str | None
     ) -> tuple[list[Entity], str | None]:
-        """One page, oldest first. ``recipients`` limits to notifications addressed to those names."""
+        """One page of what ``visible`` allows, oldest first (the filter runs in the query)."""
         self._ensure_table()
         conditions = ["PartitionKey eq @pk", "RowKey ge 'n-'", "RowKey lt 'n.'"]
         parameters: dict[str, str] = {"pk": PARTITION}
         if status:
             conditions.append("status eq @status")
             parameters["status"] = status
-        if recipients is not None:
+        if visible.names is not None:
+            recipients = sorted(visible.names)
+            if not recipients:
+                return [], None  # addressed to nobody: nothing to see
             names = [f"recipientKey eq @r{i}" for i in range(len(recipients))]
             # Spaces inside the parentheses: the SDK finds "@name" parameters between spaces.
             conditions.append(f"( {' or '.join(names)} )")
-            parameters.update({f"r{i}": r.lower() for i, r in enumerate(recipients)})
+            parameters.update({f"r{i}": r for i, r in enumerate(recipients)})
         pages = self.table.query_entities(
             " and ".join(conditions), parameters=parameters, results_per_page=top
         ).by_page(continuation_token=_decode_token(page_token))  # type: ignore[arg-type]  # azure-core types the token as str; the Tables SDK's is a dict
@@ -214,10 +243,11 @@ class NotificationStore:
         # The page iterator carries continuation_token; azure-core's hint for by_page() says only Iterator.
         return items, _encode_token(pages.continuation_token)  # type: ignore[attr-defined]
 
-    def acknowledge(self, notification_id: str, by: str) -> tuple[Entity, bool] | None:
-        """Conditional on the ETag: of racing acks exactly one changes the state; the rest see it done."""
+    def acknowledge(self, notification_id: str, by: str, visible: Visibility) -> tuple[Entity, bool] | None:
+        """None when there is no such notification ``visible`` allows. Conditional on the ETag: of racing
+        acks exactly one changes the state; the rest see it done. One read per attempt."""
         for _ in range(5):
-            entity = self.get(notification_id)
+            entity = self._read(notification_id, visible)
             if entity is None:
                 return None
             if entity["status"] == "acknowledged":

@@ -80,9 +80,12 @@ def consent_challenge() -> func.HttpResponse:
     response = problems.problem(
         403, detail, title="Consent required", clientId=client_id, scopes=[scope], consentUri=consent_uri
     )
-    response.headers["WWW-Authenticate"] = (
-        f'Bearer error="insufficient_scope", error_description="consent required", client_id="{client_id}", '
-        f'consent_uri="{consent_uri}", scope="{scope}"'
+    response.headers["WWW-Authenticate"] = problems.bearer_challenge(
+        error="insufficient_scope",
+        error_description="consent required",
+        client_id=client_id,
+        consent_uri=consent_uri,
+        scope=scope,
     )
     return response
 
@@ -149,4 +152,5 @@ def obo_create(req: func.HttpRequest) -> func.HttpResponse:
     # The client's own key, so its retries are de-duplicated too; without one the bearer client makes one.
     key = req.headers.get("Idempotency-Key")
     created = api.json("POST", "/notifications", json=body, headers={"Idempotency-Key": key} if key else None)
-    return problems.json_response(created, 201, {"Location": f"/api/notifications/{created['id']}"})
+    # The notification lives on the API, wherever it is deployed; the proxy has no such route.
+    return problems.json_response(created, 201, {"Location": f"{settings().api_url}/notifications/{created['id']}"})

@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import json
 import logging
+import re
 
 import azure.functions as func
 import pytest
@@ -64,7 +65,23 @@ def test_app_without_the_role_is_403_naming_it(api, factory) -> None:
     assert problem(response)["missing"] == ["app role notification.create"]
     challenge = response.headers["WWW-Authenticate"]
     assert challenge.startswith('Bearer error="insufficient_scope"')
-    assert 'scope="app role notification.create"' in challenge
+    assert "scope=" not in challenge  # an app role is no scope: RFC 6750's scope names scope values only
+
+
+def challenge_scopes(response: func.HttpResponse) -> list[str] | None:
+    """The scope values of the WWW-Authenticate challenge, as a client splits them (None: no scope)."""
+    found = re.search(r'(?:^|[ ,])scope="([^"]*)"', response.headers["WWW-Authenticate"])
+    return found.group(1).split(" ") if found else None
+
+
+def test_the_challenges_scope_holds_only_scope_values(api, factory) -> None:
+    """Regression: 403s answered scope="app role notification.create", three "scopes" to a client."""
+    lacks_scope = factory.user_claims(scp="Notifications.Read", roles=["notification.create"])
+    assert challenge_scopes(call(api, factory.tenant_signed(lacks_scope))) == ["Notifications.Create"]
+    lacks_role = factory.user_claims(scp="Notifications.Create", roles=["notification.read"])
+    refused = call(api, factory.tenant_signed(lacks_role))
+    assert challenge_scopes(refused) is None
+    assert problem(refused)["missing"] == ["user role notification.create"]
 
 
 def test_user_needs_the_scope_and_the_role(api, factory) -> None:
@@ -156,6 +173,7 @@ def test_user_only_routes_refuse_app_tokens(api, factory) -> None:
     refused = with_token(app_token)
     assert refused.status_code == 403
     assert "app-only tokens are not accepted" in problem(refused)["detail"]
+    assert challenge_scopes(refused) == ["access_as_user"]
     assert with_token(user_token).get_body() == b"in"
     with pytest.raises(ValueError):
         api.requires()

@@ -87,7 +87,7 @@ def test_app_with_create_creates_but_cannot_read(as_) -> None:
     created = writer.create(recipient(), title="from the build agents")
     assert created.status_code == 201, created.text
     body = created.json()
-    assert created.headers["Location"] == f"/api/notifications/{body['id']}"
+    assert created.headers["Location"] == f"{writer.base_url}/notifications/{body['id']}"
     assert body["status"] == "pending"
     assert body["title"] == "from the build agents"
     assert problem(writer("GET", f"/notifications/{body['id']}"), 403)["missing"] == ["app role notification.read"]
@@ -107,8 +107,10 @@ def test_users_see_and_ack_only_their_own(as_, stack: Stack) -> None:
     assert problem(alice("GET", f"/notifications/{for_carol['id']}"), 404)
     assert problem(alice("POST", f"/notifications/{for_carol['id']}/ack"), 404)
     assert alice("POST", f"/notifications/{for_alice['id']}/ack").json()["status"] == "acknowledged"
-    # Apps with the role see everyone's.
-    assert as_("caller-app")("GET", f"/notifications/{for_carol['id']}").status_code == 200
+    # Apps with the role see everyone's; alice's refused ack changed nothing of carol's.
+    seen_by_app = as_("caller-app")("GET", f"/notifications/{for_carol['id']}")
+    assert seen_by_app.status_code == 200
+    assert seen_by_app.json()["status"] == "pending"
 
 
 def test_user_needs_the_role_not_only_the_scope(as_) -> None:

@@ -152,6 +152,25 @@ def test_secret_fallback_works_and_shows_in_the_log(managed: Stack, tmp_path) ->
         host.stop()
 
 
+def test_location_points_at_the_api_when_the_proxy_is_deployed_alone(managed: Stack, tmp_path, monkeypatch) -> None:
+    """APPS=obo_proxy on a host of its own: the new notification's URL is on the API's host."""
+    host, base = start_host(tmp_path, managed.host_env(APPS="obo_proxy", NOTIFICATION_API_URL=managed.base_url))
+    try:
+        body = {"recipient": "someone@contoso.onmicrosoft.com", "title": "t", "body": "b"}
+        created = requests.post(f"{base}/obo/notifications", json=body, headers=as_user(managed, "carol"), timeout=30)
+        assert created.status_code == 201, created.text
+        location = created.headers["Location"]
+        assert location == f"{managed.base_url}/notifications/{created.json()['id']}"
+        assert not location.startswith(base)
+        managed.emulator.activate(monkeypatch)
+        reader = {"Authorization": f"Bearer {ManagedIdentityCredential().get_token(API).token}"}  # caller-app
+        followed = requests.get(location, headers=reader, timeout=30)
+        assert followed.status_code == 200, followed.text
+        assert followed.json()["id"] == created.json()["id"]
+    finally:
+        host.stop()
+
+
 def test_unavailable_identity_or_api_is_503(managed: Stack, tmp_path) -> None:
     for overrides in (
         {"IDENTITY_ENDPOINT": "https://localhost:9/msi/token"},
