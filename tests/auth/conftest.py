@@ -1,14 +1,29 @@
 """Validator and guard tests run without the emulator: tokens are signed in this process and the
-tenant's keys are served by a local stub (tenant_stub.py). The emulator has its own end-to-end tests."""
+tenant's keys are served by a local stub (tenant_stub.py); no test here may connect beyond loopback
+(no_network.py). The emulator has its own end-to-end tests."""
 
 from __future__ import annotations
+
+import socket
 
 import pytest
 from pytest_httpserver import HTTPServer
 
 from auth import AuthSettings, TokenValidator
 from tests.auth import tenant_stub
+from tests.auth.no_network import Address, loopback_only
 from tests.auth.token_factory import TokenFactory
+
+
+@pytest.fixture(autouse=True)
+def no_network(monkeypatch: pytest.MonkeyPatch) -> None:
+    real_connect = socket.socket.connect
+
+    def connect(sock: socket.socket, address: Address) -> None:
+        loopback_only(address)
+        real_connect(sock, address)
+
+    monkeypatch.setattr(socket.socket, "connect", connect)
 
 
 @pytest.fixture(scope="session")
