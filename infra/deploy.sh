@@ -42,7 +42,11 @@ PY
 # The webhook secret: a new random value only when the vault does not hold it yet. A fresh value on
 # every run would give the secret a new version each deployment; '' tells the template to leave it.
 secret_params=()
-if ! printf '%s\n' "$@" | grep -q '^webhookSecret='; then
+user_secret=false
+for arg in "$@"; do
+  case $arg in webhookSecret=*) user_secret=true ;; esac
+done
+if ! $user_secret; then
   vault=""
   if outputs=$(az deployment group show --resource-group "$group" --name "$deployment" \
     --query properties.outputs --output json 2>/dev/null); then

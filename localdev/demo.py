@@ -197,7 +197,10 @@ class Demo:
     def obo_allowed(self) -> Outcome:
         response = self.call("GET", "/obo/notifications", self.t.user_token("alice", PROXY_SCOPE))
         return Outcome(
-            "OBO: alice reads her notifications", "200", str(response.status_code), "alice's role notification.read"
+            "OBO: alice reads her notifications",
+            "200",
+            str(response.status_code),
+            "scope Notifications.Read (the proxy's exchange) + alice's role notification.read",
         )
 
     def obo_not_assigned(self) -> Outcome:

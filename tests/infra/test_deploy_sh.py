@@ -117,6 +117,13 @@ def test_a_new_webhook_secret_only_on_the_first_deployment(az) -> None:
     assert again == ["webhookSecret="]  # leave the vault's secret as it is
 
 
+def test_a_webhook_secret_you_pass_is_the_only_one(az) -> None:
+    run, calls = az
+    assert run("rg-t1", "westeurope", "t1", "webhookSecret=rotated-by-me").returncode == 0
+    argv = calls(CREATE)[0]["argv"]
+    assert [a for a in argv if a.startswith("webhookSecret=")] == ["webhookSecret=rotated-by-me"]
+
+
 def test_what_if_previews_and_changes_nothing(az) -> None:
     run, calls = az
     result = run("--what-if", "rg-t1", "westeurope", "t1", "hosting=premium")
