@@ -9,8 +9,10 @@ PATH starts with a bare interpreter, as on a laptop where the venv was not activ
 
 from __future__ import annotations
 
+import json
 import os
 import re
+import shutil
 import socket
 import subprocess
 import sys
@@ -21,7 +23,8 @@ import pytest
 import requests
 
 from localdev.stack import free_port
-from tests.e2e.stack import start_stack, stop_and_check_everything_stopped
+from tests.e2e.stack import READY, Stack, start_stack, stop_and_check_everything_stopped
+from tests.emulator_process import EmulatorClient
 from tests.processes import ROOT, ReadyProcess, fresh_clone, sample_settings
 
 STAND_IN = ROOT / "tests" / "localdev" / "core_tools"
@@ -167,3 +170,49 @@ def test_the_readme_core_tools_steps_with_a_plain_func_start(bare_python: Path, 
     finally:
         host.stop()
         services.process.stop()
+
+
+def test_localdev_up_leaves_to_local_settings_json_what_it_already_holds(bare_python: Path, tmp_path: Path) -> None:
+    """Your local.settings.json (from `localdev settings`, plus a Value of yours) and the machine's CA
+    variables in the shell: func still gets every setting right and prints no "Skipping" line."""
+    clone = fresh_clone(tmp_path / "clone")
+    (clone / "localdev").unlink()  # a copy, so that localdev's project root is this clone and its settings file
+    shutil.copytree(ROOT / "localdev", clone / "localdev", ignore=shutil.ignore_patterns("__pycache__"))
+    port, emulator_port, storage = free_port(), free_port(), consecutive_free_ports()
+    machine_ca = "/etc/ssl/certs/ca-certificates.crt"
+    env = laptop_env(bare_python, REQUESTS_CA_BUNDLE=machine_ca, SSL_CERT_FILE=machine_ca)
+    up = [
+        *(sys.executable, "-m", "localdev", "up", "--port", str(port)),
+        *("--emulator-port", str(emulator_port), "--storage-port", str(storage)),
+    ]
+
+    def start(log: str) -> Stack:
+        process = ReadyProcess(up, READY, tmp_path / log, env=env, inherit_env=False, cwd=clone, timeout=180)
+        return Stack(process.ready_line.removeprefix(READY), EmulatorClient(clone / ".emulator"), process)
+
+    start("first.log").process.stop()  # the emulator's state: CA, identity header, env file
+    written = subprocess.run(
+        [sys.executable, "-m", "localdev", "settings", "--port", str(port), "--storage-port", str(storage)],
+        cwd=clone,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert written.returncode == 0, written.stderr
+    settings_file = clone / "local.settings.json"
+    document = json.loads(settings_file.read_text())
+    document["Values"]["MY_SETTING"] = "mine"
+    settings_file.write_text(json.dumps(document))
+
+    stack = start("second.log")
+    try:
+        output = "".join(stack.process.output)
+        assert "[localdev] host      func start on" in output
+        assert "Skipping" not in output
+        assert requests.get(f"{stack.base_url}/health", timeout=10).status_code == 200
+        # The CA bundle came from the file (the machine's value was taken out of func's environment).
+        listed = requests.get(f"{stack.base_url}/caller/notifications", timeout=60)
+        assert listed.status_code == 200, listed.text
+    finally:
+        stop_and_check_everything_stopped(stack)
