@@ -75,10 +75,7 @@ def _token_refused(exc: TokenRefused) -> func.HttpResponse:
         403,
         f"No token for the notification API: {exc}",
         codes=list(exc.codes),
-        fix=[
-            "Entra refused a token for this identity. AADSTS501051: assign it an app role on the API.",
-            diagnosis.CACHE_TRAP,
-        ],
+        fix=[*diagnosis.token_refused(str(exc)), diagnosis.CACHE_TRAP],
     )
 
 

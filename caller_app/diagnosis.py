@@ -18,20 +18,51 @@ CACHE_TRAP = (
 )
 
 
+DEVELOPER_TOKENS = (
+    "Developer tokens are not cached for 24 hours like managed identity tokens, but the Azure CLI keeps the one "
+    "it has for up to an hour: sign in again to see a new role at once (az account clear, then az login; locally "
+    "python -m localdev az login --user NAME)."
+)
+# What an admin does about each refusal Entra gives a token request (AADSTS code -> fix).
+TOKEN_FIXES = {
+    "AADSTS50105": "The signed-in user is not assigned to the notification API, which requires assignment. An admin "
+    "assigns the user, or a group the user is in, an app role on the API's enterprise application (Users and "
+    "groups; locally: python -m emulator assign --principal NAME --resource notification-api --role "
+    "notification.read).",
+    "AADSTS65001": "Nobody consented to the client (the Azure CLI, for a developer) using the notification API. An "
+    "admin pre-authorizes the Azure CLI (04b07795-8ddb-461a-bbee-02f9e1bf7b46) on the API (Expose an API > "
+    "Authorized client applications) or grants admin consent.",
+    "AADSTS501051": "This identity holds no app role on the API, which requires assignment: assign it an app role "
+    "on the API (a group's roles do not reach service principals).",
+}
+
+
 def identity_of(token: str) -> dict[str, Any]:
     claims = jwt.decode(token, options={"verify_signature": False})
-    return {
+    who: dict[str, Any] = {
         "appId": claims.get("appid") or claims.get("azp"),
         "objectId": claims.get("oid"),
         "resourceId": claims.get("xms_mirid"),
         "roles": claims.get("roles", []),
     }
+    user = claims.get("upn") or claims.get("preferred_username")
+    if user:  # a developer's token (AZURE_TOKEN_CREDENTIALS=dev): the app acts as the signed-in user
+        who["user"] = user
+    return who
+
+
+def token_refused(message: str) -> list[str]:
+    """The fixes for a token request Entra refused, by the AADSTS codes in its message."""
+    fixes = [fix for code, fix in TOKEN_FIXES.items() if code in message]
+    return fixes or ["Entra refused a token for this identity: read the AADSTS code above."]
 
 
 def forbidden(downstream: dict[str, Any], token: str) -> dict[str, Any]:
     """The problem body for a 403 from the API: who we are, what is missing, how to fix it."""
     who = identity_of(token)
     missing = downstream.get("missing") or ["a role (the API did not say which)"]
+    if "user" in who:
+        return _developer_forbidden(who, missing)
     roles = [m.removeprefix("app role ") for m in missing if m.startswith("app role ")]
     fixes = [
         f"Assign the app role {role} on the notification API's enterprise application to the service principal "
@@ -47,4 +78,22 @@ def forbidden(downstream: dict[str, Any], token: str) -> dict[str, Any]:
         "identity": who,
         "missing": missing,
         "fix": [*fixes, CACHE_TRAP],
+    }
+
+
+def _developer_forbidden(who: dict[str, Any], missing: list[str]) -> dict[str, Any]:
+    roles = [m.removeprefix("user role ") for m in missing if m.startswith("user role ")]
+    fixes = [
+        f"Assign the app role {role} on the notification API's enterprise application to {who['user']} or to a "
+        f"group {who['user']} is in (locally: python -m emulator assign --principal <user or group name> "
+        f"--resource notification-api --role {role})."
+        for role in roles
+    ] or ["Give this user what the API names in 'missing'."]
+    return {
+        "detail": f"The notification API refused the developer {who['user']} (object id {who['objectId']}, signed "
+        f"in through app id {who['appId']}): they lack {' and '.join(missing)}. Their token carries roles "
+        f"{who['roles'] or 'none'}.",
+        "identity": who,
+        "missing": missing,
+        "fix": [*fixes, DEVELOPER_TOKENS],
     }

@@ -16,7 +16,7 @@ import uvicorn
 from emulator.server import PortInUse, ReadyServer, bind
 
 from . import running
-from .azure_cli import DEFAULT_CONFIG_DIR
+from .azure_cli import DEFAULT_CONFIG_DIR, AzureCliError
 from .host import build, load_app
 from .routes import RouteTemplateError
 from .stack import Stack, StackError
@@ -64,8 +64,10 @@ def stack_up(args: argparse.Namespace) -> int:
             state_dir=args.state_dir,
             azurite_dir=args.azurite_dir,
             directory=args.directory,
+            developer=args.developer,
+            az_config_dir=args.az_config_dir,
         )
-    except StackError as exc:
+    except (StackError, AzureCliError) as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2
     return stack.up()
@@ -132,6 +134,14 @@ def main(argv: list[str] | None = None) -> int:
         type=Path,
         default=Path(os.environ.get("LOCALDEV_AZURITE_DIR") or ".azurite"),
         help="Azurite's data (default: LOCALDEV_AZURITE_DIR or .azurite)",
+    )
+    up.add_argument(
+        "--developer",
+        metavar="NAME",
+        help="run the apps as this directory user: the Azure CLI signs in as NAME, AZURE_TOKEN_CREDENTIALS=dev",
+    )
+    up.add_argument(
+        "--az-config-dir", type=Path, default=DEFAULT_CONFIG_DIR, help="the Azure CLI config --developer uses"
     )
     host = commands.add_parser("host", help="serve function_app.py over HTTP (no Core Tools needed)")
     host.add_argument("--host", default="127.0.0.1")

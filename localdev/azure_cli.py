@@ -59,6 +59,20 @@ def read_stack_env(state_dir: Path) -> dict[str, str]:
     return dict(line.split("=", 1) for line in path.read_text().splitlines() if "=" in line)
 
 
+def az_settings(stack: dict[str, str], config_dir: Path) -> dict[str, str]:
+    """What az needs to work against the local stack, for ``localdev az`` and for the apps' own az calls
+    (``AzureCliCredential`` under ``localdev up --developer``); :func:`az_environment` says why each."""
+    return {
+        "AZURE_CONFIG_DIR": str(config_dir.resolve()),
+        "REQUESTS_CA_BUNDLE": stack["REQUESTS_CA_BUNDLE"],
+        "AZURE_CORE_INSTANCE_DISCOVERY": "false",
+        "AZURE_CORE_USE_MSAL_HTTP_CACHE": "false",
+        "AZURE_CORE_COLLECT_TELEMETRY": "false",
+        "IDENTITY_ENDPOINT": stack["IDENTITY_ENDPOINT"],
+        "IDENTITY_HEADER": stack["IDENTITY_HEADER"],
+    }
+
+
 def az_environment(stack: dict[str, str], config_dir: Path, base: dict[str, str] | None = None) -> dict[str, str]:
     """The environment every az call runs with (../shared/reference/azure-cli-wire.md).
 
@@ -73,16 +87,10 @@ def az_environment(stack: dict[str, str], config_dir: Path, base: dict[str, str]
     - proxies pointing nowhere for anything but loopback, so no request can leave the machine.
     """
     env = dict(os.environ if base is None else base)
+    env.update(az_settings(stack, config_dir))
     env.update(
         {
-            "AZURE_CONFIG_DIR": str(config_dir.resolve()),
-            "REQUESTS_CA_BUNDLE": stack["REQUESTS_CA_BUNDLE"],
-            "AZURE_CORE_INSTANCE_DISCOVERY": "false",
-            "AZURE_CORE_USE_MSAL_HTTP_CACHE": "false",
-            "AZURE_CORE_COLLECT_TELEMETRY": "false",
             "AZURE_CORE_NO_COLOR": "true",
-            "IDENTITY_ENDPOINT": stack["IDENTITY_ENDPOINT"],
-            "IDENTITY_HEADER": stack["IDENTITY_HEADER"],
             "HTTPS_PROXY": NOWHERE,
             "HTTP_PROXY": NOWHERE,
             "NO_PROXY": LOOPBACK,

@@ -25,7 +25,7 @@ import requests
 
 from appsettings import selected_apps
 
-from . import running
+from . import azure_cli, running
 
 ROOT = Path(__file__).resolve().parents[1]
 AZURITE = ROOT / "node_modules" / ".bin" / "azurite"
@@ -161,6 +161,8 @@ class Stack:
         state_dir: Path,
         azurite_dir: Path,
         directory: Path = Path("directory.json"),
+        developer: str | None = None,
+        az_config_dir: Path = azure_cli.DEFAULT_CONFIG_DIR,
     ) -> None:
         self.children: list[Child] = []
         already = running.read(state_dir.resolve())
@@ -169,6 +171,8 @@ class Stack:
                 f"a local stack already runs from {state_dir} (pid {already.pid}, {already.base_url}). "
                 "Stop it first, or give this one another --state-dir (or LOCALDEV_STATE_DIR)."
             )
+        self.developer, self.az_config_dir = developer, az_config_dir.resolve()
+        self.az = azure_cli.find_az() if developer else None  # missing az: a clear error before anything starts
         self.port = claim_port(port, "functions host")
         self.emulator_port = claim_port(emulator_port, "emulator")
         if storage_port == 0:
@@ -309,7 +313,26 @@ class Stack:
             "NotificationStorage": storage,
             "NOTIFICATION_API_URL": f"http://localhost:{self.port}/api",
             "FUNCTIONS_WORKER_RUNTIME": "python",
+            **(self.developer_settings(emulator_env) if self.developer else {}),
         }
+
+    def developer_settings(self, emulator_env: dict[str, str]) -> dict[str, str]:
+        """The apps run as the developer: ``AZURE_TOKEN_CREDENTIALS=dev`` makes the one credential builder
+        use DefaultAzureCredential's developer chain, whose Azure CLI step runs az in this config."""
+        path = os.environ.get("PATH", "")
+        if shutil.which("az") is None:  # the project's az (`make az`), for AzureCliCredential to find
+            path = os.pathsep.join(filter(None, (str(Path(self.az).parent), path)))
+        return {
+            "AZURE_TOKEN_CREDENTIALS": "dev",
+            **azure_cli.az_settings(emulator_env, self.az_config_dir),
+            "PATH": path,
+        }
+
+    def sign_in_developer(self) -> None:
+        try:
+            azure_cli.AzureCli(self.state_dir, self.az_config_dir).login(self.developer)
+        except azure_cli.AzureCliError as exc:
+            raise StackError(str(exc)) from None
 
     def start_host(self, settings: dict[str, str]) -> None:
         if self.func:
@@ -350,6 +373,8 @@ class Stack:
         try:
             self.start_azurite()
             env = self.start_emulator()
+            if self.developer:
+                self.sign_in_developer()
             settings = self.host_settings(env)
             self.start_host(settings)
             base = f"http://localhost:{self.port}/api"
@@ -368,6 +393,11 @@ class Stack:
             print(f"[localdev] emulator  {env['AZURE_AUTHORITY_HOST']}/  (env: {self.state_dir / 'env'})")
             print(f"[localdev] host      {'func start' if self.func else 'dev host (no Core Tools)'} on {base}")
             print(f"[localdev] recorded  {record}  (demo, exec find the stack there)")
+            if self.developer:
+                print(
+                    f"[localdev] identity  the apps run as {self.developer} (AZURE_TOKEN_CREDENTIALS=dev, Azure CLI "
+                    f"config {self.az_config_dir}); switch: python -m localdev az login --user NAME"
+                )
             print(f"local stack ready: {base}", flush=True)
             while not self._stop.wait(0.5):
                 dead = next((c for c in self.children if c.popen.poll() is not None), None)
