@@ -55,13 +55,12 @@ class LocalAz:
 
 
 @pytest.fixture(scope="session")
-def az_emulator(
-    az: str, emulator: EmulatorProcess, tmp_path_factory: pytest.TempPathFactory
-) -> Iterator[EmulatorProcess]:
-    """An emulator of their own: az polls a device code every ``interval`` seconds, 1 here instead of 5."""
-    process = EmulatorProcess(
-        tmp_path_factory.mktemp("az-emulator"), DIRECTORY, "--device-code-interval", "1", share_tls_with=emulator
-    )
+def az_emulator(az: str, tmp_path_factory: pytest.TempPathFactory) -> Iterator[EmulatorProcess]:
+    """An emulator of their own: az polls a device code every ``interval`` seconds, 1 here instead of 5.
+
+    Not the session's ``emulator`` fixture: that one puts its settings into this process's environment,
+    which the e2e tests that follow must not inherit."""
+    process = EmulatorProcess(tmp_path_factory.mktemp("az-emulator"), DIRECTORY, "--device-code-interval", "1")
     yield process
     process.stop()
 

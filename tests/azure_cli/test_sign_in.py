@@ -108,19 +108,19 @@ def test_the_azure_cli_consent_lock_down(local_az: LocalAz, az_emulator: Emulato
     assert claims(local_az.token(API).stdout)["roles"] == ["notification.create", "notification.read"]
 
 
-def test_sign_ins_survive_an_emulator_restart(az: str, emulator: EmulatorProcess, tmp_path: Path) -> None:
+def test_sign_ins_survive_an_emulator_restart(az_emulator: EmulatorProcess, tmp_path: Path) -> None:
     """az keeps only a refresh token between calls: the emulator keeps its refresh tokens in the state folder."""
     state = tmp_path / "state"
-    first = EmulatorProcess(state, DIRECTORY, share_tls_with=emulator)
+    first = EmulatorProcess(state, DIRECTORY, "--device-code-interval", "1", share_tls_with=az_emulator)
     try:
         local_az = LocalAz(first, tmp_path / "azure-cli")
         local_az.login("alice")
     finally:
         first.stop()
-    again = EmulatorProcess(state, DIRECTORY, "--port", str(first.port), share_tls_with=emulator)
+    again = EmulatorProcess(state, DIRECTORY, "--port", str(first.port), share_tls_with=az_emulator)
     try:
         local_az.emulator = again
-        assert claims(local_az.token(API).stdout)["upn"] == emulator.user("alice")["userPrincipalName"]
+        assert claims(local_az.token(API).stdout)["upn"] == again.user("alice")["userPrincipalName"]
     finally:
         again.stop()
 
@@ -132,7 +132,8 @@ def test_missing_az_says_how_to_install_it(monkeypatch: pytest.MonkeyPatch, tmp_
         azure_cli.find_az()
 
 
-def test_every_az_call_keeps_the_managed_identity_endpoint_and_stays_local(emulator: EmulatorProcess) -> None:
+def test_every_az_call_keeps_the_managed_identity_endpoint_and_stays_local(az_emulator: EmulatorProcess) -> None:
+    emulator = az_emulator
     env = azure_cli.az_environment(emulator.env, Path("cfg"), base={"https_proxy": "http://proxy.example:3128"})
     assert env["IDENTITY_ENDPOINT"] == emulator.env["IDENTITY_ENDPOINT"]
     assert env["IDENTITY_HEADER"] == emulator.env["IDENTITY_HEADER"]
