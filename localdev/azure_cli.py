@@ -133,7 +133,17 @@ class AzureCli:
         self.run("cloud", "set", "--name", CLOUD)
 
     def login(self, user: str | None) -> int:
-        """``az login --use-device-code``; with ``user``, the emulator approves the code for that user.
+        """``az login --use-device-code``; with ``user``, the emulator approves the code for that user."""
+        if user is None:  # a person enters the code on the emulator's page
+            self.register_cloud()
+            self.run("account", "clear")
+            command = [self.az, "login", "--use-device-code", "--output", "none"]
+            return subprocess.run(command, env=self.env, stdin=subprocess.DEVNULL).returncode
+        print(f"az signed in as {self.sign_in(user)} (config {self.config_dir})")
+        return 0
+
+    def sign_in(self, user: str) -> str:
+        """Sign ``user`` in through the device code flow, approved by the emulator; return az's account name.
 
         Signs everyone out first (``az account clear``): az keeps each access token it got for up to an
         hour, so after a role change only a fresh sign-in shows it at once (in Azure too).
@@ -141,8 +151,6 @@ class AzureCli:
         self.register_cloud()
         self.run("account", "clear")
         command = [self.az, "login", "--use-device-code", "--output", "none"]
-        if user is None:  # a person enters the code on the emulator's page
-            return subprocess.run(command, env=self.env, stdin=subprocess.DEVNULL).returncode
         process = subprocess.Popen(
             command, env=self.env, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True
         )
@@ -180,9 +188,13 @@ class AzureCli:
         reader.join(timeout=5)
         if process.returncode != 0:
             raise AzureCliError(f"az login failed: {''.join(output).strip()}")
-        account = self.run("account", "show", "--query", "user.name", "-o", "tsv").stdout.strip()
-        print(f"az signed in as {account} (config {self.config_dir})")
-        return 0
+        return self.run("account", "show", "--query", "user.name", "-o", "tsv").stdout.strip()
+
+    def access_token(self, resource: str) -> subprocess.CompletedProcess:
+        """``az account get-access-token --resource R`` (what AzureCliCredential runs); the token on stdout."""
+        return self.run(
+            "account", "get-access-token", "--resource", resource, "--query", "accessToken", "-o", "tsv", check=False
+        )
 
     def approve(self, user_code: str, user: str) -> None:
         try:

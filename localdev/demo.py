@@ -26,6 +26,7 @@ from rich.progress import Progress
 from rich.table import Table
 
 API_RESOURCE = "api://notification-api"
+AZURE_CLI = "04b07795-8ddb-461a-bbee-02f9e1bf7b46"
 PROXY_SCOPE = "api://obo-proxy/access_as_user"
 
 
@@ -35,10 +36,11 @@ class Outcome:
     expected: str
     actual: str
     decided_by: str
+    skipped: bool = False  # a tool the scenario needs is not installed (said in decided_by)
 
     @property
     def passed(self) -> bool:
-        return self.actual == self.expected
+        return self.skipped or self.actual == self.expected
 
 
 class Tenant:
@@ -50,6 +52,7 @@ class Tenant:
             raise SystemExit(f"error: {env_file} not found: start the stack first (make run)")
         self.env = dict(line.split("=", 1) for line in env_file.read_text().splitlines() if "=" in line)
         self.directory = json.loads(directory.read_text())
+        self.state_dir = state_dir
         self.origin, self.tenant = self.env["AZURE_AUTHORITY_HOST"], self.env["AZURE_TENANT_ID"]
         self.session = requests.Session()
         os.environ.update(self.env)  # what local settings do for the apps: azure-identity reads these
@@ -103,6 +106,12 @@ def problem_reason(response: requests.Response) -> str:
     detail = str(body.get("detail", ""))
     code = next((w.strip("().:,") for w in detail.split() if w.strip("().:,").startswith("AADSTS")), "")
     return code or detail[:90]
+
+
+def problem_code(text: str) -> str:
+    """The first AADSTS code in an error text (az's stderr), or its first words."""
+    code = next((w.strip("().:,'\"") for w in text.split() if w.strip("().:,'\"").startswith("AADSTS")), "")
+    return code or text.strip()[:90]
 
 
 class Demo:
@@ -238,6 +247,61 @@ class Demo:
             Outcome("Consent: fixed by pre-authorization", "200", str(fixed.status_code), "preAuthorizedApplications"),
         ]
 
+    # -- developers: the real Azure CLI -----------------------------------------------------------
+
+    def developer(self) -> list[Outcome]:
+        """alice and carol sign in with the real Azure CLI and call the API with their own tokens (what
+        ``AZURE_TOKEN_CREDENTIALS=dev`` does in the apps); then the tenant stops pre-authorizing the
+        Azure CLI on the API (AADSTS65001) and starts again. az's config is the demo's own."""
+        from .azure_cli import AzureCli, AzureCliError
+
+        try:
+            cli = AzureCli(self.t.state_dir, self.t.state_dir / "demo-azure-cli")
+        except AzureCliError as exc:
+            return [Outcome("Developer: Azure CLI scenarios", "5 outcomes", "skipped", str(exc)[:100], skipped=True)]
+
+        def api_token() -> str:
+            result = cli.access_token(API_RESOURCE)
+            if result.returncode != 0:
+                raise AzureCliError(problem_code(result.stderr))
+            return result.stdout.strip()
+
+        cli.sign_in("alice")
+        alice = api_token()
+        listed = self.call("GET", "/notifications", alice)
+        refused = self.call("POST", "/notifications", alice, json=self.note())
+        cli.sign_in("carol")
+        created = self.call("POST", "/notifications", api_token(), json=self.note())
+        api = self.t.directory["applications"]["notification-api"]
+        entry = next(p for p in api["preAuthorizedApplications"] if p["appId"] == AZURE_CLI)
+        target = {"clientAppId": AZURE_CLI, "resource": "notification-api"}
+        cli.sign_in("carol")  # a fresh sign-in: az keeps no token for the API
+        self.t.admin("DELETE", "pre-authorizations", target)
+        try:
+            blocked = cli.access_token(API_RESOURCE)
+        finally:
+            self.t.admin("POST", "pre-authorizations", {**target, "scopes": entry["scopes"]})
+        fixed = self.call("GET", "/notifications", api_token())
+        return [
+            Outcome(
+                "Developer: alice (Azure CLI) lists",
+                "200",
+                str(listed.status_code),
+                f"appid=Azure CLI, roles={claims(alice).get('roles')}",
+            ),
+            Outcome("Developer: alice creates", "403", str(refused.status_code), problem_reason(refused)),
+            Outcome(
+                "Developer: carol creates (role via group)", "201", str(created.status_code), "notification-admins"
+            ),
+            Outcome(
+                "Az consent: Azure CLI not pre-authorized",
+                "AADSTS65001",
+                problem_code(blocked.stderr) if blocked.returncode else "token issued",
+                "az account get-access-token refused",
+            ),
+            Outcome("Az consent: pre-authorized again", "200", str(fixed.status_code), "preAuthorizedApplications"),
+        ]
+
     # -- tokens --------------------------------------------------------------------------------
 
     def forged(self) -> Outcome:
@@ -282,6 +346,7 @@ class Demo:
             self.obo_not_assigned,
             self.obo_group,
             self.consent,
+            self.developer,
             self.forged,
             self.versions,
         ]
@@ -294,6 +359,12 @@ def answers(base_url: str) -> bool:
     except requests.RequestException:
         return False
     return True
+
+
+def verdict(outcome: Outcome) -> str:
+    if outcome.skipped:
+        return "[yellow]SKIP[/yellow]"
+    return "[green]PASS[/green]" if outcome.passed else "[bold red]FAIL[/bold red]"
 
 
 def run(base_url: str, state_dir: Path, directory: Path, console: Console | None = None) -> int:
@@ -320,9 +391,15 @@ def run(base_url: str, state_dir: Path, directory: Path, console: Console | None
             o.expected,
             o.actual,
             o.decided_by,
-            "[green]PASS[/green]" if o.passed else "[bold red]FAIL[/bold red]",
+            "[yellow]SKIP[/yellow]"
+            if o.skipped
+            else "[green]PASS[/green]"
+            if o.passed
+            else "[bold red]FAIL[/bold red]",
         )
     console.print(table)
     failed = [o for o in outcomes if not o.passed]
-    console.print(f"{len(outcomes) - len(failed)} passed, {len(failed)} failed")
+    skipped = [o for o in outcomes if o.skipped]
+    summary = f"{len(outcomes) - len(failed) - len(skipped)} passed, {len(failed)} failed"
+    console.print(summary + (f", {len(skipped)} skipped" if skipped else ""))
     return 1 if failed else 0

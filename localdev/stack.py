@@ -330,9 +330,10 @@ class Stack:
 
     def sign_in_developer(self) -> None:
         try:
-            azure_cli.AzureCli(self.state_dir, self.az_config_dir).login(self.developer)
+            account = azure_cli.AzureCli(self.state_dir, self.az_config_dir).sign_in(self.developer)
         except azure_cli.AzureCliError as exc:
             raise StackError(str(exc)) from None
+        print(f"[localdev] az        signed in as {account} (config {self.az_config_dir})", flush=True)
 
     def start_host(self, settings: dict[str, str]) -> None:
         if self.func:

@@ -15,6 +15,7 @@ from pathlib import Path
 import pytest
 import yaml
 
+from tests.e2e.stack import demo_summary
 from tests.processes import ROOT, ReadyProcess, fresh_clone
 
 README = (ROOT / "README.md").read_text()
@@ -23,7 +24,9 @@ EXERCISED = {
     "make run": "Makefile `run` = python -m localdev up (checked below; the command itself: tests/e2e)",
     "make test": ".ci/run runs it on every submission",
     "make demo": "run below against `make run` on other ports; tests/e2e/test_demo.py",
-    "python -m localdev up": "tests/e2e/stack.py starts every e2e stack with it",
+    "python -m localdev up": "tests/e2e/stack.py starts every e2e stack with it (--developer: tests/azure_cli)",
+    "python -m localdev az": "tests/azure_cli/ (login --user, login for a person, -- ARGS, -- login --identity)",
+    "make az": ".ci/run runs it before make test (tests/test_ci.py)",
     "python -m emulator [serve]": "tests/emulator_process.py starts every emulator with it",
     "python -m emulator &": "the same command (tests/emulator_process.py)",
     # The lines in RUN_AGAINST_THE_STACK (below) also run as written against a stack `make run` started.
@@ -180,7 +183,7 @@ def run_as_written(command: str, clone: Path) -> subprocess.CompletedProcess:
 def test_make_demo_finds_the_stack_make_run_started_on_other_ports(clone: Path) -> None:
     result = run_as_written("make demo", clone)
     assert result.returncode == 0, result.stdout + result.stderr
-    assert "14 passed, 0 failed" in result.stdout
+    assert demo_summary() in result.stdout
     assert "against http://localhost:7071/api" not in result.stdout
 
 
