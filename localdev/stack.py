@@ -319,6 +319,7 @@ class Stack:
     def developer_settings(self, emulator_env: dict[str, str]) -> dict[str, str]:
         """The apps run as the developer: ``AZURE_TOKEN_CREDENTIALS=dev`` makes the one credential builder
         use DefaultAzureCredential's developer chain, whose Azure CLI step runs az in this config."""
+        assert self.az is not None  # found in __init__ when a developer is named
         path = os.environ.get("PATH", "")
         if shutil.which("az") is None:  # the project's az (`make az`), for AzureCliCredential to find
             path = os.pathsep.join(filter(None, (str(Path(self.az).parent), path)))
@@ -328,9 +329,9 @@ class Stack:
             "PATH": path,
         }
 
-    def sign_in_developer(self) -> None:
+    def sign_in_developer(self, developer: str) -> None:
         try:
-            account = azure_cli.AzureCli(self.state_dir, self.az_config_dir).sign_in(self.developer)
+            account = azure_cli.AzureCli(self.state_dir, self.az_config_dir).sign_in(developer)
         except azure_cli.AzureCliError as exc:
             raise StackError(str(exc)) from None
         print(f"[localdev] az        signed in as {account} (config {self.az_config_dir})", flush=True)
@@ -375,7 +376,7 @@ class Stack:
             self.start_azurite()
             env = self.start_emulator()
             if self.developer:
-                self.sign_in_developer()
+                self.sign_in_developer(self.developer)
             settings = self.host_settings(env)
             self.start_host(settings)
             base = f"http://localhost:{self.port}/api"

@@ -15,7 +15,7 @@ from pathlib import Path
 import pytest
 
 from localdev.azure_cli import AzureCliError, find_az
-from tests.emulator_process import DIRECTORY, EmulatorProcess
+from tests.emulator_process import DIRECTORY, EmulatorClient, EmulatorProcess
 from tests.processes import ROOT
 
 
@@ -32,7 +32,7 @@ def az() -> str:
 class LocalAz:
     """``python -m localdev az`` with one config folder, against one emulator."""
 
-    def __init__(self, emulator: EmulatorProcess, config_dir: Path) -> None:
+    def __init__(self, emulator: EmulatorClient, config_dir: Path) -> None:
         self.emulator, self.config_dir = emulator, config_dir
 
     def localdev(self, *args: str, check: bool = True) -> subprocess.CompletedProcess:
