@@ -54,7 +54,8 @@ def test_alice_lists_and_is_refused_create(developer_stack: tuple[Stack, LocalAz
     assert refused.status_code == 403, refused.text
     problem = refused.json()
     alice = stack.emulator.user("alice")["userPrincipalName"]
-    assert alice in problem["detail"] and problem["identity"]["user"] == alice
+    assert alice in problem["detail"]
+    assert problem["identity"]["user"] == alice
     assert "user role notification.create" in problem["missing"]
     assert any("python -m emulator assign" in fix and alice in fix for fix in problem["fix"])
 

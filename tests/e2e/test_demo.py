@@ -31,7 +31,8 @@ def test_every_scenario_passes(stack: Stack) -> None:
     assert result.returncode == 0, result.stdout + result.stderr
     assert demo_summary() in result.stdout
     if demo_summary().startswith("19"):
-        assert "Developer: carol creates" in result.stdout and "Az consent: pre-authorized again" in result.stdout
+        assert "Developer: carol creates" in result.stdout
+        assert "Az consent: pre-authorized again" in result.stdout
     else:  # the five Azure CLI scenarios are one skipped row, saying how to install az
         assert "make az" in result.stdout
     assert f"Auth patterns against {stack.base_url}" in result.stdout
