@@ -17,6 +17,7 @@ the Functions worker checks against the bindings.
 
 from __future__ import annotations
 
+import asyncio
 import functools
 import inspect
 import logging
@@ -105,6 +106,12 @@ def debug_only(handler: HttpHandler) -> HttpHandler:
     return _declare(guarded, DEBUG_ONLY)
 
 
+def attach_principal(req: func.HttpRequest, caller: Principal) -> None:
+    """What a guard does once the token is validated and the requirement met; ``principal_of`` reads
+    it back. Not in ``auth``'s public names: only guards (and the benchmark's unguarded baseline) call it."""
+    setattr(req, _PRINCIPAL_ATTRIBUTE, caller)
+
+
 def principal_of(req: func.HttpRequest) -> Principal:
     """The caller a guard validated for this request."""
     caller = getattr(req, _PRINCIPAL_ATTRIBUTE, None)
@@ -160,8 +167,17 @@ class Authorizer:
             log.warning("403 %s: %s oid=%s appid=%s lacks %s", route, who, caller.object_id, caller.app_id, lacks)
             scopes = requirement.missing_scopes(caller)
             return problems.forbidden(f"The caller lacks {' and '.join(lacks)}.", lacks, scopes)
-        setattr(req, _PRINCIPAL_ATTRIBUTE, caller)
+        attach_principal(req, caller)
         return None
+
+    async def authorize_async(self, req: func.HttpRequest, requirement: AuthRequirement) -> func.HttpResponse | None:
+        """``authorize`` for async handlers. A token validated before is checked inline (no I/O); any
+        other runs on a worker thread, because checking it may fetch the tenant's keys over blocking
+        HTTP, and the event loop must keep serving other requests meanwhile."""
+        token = bearer_token(req)
+        if token is None or self.validator.cached(token) is not None:
+            return self.authorize(req, requirement)
+        return await asyncio.to_thread(self.authorize, req, requirement)
 
     def requires(self, role: str | None = None, *, scope: str | None = None) -> RouteGuard:
         """Guard a handler: app role ``role``, or delegated ``scope`` + the user's ``role``.
@@ -190,10 +206,11 @@ class RouteGuard:
     def __call__(self, handler: HttpHandler | AsyncHttpHandler) -> HttpHandler | AsyncHttpHandler:
         authorize, requirement = self.authorizer.authorize, self.requirement
         if _is_async(handler):
+            authorize_async = self.authorizer.authorize_async
 
             @functools.wraps(handler)
             async def guarded_async(req: func.HttpRequest) -> func.HttpResponse:
-                refusal = authorize(req, requirement)
+                refusal = await authorize_async(req, requirement)
                 return refusal if refusal is not None else await handler(req)
 
             return _declare(guarded_async, requirement)

@@ -108,6 +108,13 @@ class TokenValidator:
         self._remember(digest, principal, int(claims["exp"]))
         return principal
 
+    def cached(self, token: str) -> Principal | None:
+        """The caller for a token validated before and not yet expired: no I/O, no signature check.
+        None means ``validate`` must do the work (which may fetch the tenant's keys)."""
+        if len(token) > MAX_TOKEN_LENGTH or not token.isascii():
+            return None
+        return self._cached(hashlib.sha256(token.encode()).digest())
+
     # -- the checks ----------------------------------------------------------------------------
 
     def _decode(self, token: str) -> dict[str, Any]:

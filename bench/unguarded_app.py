@@ -8,6 +8,7 @@ import azure.functions as func
 
 import notification_api
 from auth import Principal
+from auth.guards import attach_principal
 
 _source = func.FunctionApp()
 _source.register_functions(notification_api.bp)
@@ -30,5 +31,5 @@ app = func.FunctionApp(http_auth_level=func.AuthLevel.ANONYMOUS)
 @app.route(route="notifications", methods=["GET"])
 def unguarded_list(req: func.HttpRequest) -> func.HttpResponse:
     # What the guard's authorize() does after validating the token; the guard offers no typed way in yet.
-    req._auth_principal = CALLER  # type: ignore[attr-defined]
+    attach_principal(req, CALLER)  # what the guard does after validating the token
     return HANDLER(req)

@@ -21,13 +21,15 @@ log = logging.getLogger("emulator")
 
 
 async def _entra_error(request: Request, exc: Exception) -> JSONResponse:
-    assert isinstance(exc, EntraError)
+    if not isinstance(exc, EntraError):  # Starlette calls this handler for EntraError only
+        raise exc
     log.info("%s %s -> %s AADSTS%s", request.method, request.url.path, exc.status, exc.code)
     return exc.response()
 
 
 async def _http_error(request: Request, exc: Exception) -> JSONResponse:
-    assert isinstance(exc, HTTPException)
+    if not isinstance(exc, HTTPException):  # registered for HTTPException only
+        raise exc
     return JSONResponse(
         {
             "error": "not_found" if exc.status_code == 404 else "invalid_request",

@@ -319,7 +319,8 @@ class Stack:
     def developer_settings(self, emulator_env: dict[str, str]) -> dict[str, str]:
         """The apps run as the developer: ``AZURE_TOKEN_CREDENTIALS=dev`` makes the one credential builder
         use DefaultAzureCredential's developer chain, whose Azure CLI step runs az in this config."""
-        assert self.az is not None  # found in __init__ when a developer is named
+        if self.az is None:  # found in __init__ whenever a developer is named
+            raise StackError("no Azure CLI found for the developer sign-in (`make az` installs one)")
         path = os.environ.get("PATH", "")
         if shutil.which("az") is None:  # the project's az (`make az`), for AzureCliCredential to find
             path = os.pathsep.join(filter(None, (str(Path(self.az).parent), path)))

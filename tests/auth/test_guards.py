@@ -6,10 +6,12 @@ import asyncio
 import json
 import logging
 import re
+import threading
 
 import azure.functions as func
 import pytest
 from pytest_httpserver import HTTPServer
+from werkzeug import Request, Response
 
 from auth import Authorizer, AuthRequirement, AuthSettings, principal_of
 from auth.guards import requirement_of
@@ -181,3 +183,51 @@ def test_user_only_routes_refuse_app_tokens(api, factory) -> None:
         api.requires("notification.read")  # no scope: it may not default to the role's value
     with pytest.raises(ValueError):
         api.requires("notification.read", scope="notification.read")
+
+
+def test_the_async_guard_fetches_keys_off_the_event_loop(httpserver: HTTPServer, factory) -> None:
+    """While the tenant's keys are being fetched (blocking HTTP), other coroutines keep running.
+
+    The key set answers only after a coroutine on the loop says so: were the fetch run on the loop,
+    that coroutine could not run, and the stub would answer on its timeout with the flag unset.
+    """
+    fetching, released = threading.Event(), threading.Event()
+    released_in_time: list[bool] = []
+
+    def slow_keys(request: Request) -> Response:
+        fetching.set()
+        released_in_time.append(released.wait(timeout=10))
+        return Response(json.dumps(factory.jwks()), content_type="application/json")
+
+    keys = HTTPServer(port=0)
+    keys.expect_request("/keys").respond_with_handler(slow_keys)
+    keys.start()
+    try:
+        httpserver.expect_request(f"/{factory.tenant}/v2.0/.well-known/openid-configuration").respond_with_json(
+            {"issuer": factory.v2_issuer, "jwks_uri": keys.url_for("/keys")}
+        )
+        audiences = (factory.api_app_id, "api://notification-api")
+        settings = AuthSettings(factory.tenant, authority_host(httpserver), audiences)
+        api = Authorizer(lambda: settings)
+
+        @api.requires("notification.read", scope="Notifications.Read")
+        async def handler(req: func.HttpRequest) -> func.HttpResponse:
+            return func.HttpResponse("in")
+
+        token = factory.tenant_signed(factory.app_claims())
+        bearer = {"Authorization": f"Bearer {token}"}
+        request = func.HttpRequest("GET", "http://localhost/api/x", headers=bearer, body=b"")
+
+        async def release_once_fetching() -> None:
+            while not fetching.is_set():
+                await asyncio.sleep(0.01)
+            released.set()
+
+        async def both() -> func.HttpResponse:
+            response, _ = await asyncio.gather(handler(request), release_once_fetching())
+            return response
+
+        assert asyncio.run(both()).get_body() == b"in"
+        assert released_in_time == [True]
+    finally:
+        keys.stop()
