@@ -191,12 +191,14 @@ class Stack:
         self.directory = directory.resolve()
         if not self.directory.exists():
             raise StackError(f"{directory} does not exist")
-        self._stop = threading.Event()
+        # Set by the SIGINT/SIGTERM handler. A plain flag: a handler that calls Event.set() can
+        # deadlock when the signal lands while the main thread holds that Event's lock in wait().
+        self._stopping = False
 
     # -- children ------------------------------------------------------------------------------
 
     def _check_interrupted(self) -> None:
-        if self._stop.is_set():
+        if self._stopping:
             raise StackError("interrupted while starting")
 
     def _spawn(
@@ -369,10 +371,13 @@ class Stack:
 
     # -- lifecycle -----------------------------------------------------------------------------
 
+    def _on_signal(self, signum: int, frame: object) -> None:
+        self._stopping = True
+
     def up(self) -> int:
         """Start everything, print where it is, then wait for a signal or a child's death."""
         for sig in (signal.SIGINT, signal.SIGTERM):
-            signal.signal(sig, lambda *_: self._stop.set())
+            signal.signal(sig, self._on_signal)
         try:
             self.start_azurite()
             env = self.start_emulator()
@@ -402,7 +407,8 @@ class Stack:
                     f"config {self.az_config_dir}); switch: python -m localdev az login --user NAME"
                 )
             print(f"local stack ready: {base}", flush=True)
-            while not self._stop.wait(0.5):
+            while not self._stopping:
+                time.sleep(0.5)  # a signal interrupts the sleep, runs the handler, then it resumes
                 dead = next((c for c in self.children if c.popen.poll() is not None), None)
                 if dead:
                     print(
@@ -413,7 +419,7 @@ class Stack:
                     return 1
             return 0
         except StackError as exc:
-            if not self._stop.is_set():
+            if not self._stopping:
                 print(f"error: {exc}", file=sys.stderr, flush=True)
                 return 2
             return 0

@@ -3,19 +3,23 @@ that cannot run on this machine. A new command in the README without either fail
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import re
 import signal
+import socket
 import subprocess
 import sys
+import time
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 import yaml
 
-from tests.e2e.stack import demo_summary
+from localdev import running
+from tests.e2e.stack import demo_summary, descendants
 from tests.processes import ROOT, ReadyProcess, fresh_clone
 
 README = (ROOT / "README.md").read_text()
@@ -137,11 +141,9 @@ PLACEHOLDERS = {
 }
 
 
-@pytest.fixture(scope="module")
-def clone(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Path]:
-    """`make run` on non-default ports in a fresh clone (its .emulator and .azurite are the clone's own)."""
-    folder = fresh_clone(tmp_path_factory.mktemp("readme") / "clone")
-    process = ReadyProcess(
+def make_run(folder: Path) -> ReadyProcess:
+    """`make run` on non-default ports in ``folder``, a fresh clone (its .emulator and .azurite its own)."""
+    return ReadyProcess(
         ["make", "run", "PORT=0", "EMULATOR_PORT=0", "STORAGE_PORT=0"],
         "local stack ready: ",
         folder.parent / "make-run.log",
@@ -150,11 +152,50 @@ def clone(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Path]:
         timeout=300,
         cwd=folder,
     )
+
+
+def stop_make_run(process: ReadyProcess, folder: Path) -> int | None:
+    """SIGTERM to make and the stack it runs (their process group), as a supervisor or `kill -- -PGID`
+    does; make also passes it on to `localdev up`. Returns the pid of `localdev up` if it is still
+    running 30 s later (after killing it and what it started: never leave a stack behind)."""
+    stack = running.read(folder / ".emulator")
+    os.killpg(process.popen.pid, signal.SIGTERM)
+    process.stop()
+    if stack is None:
+        return None
+    deadline = time.monotonic() + 30
+    while time.monotonic() < deadline:
+        if running.read(folder / ".emulator") is None and not Path(f"/proc/{stack.pid}").exists():
+            return None
+        time.sleep(0.2)
+    for pid in [*descendants(stack.pid), stack.pid]:
+        with contextlib.suppress(ProcessLookupError):
+            os.kill(pid, signal.SIGKILL)
+    return stack.pid
+
+
+@pytest.fixture(scope="module")
+def clone(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Path]:
+    folder = fresh_clone(tmp_path_factory.mktemp("readme") / "clone")
+    process = make_run(folder)
     try:
         yield folder
     finally:
-        os.killpg(process.popen.pid, signal.SIGTERM)  # make and the stack it runs, as Ctrl-C would
-        process.stop()
+        left = stop_make_run(process, folder)
+    assert left is None, f"`localdev up` (pid {left}) did not stop when make run was stopped"
+
+
+def test_stopping_make_run_stops_the_stack(tmp_path: Path) -> None:
+    """Regression: make passes SIGTERM on, so `localdev up` got it twice in a row. Its handler called
+    Event.set(), and a signal handled while the Event's lock was held waited for that lock forever
+    (seen with gdb in stacks these tests left behind): the stack kept running, every port held."""
+    folder = fresh_clone(tmp_path / "clone")
+    process = make_run(folder)
+    recorded = running.find(folder / ".emulator")
+    assert stop_make_run(process, folder) is None
+    with socket.socket() as sock:
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        sock.bind(("127.0.0.1", int(recorded.base_url.rsplit(":", 1)[1].split("/")[0])))  # the host is gone
 
 
 def activated() -> dict[str, str]:
