@@ -8,7 +8,7 @@ Calling other services (credentials, the bearer client) is the other direction: 
 from . import bodies, problems
 from .errors import KeysUnavailable, TokenError
 from .guards import Authorizer, AuthRequirement, anonymous, bearer_token, debug_only, principal_of
-from .principal import Principal
+from .principal import Principal, client_app_id
 from .settings import AuthSettings, check_environment, debug_endpoints_enabled
 from .validation import TokenValidator
 
@@ -24,6 +24,7 @@ __all__ = [
     "bodies",
     "bearer_token",
     "check_environment",
+    "client_app_id",
     "debug_endpoints_enabled",
     "debug_only",
     "principal_of",

@@ -16,6 +16,11 @@ def _text(claims: Mapping[str, object], name: str) -> str | None:
     return value if isinstance(value, str) and value else None
 
 
+def client_app_id(claims: Mapping[str, object]) -> str | None:
+    """The calling client's app id: ``azp`` in v2 tokens, ``appid`` in v1. The one place that knows."""
+    return _text(claims, "azp") or _text(claims, "appid")
+
+
 @dataclass(frozen=True)
 class Principal:
     """The caller. App-only tokens carry ``roles`` and no ``scp``; delegated tokens carry ``scp``
@@ -45,7 +50,7 @@ class Principal:
             raise TokenError("user token without scp", "a token naming a user carries roles but no scp")
         if claims.get("idtyp") == "app" and scopes:
             raise TokenError("app token with scp", "idtyp is app but the token carries scp")
-        app_id = _text(claims, "azp") or _text(claims, "appid")
+        app_id = client_app_id(claims)
         oid, tid = _text(claims, "oid"), _text(claims, "tid")
         if not (app_id and oid and tid):
             raise TokenError("token lacks oid, tid or client id", "oid, tid and appid/azp must be non-empty strings")

@@ -10,6 +10,8 @@ from typing import Any
 
 import jwt
 
+from auth import client_app_id
+
 CACHE_TRAP = (
     "If the role was assigned minutes ago: managed identity tokens are cached for up to 24 hours, per exact "
     "resource string, and the cached token lacks the new role. Request the resource with one letter's case "
@@ -40,7 +42,7 @@ TOKEN_FIXES = {
 def identity_of(token: str) -> dict[str, Any]:
     claims = jwt.decode(token, options={"verify_signature": False})
     who: dict[str, Any] = {
-        "appId": claims.get("appid") or claims.get("azp"),
+        "appId": client_app_id(claims),
         "objectId": claims.get("oid"),
         "resourceId": claims.get("xms_mirid"),
         "roles": claims.get("roles", []),

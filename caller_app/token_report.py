@@ -15,6 +15,8 @@ from typing import Any
 
 import jwt
 
+from auth import client_app_id
+
 SHOWN = (
     "aud",
     "iss",
@@ -63,7 +65,7 @@ def expected_roles(claims: dict[str, Any], resource: str, directory_path: Path) 
         directory = json.loads(directory_path.read_text())
     except (OSError, ValueError):
         return []
-    client = (claims.get("appid") or claims.get("azp") or "").lower()
+    client = (client_app_id(claims) or "").lower()
     holder = next(
         (
             name

@@ -4,6 +4,8 @@ given API permission would let it in, and why not.
 It re-states the API's rules (app tokens need the app role; delegated tokens need the scope and
 the user's role; the scope paired with a role is the one with its display name) rather than
 importing app code: the emulator stands in for Azure and imports nothing of ours.
+tests/emulator/test_parity.py runs the same tokens (the role matrix and named bad tokens) through
+this and through auth/, and requires the same verdicts.
 """
 
 from __future__ import annotations
@@ -16,7 +18,9 @@ import jwt
 
 from .state import State
 
-MAX_TOKEN = 16 * 1024
+# The API's limits (auth/validation.py), stated again: tests/emulator/test_parity.py keeps them equal.
+MAX_TOKEN_LENGTH = 16 * 1024
+CLOCK_SKEW = 60  # seconds of leeway on exp and nbf
 
 
 @dataclass(frozen=True)
@@ -70,9 +74,11 @@ def _when(ts: object) -> str:
 
 
 def inspect_token(state: State, token: str, permission_key: str) -> Inspection:
+    """What ``token`` is, and whether the route named by ``permission_key`` would let it in: first the
+    checks every API makes (401 when one fails), then the route's role and scope (403)."""
     result = Inspection()
     token = token.strip().removeprefix("Bearer ").strip()
-    if len(token) > MAX_TOKEN:
+    if len(token) > MAX_TOKEN_LENGTH:
         result.verdict = "refused (401)"
         result.reasons = [f"the token is {len(token)} characters; APIs refuse over 16 KiB"]
         return result
@@ -83,72 +89,92 @@ def inspect_token(state: State, token: str, permission_key: str) -> Inspection:
         result.verdict, result.reasons = "refused (401)", [f"not a readable JWT: {exc}"]
         return result
 
-    refusals: list[str] = []
-    # Signature: only RS256 with this tenant's key counts.
-    if result.header.get("alg") != "RS256":
-        result.signature = f"INVALID: alg {result.header.get('alg')!r} (only RS256 is accepted)"
-    elif result.header.get("kid") != state.issuer.kid:
-        result.signature = f"INVALID: kid {result.header.get('kid')!r} is not one of this tenant's signing keys"
-    else:
-        try:
-            jwt.decode(
-                token,
-                state.issuer.public_key,
-                algorithms=["RS256"],
-                options={"verify_aud": False, "verify_exp": False, "verify_nbf": False, "verify_iat": False},
-            )
-            result.signature = f"valid: signed by this tenant's key (kid {state.issuer.kid})"
-        except jwt.InvalidSignatureError:
-            result.signature = "INVALID: the signature does not match this tenant's key"
-    if not result.signature.startswith("valid"):
-        refusals.append("signature does not verify")
-
-    claims, now = result.claims, int(time.time())
-    exp, nbf = claims.get("exp"), claims.get("nbf")
-    if not isinstance(exp, int):
-        result.expiry = "no exp claim"
-        refusals.append("no exp claim")
-    elif exp < now - 60:
-        result.expiry = f"expired {(now - exp) // 60} min ago ({_when(exp)})"
-        refusals.append("token expired")
-    else:
-        result.expiry = f"valid until {_when(exp)} ({(exp - now) // 60} min left)"
-    if isinstance(nbf, int) and nbf > now + 60:
-        refusals.append(f"not valid before {_when(nbf)}")
-
-    issuers = {"1.0": state.issuer.issuer_v1, "2.0": state.issuer.issuer_v2}
-    if claims.get("iss") not in issuers.values():
-        refusals.append(f"issuer {claims.get('iss')!r} is not this tenant's")
-    elif issuers.get(str(claims.get("ver"))) != claims.get("iss"):
-        refusals.append(f"a v{claims.get('ver')} token must not carry the issuer {claims.get('iss')}")
-
+    result.signature = _signature(state, token, result.header)
+    refusals = [] if result.signature.startswith("valid") else ["signature does not verify"]
+    result.expiry, late = _expiry(result.claims, int(time.time()))
+    refusals += late + _issuer(state, result.claims)
     chosen = next((p for p in permissions(state) if p.key == permission_key), None)
     if chosen is None:
-        result.verdict = "not checked against a route"
-        result.reasons = refusals
+        result.verdict, result.reasons = "not checked against a route", refusals
         return result
-    resource = state.directory.resource(chosen.resource)
-    aud = str(claims.get("aud", ""))
-    if aud not in (resource.app_id, *resource.identifier_uris):
-        other = next(
-            (
-                r
-                for r in state.directory.resources.values()
-                if aud.lower() in (r.app_id.lower(), *(u.lower() for u in r.identifier_uris))
-            ),
-            None,
-        )
-        if other is not None and other.name != resource.name:
-            form = "app id" if aud.lower() == other.app_id.lower() else "App ID URI"
-            refusals.append(f"audience is the {form} of another app ({other.name})")
-        elif other is not None:
-            refusals.append(f"audience {aud!r} differs from the registered spelling: APIs compare exactly")
-        else:
-            refusals.append(f"audience {aud!r} is not {resource.name}")
+    refusals += _audience(state, chosen, result.claims)
     if refusals:
         result.verdict, result.reasons = "refused (401)", refusals
         return result
+    missing = _missing(chosen, result.claims)
+    result.verdict, result.reasons = ("refused (403)", missing) if missing else ("allowed", ["every check passed"])
+    return result
 
+
+def _signature(state: State, token: str, header: dict) -> str:
+    """Only RS256 with this tenant's key counts."""
+    if header.get("alg") != "RS256":
+        return f"INVALID: alg {header.get('alg')!r} (only RS256 is accepted)"
+    if header.get("kid") != state.issuer.kid:
+        return f"INVALID: kid {header.get('kid')!r} is not one of this tenant's signing keys"
+    try:
+        jwt.decode(
+            token,
+            state.issuer.public_key,
+            algorithms=["RS256"],
+            options={"verify_aud": False, "verify_exp": False, "verify_nbf": False, "verify_iat": False},
+        )
+    except jwt.InvalidSignatureError:
+        return "INVALID: the signature does not match this tenant's key"
+    return f"valid: signed by this tenant's key (kid {state.issuer.kid})"
+
+
+def _expiry(claims: dict, now: int) -> tuple[str, list[str]]:
+    """The expiry line, and the refusals of exp and nbf (with the API's leeway)."""
+    exp, nbf = claims.get("exp"), claims.get("nbf")
+    refusals = []
+    if not isinstance(exp, int):
+        expiry = "no exp claim"
+        refusals.append("no exp claim")
+    elif exp < now - CLOCK_SKEW:
+        expiry = f"expired {(now - exp) // 60} min ago ({_when(exp)})"
+        refusals.append("token expired")
+    else:
+        expiry = f"valid until {_when(exp)} ({(exp - now) // 60} min left)"
+    if isinstance(nbf, int) and nbf > now + CLOCK_SKEW:
+        refusals.append(f"not valid before {_when(nbf)}")
+    return expiry, refusals
+
+
+def _issuer(state: State, claims: dict) -> list[str]:
+    """One of the tenant's two issuers, and the one of the token's own version."""
+    issuers = {"1.0": state.issuer.issuer_v1, "2.0": state.issuer.issuer_v2}
+    if claims.get("iss") not in issuers.values():
+        return [f"issuer {claims.get('iss')!r} is not this tenant's"]
+    if issuers.get(str(claims.get("ver"))) != claims.get("iss"):
+        return [f"a v{claims.get('ver')} token must not carry the issuer {claims.get('iss')}"]
+    return []
+
+
+def _audience(state: State, chosen: Permission, claims: dict) -> list[str]:
+    """The route's API by app id or App ID URI, spelled exactly; else say whose audience it is."""
+    resource = state.directory.resource(chosen.resource)
+    aud = str(claims.get("aud", ""))
+    if aud in (resource.app_id, *resource.identifier_uris):
+        return []
+    other = next(
+        (
+            r
+            for r in state.directory.resources.values()
+            if aud.lower() in (r.app_id.lower(), *(u.lower() for u in r.identifier_uris))
+        ),
+        None,
+    )
+    if other is not None and other.name != resource.name:
+        form = "app id" if aud.lower() == other.app_id.lower() else "App ID URI"
+        return [f"audience is the {form} of another app ({other.name})"]
+    if other is not None:
+        return [f"audience {aud!r} differs from the registered spelling: APIs compare exactly"]
+    return [f"audience {aud!r} is not {resource.name}"]
+
+
+def _missing(chosen: Permission, claims: dict) -> list[str]:
+    """The route's rule: app tokens need the app role; delegated tokens the scope and the user's role."""
     roles, scopes = set(claims.get("roles") or []), set(str(claims.get("scp", "")).split())
     missing = []
     if not scopes:  # app-only
@@ -156,12 +182,11 @@ def inspect_token(state: State, token: str, permission_key: str) -> Inspection:
             missing.append("an app-only token: this permission is for users only")
         elif chosen.role not in roles:
             missing.append(f"missing app role {chosen.role}")
-    else:
-        if chosen.scope is None:
-            missing.append(f"a user's token: no scope pairs with app role {chosen.role}")
-        elif chosen.scope not in scopes:
-            missing.append(f"missing scope {chosen.scope}")
-        if chosen.role is not None and chosen.role not in roles:
-            missing.append(f"missing user role {chosen.role}")
-    result.verdict, result.reasons = ("refused (403)", missing) if missing else ("allowed", ["every check passed"])
-    return result
+        return missing
+    if chosen.scope is None:
+        missing.append(f"a user's token: no scope pairs with app role {chosen.role}")
+    elif chosen.scope not in scopes:
+        missing.append(f"missing scope {chosen.scope}")
+    if chosen.role is not None and chosen.role not in roles:
+        missing.append(f"missing user role {chosen.role}")
+    return missing

@@ -1,0 +1,147 @@
+"""The emulator's token inspector states the API's rules again (the emulator stands in for Entra and
+may import nothing of ours). This test holds the two to one verdict: the same tokens go through the
+real validator and guard rule (auth/) and through the inspector, and both must agree.
+
+A verdict is "allowed", "401" (the token is not acceptable) or "403" (acceptable, but lacks a role or
+a scope); the words may differ, the decision may not.
+"""
+
+from __future__ import annotations
+
+import time
+from typing import Any
+
+import jwt
+import pytest
+from azure.identity import ManagedIdentityCredential
+from cryptography.hazmat.primitives.asymmetric import rsa
+
+from auth import AuthRequirement, AuthSettings, TokenError, TokenValidator
+from emulator import inspector
+from tests.emulator_process import EmulatorProcess
+
+API = "api://notification-api/.default"
+ROUTES = [("notification.read", "Notifications.Read"), ("notification.create", "Notifications.Create")]
+ROLE_SETS = [[], ["notification.read"], ["notification.create"], ["notification.read", "notification.create"]]
+SCOPE_SETS = [
+    "Notifications.Read",
+    "Notifications.Create",
+    "Notifications.Read Notifications.Create",
+    "notification.read",  # the role's value as a scope: not the scope
+]
+
+
+def auth_verdict(validator: TokenValidator, token: str, role: str | None, scope: str) -> str:
+    try:
+        caller = validator.validate(token)
+    except TokenError:
+        return "401"
+    return "403" if AuthRequirement(role, scope).missing(caller) else "allowed"
+
+
+def inspector_verdict(emulator: EmulatorProcess, token: str, role: str | None, scope: str) -> str:
+    permission = f"notification-api|{role or ''}|{scope}"
+    response = emulator.session.post(f"{emulator.origin}/", data={"token": token, "permission": permission})
+    assert response.status_code == 200
+    page = response.text
+    if 'class="allowed">allowed' in page:
+        return "allowed"
+    if "refused (403)" in page:
+        return "403"
+    if "refused (401)" in page:
+        return "401"
+    raise AssertionError(f"no verdict in the inspector's page for {permission}")
+
+
+@pytest.fixture
+def validator(emulator: EmulatorProcess) -> TokenValidator:
+    api = emulator.directory["applications"]["notification-api"]
+    return TokenValidator(AuthSettings(emulator.tenant, emulator.origin, (api["appId"], *api["identifierUris"])))
+
+
+@pytest.fixture
+def app_claims(emulator: EmulatorProcess) -> dict[str, Any]:
+    return jwt.decode(ManagedIdentityCredential().get_token(API).token, options={"verify_signature": False})
+
+
+@pytest.fixture
+def user_claims(emulator: EmulatorProcess) -> dict[str, Any]:
+    return jwt.decode(emulator.user_token("carol", API), options={"verify_signature": False})
+
+
+def test_the_shared_limits_are_the_same_numbers() -> None:
+    from auth import validation
+
+    assert inspector.MAX_TOKEN_LENGTH == validation.MAX_TOKEN_LENGTH
+    assert inspector.CLOCK_SKEW == validation.CLOCK_SKEW
+
+
+@pytest.mark.parametrize(("role", "scope"), ROUTES)
+@pytest.mark.parametrize("roles", ROLE_SETS)
+def test_app_tokens_get_the_same_verdict(
+    emulator: EmulatorProcess,
+    validator: TokenValidator,
+    app_claims: dict[str, Any],
+    roles: list[str],
+    role: str,
+    scope: str,
+) -> None:
+    token = emulator.mint({**app_claims, "roles": roles})
+    assert inspector_verdict(emulator, token, role, scope) == auth_verdict(validator, token, role, scope)
+
+
+@pytest.mark.parametrize(("role", "scope"), ROUTES)
+@pytest.mark.parametrize("roles", ROLE_SETS)
+@pytest.mark.parametrize("scp", SCOPE_SETS)
+def test_user_tokens_get_the_same_verdict(
+    emulator: EmulatorProcess,
+    validator: TokenValidator,
+    user_claims: dict[str, Any],
+    scp: str,
+    roles: list[str],
+    role: str,
+    scope: str,
+) -> None:
+    token = emulator.mint({**user_claims, "scp": scp, "roles": roles})
+    assert inspector_verdict(emulator, token, role, scope) == auth_verdict(validator, token, role, scope)
+
+
+def test_app_tokens_on_a_users_only_route_get_the_same_verdict(
+    emulator: EmulatorProcess, validator: TokenValidator, app_claims: dict[str, Any]
+) -> None:
+    token = emulator.mint({**app_claims, "roles": ["notification.read"]})
+    assert auth_verdict(validator, token, None, "Notifications.Read") == "403"
+    response = emulator.session.post(
+        f"{emulator.origin}/", data={"token": token, "permission": "obo-proxy||access_as_user"}
+    )
+    assert "this permission is for users only" in response.text or "refused (401)" in response.text
+
+
+def bad_tokens(emulator: EmulatorProcess, claims: dict[str, Any]) -> dict[str, str]:
+    """Named bad tokens: each must be refused (401) by both."""
+    now = int(time.time())
+    kid = jwt.get_unverified_header(emulator.mint(claims))["kid"]
+    attacker = rsa.generate_private_key(public_exponent=65537, key_size=2048)
+    skew = inspector.CLOCK_SKEW
+    return {
+        "expired beyond the skew": emulator.mint({**claims, "exp": now - skew - 120}),
+        "not yet valid beyond the skew": emulator.mint({**claims, "nbf": now + skew + 120}),
+        "another audience": emulator.mint({**claims, "aud": "api://obo-proxy"}),
+        "a v1 token with the v2 issuer": emulator.mint({**claims, "ver": "1.0", "iss": f"{emulator.authority}/v2.0"}),
+        "another issuer": emulator.mint({**claims, "iss": "https://sts.windows.net/someone-else/"}),
+        "signed by another key": jwt.encode(claims, attacker, "RS256", headers={"kid": kid}),
+        "alg none": jwt.encode(claims, "", "none"),
+        "HS256": jwt.encode(claims, "secret-of-at-least-32-bytes-for-hmac!", "HS256", headers={"kid": kid}),
+        "too large": emulator.mint({**claims, "padding": "x" * inspector.MAX_TOKEN_LENGTH}),
+        "not a JWT": "not-a-jwt",
+    }
+
+
+def test_named_bad_tokens_are_refused_by_both(
+    emulator: EmulatorProcess, validator: TokenValidator, app_claims: dict[str, Any]
+) -> None:
+    verdicts = {
+        name: (auth_verdict(validator, token, *ROUTES[0]), inspector_verdict(emulator, token, *ROUTES[0]))
+        for name, token in bad_tokens(emulator, {**app_claims, "roles": ["notification.read"]}).items()
+    }
+    assert {name: v for name, v in verdicts.items() if v != ("401", "401")} == {}
