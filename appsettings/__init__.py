@@ -8,9 +8,10 @@ request that needs it. The readers here are the only place that says what "missi
 
 from __future__ import annotations
 
-import ipaddress
 import os
 from urllib.parse import urlsplit
+
+from .loopback import is_loopback
 
 __all__ = [
     "BLUEPRINTS",
@@ -83,16 +84,6 @@ def flag(name: str, *, default: bool) -> bool:
 def running_in_azure() -> bool:
     """App Service and Functions set WEBSITE_INSTANCE_ID on every instance; nothing local does."""
     return bool(os.environ.get("WEBSITE_INSTANCE_ID"))
-
-
-def is_loopback(address: str) -> bool:
-    host = (urlsplit(address).hostname or "").lower()
-    if host == "localhost" or host.endswith(".localhost"):
-        return True
-    try:
-        return ipaddress.ip_address(host).is_loopback
-    except ValueError:
-        return False
 
 
 def selected_apps(value: str | None) -> list[str]:

@@ -36,14 +36,35 @@ def _fields(body: dict, *names: str) -> list[str]:
     return [body[n] for n in names]
 
 
+def _browser_refusal(request: Request, own_origin: str) -> str | None:
+    """Why a request that a web page could have sent is refused, or None.
+
+    Loopback is not enough: a page open in the developer's browser reaches loopback too. Browsers
+    send ``Origin`` with every cross-origin POST and DELETE, and can send a cross-origin body without
+    asking first only as text/plain or a form, so: our own origin (or none, as from the CLI), and JSON.
+    """
+    origin = request.headers.get("origin")
+    if origin is not None and origin != own_origin:
+        return f"Origin {origin[:100]} may not use the admin API"
+    if request.method in ("POST", "PUT", "PATCH", "DELETE"):
+        content_type = request.headers.get("content-type", "").split(";", 1)[0].strip().lower()
+        if content_type != "application/json":
+            return "the admin API takes application/json only"
+    return None
+
+
 def admin_endpoint(handler: Callable[[Request, State], Awaitable[dict | list]]) -> Callable:
-    """Loopback only; the handler's result is the JSON body; a bad request is a 400 with the reason."""
+    """Loopback only, JSON only, no other origin; the handler's result is the JSON body; a bad request
+    is a 400 with the reason."""
 
     @functools.wraps(handler)
     async def endpoint(request: Request) -> JSONResponse:
         host = request.client.host if request.client else ""
         if host not in LOOPBACK:
             return JSONResponse({"error": "the admin API answers on loopback only"}, status_code=403)
+        refusal = _browser_refusal(request, request.app.state.emulator.config.origin)
+        if refusal:
+            return JSONResponse({"error": refusal}, status_code=403 if "Origin" in refusal else 415)
         try:
             return JSONResponse(await handler(request, request.app.state.emulator))
         except DirectoryError as exc:

@@ -42,13 +42,16 @@ def identity_header(state_dir: Path) -> str:
     """Stable across restarts, so a functions host started earlier keeps working."""
     path = state_dir / "identity-header"
     if not path.exists():
+        path.touch(mode=0o600)  # private before the secret is in it
         path.write_text(secrets.token_urlsafe(24))
-        path.chmod(0o600)
     return path.read_text().strip()
 
 
 def write_env(state_dir: Path, values: dict[str, str]) -> Path:
+    """0600, like identity-header: it holds IDENTITY_HEADER, which lets any reader get tokens."""
     path = state_dir / "env"
+    path.touch(mode=0o600)
+    path.chmod(0o600)  # an env file from an older run may be 0644
     path.write_text("".join(f"{k}={v}\n" for k, v in values.items()))
     return path
 

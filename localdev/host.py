@@ -18,6 +18,7 @@ import datetime as dt
 import functools
 import importlib
 import inspect
+import ipaddress
 import json
 import logging
 import re
@@ -125,6 +126,23 @@ def _http_endpoint(function: Function, trigger: HttpTrigger, root: Path) -> Call
     return endpoint
 
 
+def admin_refusal(request: Request) -> str | None:
+    """The admin route runs the app's own code with its identity: this machine only, and no web page.
+
+    Loopback by address (the host may listen on every interface); a browser adds ``Origin`` to a
+    cross-site POST, which no tool that triggers timers sends.
+    """
+    try:
+        local = ipaddress.ip_address((request.client.host if request.client else "").split("%", 1)[0]).is_loopback
+    except ValueError:
+        local = False
+    if not local:
+        return "the admin API answers loopback clients only"
+    if "origin" in request.headers:
+        return "the admin API does not answer web pages (a request with Origin)"
+    return None
+
+
 def build(app: func.FunctionApp, root: Path, *, run_timers: bool = False) -> Starlette:
     prefix = route_prefix(root)
     functions = {function_name(f): f for f in app.get_functions()}
@@ -142,6 +160,10 @@ def build(app: func.FunctionApp, root: Path, *, run_timers: bool = False) -> Sta
 
     async def trigger_function(request: Request) -> Response:
         """Core Tools' way to run a non-HTTP function now. Waits for the run, then answers 202."""
+        refusal = admin_refusal(request)
+        if refusal:
+            log.warning("refused POST %s: %s", request.url.path, refusal)
+            return JSONResponse({"error": refusal}, status_code=403)
         name = request.path_params["name"]
         if name not in timers:
             kind = "an HTTP function: call its route" if name in functions else "no such function"

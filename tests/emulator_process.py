@@ -90,7 +90,7 @@ class EmulatorClient:
         return answer
 
     def reset(self) -> None:
-        self.admin("POST", "reset")
+        self.admin("POST", "reset", json={})
 
     def stats(self) -> dict[str, Any]:
         return self.admin("GET", "stats")

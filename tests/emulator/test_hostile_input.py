@@ -6,6 +6,7 @@ from __future__ import annotations
 import base64
 import hashlib
 import http.client
+import json
 import socket
 import ssl
 import threading
@@ -143,3 +144,51 @@ def test_an_unexpected_failure_is_a_500_and_the_connection_stays_usable() -> Non
     finally:
         server.should_exit = True
         thread.join(10)
+
+
+# -- the admin API and the state files (issue 11, "also found") ---------------------------------
+
+
+def _assignment(emulator: EmulatorProcess) -> dict:
+    """Would give bob (no role in directory.json) the read role."""
+    return {"principal": "bob", "resource": "notification-api", "role": "notification.read"}
+
+
+def test_the_admin_api_takes_json_only(emulator: EmulatorProcess) -> None:
+    """A page can POST text/plain cross-site without a preflight: such a body is never read."""
+    body = json.dumps(_assignment(emulator))
+    for content_type in ("text/plain", "application/x-www-form-urlencoded", "multipart/form-data; boundary=x", None):
+        headers = {"Content-Type": content_type} if content_type else {}
+        response = emulator.session.post(f"{emulator.origin}/admin/assignments", data=body, headers=headers)
+        assert response.status_code == 415, (content_type, response.text)
+    assert emulator.session.post(f"{emulator.origin}/admin/reset", timeout=10).status_code == 415
+
+
+def test_the_admin_api_refuses_other_origins(emulator: EmulatorProcess) -> None:
+    for origin in ("https://evil.example", "null", f"https://127.0.0.1:{emulator.port}", "http://localhost"):
+        response = emulator.session.post(
+            f"{emulator.origin}/admin/assignments", json=_assignment(emulator), headers={"Origin": origin}
+        )
+        assert response.status_code == 403, origin
+        assert emulator.session.get(f"{emulator.origin}/admin/tokens", headers={"Origin": origin}).status_code == 403
+    # Nothing changed: bob still has no role, so his token request is refused.
+    bob = emulator.user("bob")
+    refused = emulator.token_request(
+        grant_type="password",
+        client_id=AZURE_CLI,
+        scope="api://notification-api/.default",
+        username=bob["userPrincipalName"],
+        password=bob["password"],
+    ).json()
+    assert refused["error_codes"] == [50105]
+
+
+def test_the_admin_api_serves_its_own_origin_and_tools(emulator: EmulatorProcess) -> None:
+    own = emulator.session.get(f"{emulator.origin}/admin/stats", headers={"Origin": emulator.origin})
+    assert own.status_code == 200
+    assert emulator.admin("POST", "reset", json={}) == {"reset": True}
+
+
+def test_state_files_with_secrets_are_private(emulator: EmulatorProcess) -> None:
+    for name in ("env", "identity-header"):
+        assert (emulator.state_dir / name).stat().st_mode & 0o777 == 0o600, name
