@@ -13,6 +13,7 @@ import azure.functions as func
 
 from appsettings import BLUEPRINTS, optional, selected_apps
 from auth import check_environment
+from auth.openapi import blueprint as openapi_blueprint
 
 __all__ = ["BLUEPRINTS", "app"]
 
@@ -25,9 +26,13 @@ logging.getLogger("azure.core.pipeline.policies.http_logging_policy").setLevel(l
 # Every route is ANONYMOUS to the Functions host: function keys are not identity. Each route
 # authorizes the caller's bearer token itself (see auth/).
 app = func.FunctionApp(http_auth_level=func.AuthLevel.ANONYMOUS)
+OPENAPI_PARTS = []
 for _name in selected_apps(optional("APPS")):
     _blueprint = importlib.import_module(_name)
     # Each app reads its settings once, now: a missing or malformed one stops the host at start,
     # naming the setting, instead of failing the first request that needs it.
     _blueprint.settings()
     app.register_functions(_blueprint.bp)
+    OPENAPI_PARTS.append(_blueprint.OPENAPI)
+# GET /api/openapi.json: the routes registered above, described by their blueprints.
+app.register_functions(openapi_blueprint(OPENAPI_PARTS))

@@ -117,3 +117,61 @@ def from_downstream(status: int | None, body: Mapping[str, object], *, service: 
             "request (NOTIFICATION_API_SCOPE) against the API's audiences (app id and App ID URI).",
         )
     return unavailable(f"The {service} is unavailable ({status or 'no answer'}); retry later.")
+
+
+# -- the same answers, described for the OpenAPI document -----------------------------------------
+
+PROBLEM_SCHEMA = {
+    "type": "object",
+    "description": "RFC 9457 problem details. Extension members: `missing` (403: the role or scope lacking), "
+    "`errors` (400: one entry per bad field), `fix` (what to change), `consentUri`/`clientId`/`scopes` (consent).",
+    "required": ["type", "title", "status", "detail"],
+    "properties": {
+        "type": {"type": "string"},
+        "title": {"type": "string"},
+        "status": {"type": "integer", "minimum": 400, "maximum": 599},
+        "detail": {"type": "string"},
+        "missing": {"type": "array", "items": {"type": "string"}},
+        "errors": {
+            "type": "array",
+            "items": {
+                "type": "object",
+                "required": ["pointer", "detail"],
+                "properties": {"pointer": {"type": "string"}, "detail": {"type": "string"}},
+            },
+        },
+        "fix": {"type": "array", "items": {"type": "string"}},
+    },
+}
+
+DOCUMENTED = {
+    400: "The request is malformed: the detail (and `errors`, per field) says what to change.",
+    401: 'No valid bearer token. `WWW-Authenticate` carries `error="invalid_token"` (a bare `Bearer` '
+    "challenge when no token was sent).",
+    403: "The token is valid but lacks the app role or the delegated scope and user role: see `missing` "
+    'and `WWW-Authenticate: Bearer error="insufficient_scope"`.',
+    404: "No such resource, or one the caller may not see (never distinguished).",
+    409: "A conflict reported by the API this route calls.",
+    413: "The body is larger than 64 KiB.",
+    415: "The body is not `application/json`.",
+    422: "This `Idempotency-Key` was used before with a different body.",
+    502: "A service this route calls refused in a way the caller cannot fix.",
+    503: "A dependency (token keys, storage, the identity provider, the API) is unavailable: retry after "
+    "`Retry-After` seconds. Nothing was changed.",
+}
+
+
+def problem_responses(*statuses: int) -> dict[str, dict]:
+    """OpenAPI response objects for error statuses, all ``application/problem+json`` (auth/openapi.py)."""
+    return {
+        str(status): {
+            "description": DOCUMENTED[status],
+            "content": {"application/problem+json": {"schema": {"$ref": "#/components/schemas/Problem"}}},
+        }
+        for status in statuses
+    }
+
+
+def json_content(schema: dict) -> dict:
+    """An OpenAPI ``content`` map for a JSON body of ``schema``."""
+    return {"application/json": {"schema": schema}}

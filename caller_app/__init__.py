@@ -23,7 +23,7 @@ from azure.core.credentials import TokenCredential
 from auth import bodies, debug_only, problems
 from outbound import BearerClient, build_credential, credential_tokens, retrying_session
 
-from . import diagnosis
+from . import diagnosis, openapi
 from .api import DownstreamError, NotificationApi, TokenRefused
 from .delivery import deliver_pending as deliver
 from .settings import CallerSettings
@@ -33,6 +33,7 @@ from .vault import CachedSecret, SecretForbidden, SecretUnavailable, secret_clie
 log = logging.getLogger(__name__)
 bp = func.Blueprint()
 Handler = Callable[[func.HttpRequest], func.HttpResponse]
+OPENAPI = openapi.PART  # this blueprint's routes in /api/openapi.json
 
 
 @functools.cache

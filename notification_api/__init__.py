@@ -16,7 +16,7 @@ import azure.functions as func
 
 from auth import Authorizer, Principal, anonymous, bodies, principal_of, problems
 
-from . import payloads
+from . import openapi, payloads
 from .settings import ApiSettings
 from .store import IdempotencyKeyReused, InvalidPageToken, NotificationStore, StorageUnavailable, Visibility
 
@@ -36,6 +36,7 @@ def settings() -> ApiSettings:
 
 
 api = Authorizer(lambda: settings().auth)
+OPENAPI = openapi.part(READ_SCOPE, CREATE_SCOPE, lambda: settings().auth)  # its routes in /api/openapi.json
 
 
 @functools.cache

@@ -19,12 +19,14 @@ from azure.core.exceptions import AzureError
 from auth import Authorizer, bearer_token, bodies, principal_of, problems
 from outbound import BearerClient, DownstreamError, retrying_session
 
+from . import openapi
 from .exchange import OboFailure, OnBehalfOf
 from .settings import ProxySettings
 
 log = logging.getLogger(__name__)
 bp = func.Blueprint()
 Handler = Callable[[func.HttpRequest], func.HttpResponse]
+USER_SCOPE = "access_as_user"
 
 
 @functools.cache
@@ -34,6 +36,7 @@ def settings() -> ProxySettings:
 
 
 proxy = Authorizer(lambda: settings().auth)
+OPENAPI = openapi.part(USER_SCOPE, lambda: settings().auth)  # this blueprint's routes in /api/openapi.json
 
 
 @functools.cache
@@ -130,7 +133,7 @@ def _exchange_errors(handler: Handler) -> Handler:
 
 
 @bp.route(route="obo/notifications", methods=["GET"])
-@proxy.requires(scope="access_as_user")
+@proxy.requires(scope=USER_SCOPE)
 @_exchange_errors
 def obo_list(req: func.HttpRequest) -> func.HttpResponse:
     """The signed-in user's notifications, fetched as the user."""
@@ -140,7 +143,7 @@ def obo_list(req: func.HttpRequest) -> func.HttpResponse:
 
 
 @bp.route(route="obo/notifications", methods=["POST"])
-@proxy.requires(scope="access_as_user")
+@proxy.requires(scope=USER_SCOPE)
 @_exchange_errors
 def obo_create(req: func.HttpRequest) -> func.HttpResponse:
     """Create a notification as the signed-in user (needs their notification.create role)."""

@@ -44,7 +44,7 @@ def test_every_http_function_declares_its_requirement() -> None:
 
 def test_open_and_debug_routes_are_the_known_ones() -> None:
     found = functions()
-    assert sorted(f["name"] for f in found if f["auth"] == "anonymous") == ["health"]
+    assert sorted(f["name"] for f in found if f["auth"] == "anonymous") == ["health", "openapi"]
     assert sorted(f["name"] for f in found if f["auth"] == "debug-only") == [
         "caller_create",
         "caller_list",
