@@ -63,7 +63,8 @@ class UnexpectedErrors:
         try:
             await self.app(scope, receive, tracking_send)
         except Exception as exc:
-            log.error("unexpected %s on %s %s: %s", type(exc).__name__, scope["method"], scope["path"], exc)
+            # A bug, not bad input (bad input is an EntraError or an HTTPException): keep the traceback.
+            log.exception("unexpected %s on %s %s", type(exc).__name__, scope["method"], scope["path"])
             if started:
                 raise  # half an answer is out: only closing the connection can end it
             response = JSONResponse(
