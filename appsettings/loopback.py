@@ -48,4 +48,4 @@ def is_loopback(url: str) -> bool:
         resolved = socket.getaddrinfo(host, None, proto=socket.IPPROTO_TCP)
     except (OSError, UnicodeError):
         return False  # a name that does not resolve reaches nothing, this machine included
-    return any(_local(ipaddress.ip_address(info[4][0].split("%", 1)[0])) for info in resolved)
+    return any(_local(ipaddress.ip_address(str(info[4][0]).split("%", 1)[0])) for info in resolved)

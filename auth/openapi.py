@@ -22,12 +22,15 @@ from __future__ import annotations
 import copy
 import json
 from collections.abc import Iterable
+from typing import Any
 
 import azure.functions as func
 
 from .guards import anonymous
 from .problems import PROBLEM_SCHEMA, json_content
 from .settings import AuthSettings
+
+Json = dict[str, Any]  # a JSON object of the document
 
 APP_ONLY = ".default"  # the scope an app asks for; the token then carries the app roles it holds
 
@@ -37,7 +40,7 @@ def _app_id_uri(audiences: tuple[str, ...]) -> str:
     return next((a for a in audiences if "://" in a), audiences[0])
 
 
-def _scheme(spec: dict) -> tuple[dict, str]:
+def _scheme(spec: Json) -> tuple[Json, str]:
     settings: AuthSettings = spec["auth"]()
     uri = _app_id_uri(settings.audiences)
     authority = f"{settings.authority_host}/{settings.tenant_id}"
@@ -65,7 +68,7 @@ def _scheme(spec: dict) -> tuple[dict, str]:
     return {"type": "oauth2", "description": description, "flows": flows}, uri
 
 
-def _qualified(operation: dict, uris: dict[str, str]) -> dict:
+def _qualified(operation: Json, uris: dict[str, str]) -> Json:
     if "security" in operation:
         operation["security"] = [
             {name: [f"{uris[name]}/{scope}" for scope in scopes] for name, scopes in requirement.items()}
@@ -74,11 +77,11 @@ def _qualified(operation: dict, uris: dict[str, str]) -> dict:
     return operation
 
 
-def document(parts: Iterable[dict], *, title: str = "Notification API and on-behalf-of proxy") -> dict:
+def document(parts: Iterable[Json], *, title: str = "Notification API and on-behalf-of proxy") -> Json:
     """The OpenAPI 3.1 document of ``parts``, with security schemes from the apps' settings."""
-    paths: dict[str, dict] = {}
-    schemas: dict[str, dict] = {"Problem": PROBLEM_SCHEMA}
-    schemes: dict[str, dict] = {}
+    paths: dict[str, Json] = {}
+    schemas: dict[str, Json] = {"Problem": PROBLEM_SCHEMA}
+    schemes: dict[str, Json] = {}
     uris: dict[str, str] = {}
     for part in parts:
         for name, spec in part.get("security", {}).items():
@@ -109,7 +112,7 @@ def document(parts: Iterable[dict], *, title: str = "Notification API and on-beh
     }
 
 
-def blueprint(parts: list[dict]) -> func.Blueprint:
+def blueprint(parts: list[Json]) -> func.Blueprint:
     """A blueprint serving ``document(parts)`` at ``GET /api/openapi.json``."""
     bp = func.Blueprint()
 

@@ -5,8 +5,11 @@ from __future__ import annotations
 import json
 from collections.abc import Mapping
 from http import HTTPStatus
+from typing import Any
 
 import azure.functions as func
+
+Json = dict[str, Any]  # a JSON object (of the OpenAPI document)
 
 # RFC 6750 §3.1 defines invalid_token and insufficient_scope; its text is the documentation.
 BEARER_ERRORS = "https://www.rfc-editor.org/rfc/rfc6750#section-3.1"
@@ -161,7 +164,7 @@ DOCUMENTED = {
 }
 
 
-def problem_responses(*statuses: int) -> dict[str, dict]:
+def problem_responses(*statuses: int) -> dict[str, Json]:
     """OpenAPI response objects for error statuses, all ``application/problem+json`` (auth/openapi.py)."""
     return {
         str(status): {
@@ -172,6 +175,6 @@ def problem_responses(*statuses: int) -> dict[str, dict]:
     }
 
 
-def json_content(schema: dict) -> dict:
+def json_content(schema: Json) -> Json:
     """An OpenAPI ``content`` map for a JSON body of ``schema``."""
     return {"application/json": {"schema": schema}}

@@ -2,7 +2,11 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 from auth import problems
+
+Json = dict[str, Any]  # a JSON object of the document
 
 DEBUG = (
     "Debug only: 404 unless debug endpoints are on (on locally, off in Azure unless DEBUG_ENDPOINTS=true). "
@@ -11,7 +15,7 @@ DEBUG = (
 ERRORS = problems.problem_responses(403, 404, 502, 503)
 
 
-def _get(operation_id: str, summary: str, schema: dict) -> dict:
+def _get(operation_id: str, summary: str, schema: Json) -> Json:
     return {
         "get": {
             "operationId": operation_id,

@@ -3,10 +3,13 @@
 from __future__ import annotations
 
 from collections.abc import Callable
+from typing import Any
 
 from auth import AuthSettings, problems
 
 from .payloads import LIMITS, MAX_TOP, STATUSES
+
+Json = dict[str, Any]  # a JSON object of the document
 
 ID = {"type": "string", "pattern": "^[0-9]{13}[0-9a-f]{12}$", "description": "Creation time in ms, then 12 hex."}
 NOTIFICATION = {
@@ -77,7 +80,7 @@ NOTIFICATION_ID = {
 }
 
 
-def _ok(description: str, schema: str, status: str = "200", headers: dict | None = None) -> dict:
+def _ok(description: str, schema: str, status: str = "200", headers: Json | None = None) -> Json:
     response = {
         "description": description,
         "content": problems.json_content({"$ref": f"#/components/schemas/{schema}"}),
@@ -87,7 +90,7 @@ def _ok(description: str, schema: str, status: str = "200", headers: dict | None
     return {status: response}
 
 
-def part(read_scope: str, create_scope: str, auth: Callable[[], AuthSettings]) -> dict:
+def part(read_scope: str, create_scope: str, auth: Callable[[], AuthSettings]) -> Json:
     """The API's paths, schemas and security scheme; scope values come from the route guards, the
     tenant and audiences from ``auth()`` (the app's settings, read when the document is served)."""
     read = [{"notificationApi": [read_scope]}, {"notificationApi": [".default"]}]

@@ -3,8 +3,11 @@
 from __future__ import annotations
 
 from collections.abc import Callable
+from typing import Any
 
 from auth import AuthSettings, problems
+
+Json = dict[str, Any]  # a JSON object of the document
 
 LIST_PARAMETERS = [
     {"name": "status", "in": "query", "schema": {"type": "string", "enum": ["pending", "acknowledged"]}},
@@ -28,7 +31,7 @@ IDEMPOTENCY_KEY = {
 }
 
 
-def part(scope: str, auth: Callable[[], AuthSettings]) -> dict:
+def part(scope: str, auth: Callable[[], AuthSettings]) -> Json:
     """The proxy's paths and security scheme. Bodies are the API's (see its NewNotification, Notification and
     NotificationPage): the proxy passes them on unchanged, so it describes them only loosely here."""
     security = [{"oboProxy": [scope]}]

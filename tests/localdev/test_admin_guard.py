@@ -5,7 +5,9 @@ from __future__ import annotations
 
 import asyncio
 import json
+from collections.abc import MutableMapping
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -34,12 +36,12 @@ def post(path: str, client: str, headers: dict[str, str] | None = None) -> tuple
         "client": (client, 50000),
         "server": ("127.0.0.1", 7071),
     }
-    sent: list[dict] = []
+    sent: list[MutableMapping[str, Any]] = []
 
-    async def receive() -> dict:
+    async def receive() -> MutableMapping[str, Any]:
         return {"type": "http.request", "body": b"{}", "more_body": False}
 
-    async def send(message: dict) -> None:
+    async def send(message: MutableMapping[str, Any]) -> None:
         sent.append(message)
 
     asyncio.run(APP(scope, receive, send))
