@@ -33,7 +33,7 @@ NEW_NOTIFICATION = {
     "required": list(LIMITS),
     "additionalProperties": False,
     "properties": {name: {"type": "string", "minLength": 1, "maxLength": limit} for name, limit in LIMITS.items()},
-    "examples": [{"recipient": "alice@contoso.onmicrosoft.com", "title": "Build 1432 failed", "body": "See the log."}],
+    "examples": [{"recipient": "build-watchers@contoso.example", "title": "Build 1432 failed", "body": "See the log."}],
 }
 PAGE = {
     "type": "object",

@@ -20,7 +20,7 @@ NEW = {
     "description": "Checked by the API (its NewNotification: lengths, no other fields).",
     "required": ["recipient", "title", "body"],
     "properties": {name: {"type": "string", "minLength": 1} for name in ("recipient", "title", "body")},
-    "examples": [{"recipient": "carol@contoso.onmicrosoft.com", "title": "Deploy approved", "body": "Go ahead."}],
+    "examples": [{"recipient": "deployments@contoso.example", "title": "Deploy approved", "body": "Go ahead."}],
 }
 PAGE = {"type": "object", "required": ["items"], "properties": {"items": {"type": "array"}}}
 IDEMPOTENCY_KEY = {
