@@ -34,7 +34,10 @@ def serve(tmp_path: Path, capsys: pytest.CaptureFixture, change: Callable[[dict]
     change(data)
     path = tmp_path / "directory.json"
     path.write_text(json.dumps(data))
-    code = main(["--state-dir", str(tmp_path / "state"), "--directory", str(path), "serve", "--port", "0"])
+    # --system-identity names nobody: a file that passes every check is then refused right after
+    # loading (a different message, so the test fails) instead of starting a server that never returns.
+    argv = ["--state-dir", str(tmp_path / "state"), "--directory", str(path), "serve", "--port", "0"]
+    code = main([*argv, "--system-identity", "no-such-identity"])
     return code, capsys.readouterr().err
 
 
