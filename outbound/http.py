@@ -19,6 +19,7 @@ from typing import Any, Protocol
 
 import requests
 from azure.core.credentials import TokenCredential
+from azure.identity import ManagedIdentityCredential
 from requests.adapters import HTTPAdapter
 from urllib3.util.retry import Retry
 
@@ -63,10 +64,15 @@ def credential_tokens(credential: TokenCredential, scope: str) -> TokenProvider:
     # lookups under the lock take microseconds.
     lock = threading.Lock()
 
+    # A claims challenge is the supported way to make a managed identity credential skip its token
+    # cache. Developer credentials (the Azure CLI through DefaultAzureCredential) keep no token cache
+    # in this process and refuse any claims challenge (azure-identity 1.27: "doesn't support claims
+    # challenges"), so they are asked plainly: each call already runs `az account get-access-token`.
+    skip_cache = {"claims": "{}"} if isinstance(credential, ManagedIdentityCredential) else {}
+
     def token(fresh: bool) -> str:
         with lock:
-            # A claims challenge is the supported way to make azure-identity skip its token cache.
-            return credential.get_token(scope, claims="{}" if fresh else None).token
+            return credential.get_token(scope, **(skip_cache if fresh else {})).token
 
     return token
 

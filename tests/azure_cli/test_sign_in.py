@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 import re
 import subprocess
 import sys
@@ -141,3 +142,28 @@ def test_every_az_call_keeps_the_managed_identity_endpoint_and_stays_local(az_em
     assert "https_proxy" not in env
     assert env["AZURE_CORE_INSTANCE_DISCOVERY"] == env["AZURE_CORE_USE_MSAL_HTTP_CACHE"] == "false"
     assert env["AZURE_CONFIG_DIR"] == str(Path("cfg").resolve())
+
+
+FRESH_DEVELOPER_TOKEN = """
+from outbound import build_credential, credential_tokens
+tokens = credential_tokens(build_credential(), "api://notification-api/.default")
+print(tokens(False))
+print(tokens(True))  # what the bearer client asks for after a 401
+"""
+
+
+def test_a_fresh_developer_token_after_a_401_needs_no_claims_challenge(
+    local_az: LocalAz, az_emulator: EmulatorProcess, az: str
+) -> None:
+    """AzureCliCredential refuses claims challenges: the one 401 retry must still get a token as alice."""
+    local_az.login("alice")
+    env = azure_cli.az_environment(az_emulator.env, local_az.config_dir)
+    env["AZURE_TOKEN_CREDENTIALS"] = "dev"
+    env["PATH"] = f"{Path(az).parent}{os.pathsep}{env['PATH']}"
+    result = subprocess.run(
+        [sys.executable, "-c", FRESH_DEVELOPER_TOKEN], cwd=ROOT, env=env, capture_output=True, text=True, timeout=120
+    )
+    assert result.returncode == 0, result.stderr[-2000:]
+    cached, fresh = result.stdout.split()
+    assert claims(fresh)["upn"] == az_emulator.user("alice")["userPrincipalName"]
+    assert claims(fresh)["aud"] == API
