@@ -68,11 +68,11 @@ def credential_tokens(credential: TokenCredential, scope: str) -> TokenProvider:
     # cache. Developer credentials (the Azure CLI through DefaultAzureCredential) keep no token cache
     # in this process and refuse any claims challenge (azure-identity 1.27: "doesn't support claims
     # challenges"), so they are asked plainly: each call already runs `az account get-access-token`.
-    skip_cache = {"claims": "{}"} if isinstance(credential, ManagedIdentityCredential) else {}
+    skip_cache = "{}" if isinstance(credential, ManagedIdentityCredential) else None
 
     def token(fresh: bool) -> str:
         with lock:
-            return credential.get_token(scope, **(skip_cache if fresh else {})).token
+            return credential.get_token(scope, claims=skip_cache if fresh else None).token
 
     return token
 
