@@ -45,6 +45,9 @@ var secretsUsers = loadJsonContent('../directory.json', '$.keyVaults.notificatio
 var suffix = take(uniqueString(subscription().id, resourceGroup().id, environmentName), 6)
 // Storage account names: 3-24 lower-case letters and digits, whatever the environment name.
 var storageAccountName = take(toLower(replace(replace('st${environmentName}${suffix}', '-', ''), '_', '')), 24)
+// Key Vault names: 3-24 letters, digits and hyphens, no two hyphens in a row, ending with a letter or
+// digit; without the environment name's hyphens, 'kv' + 12 + 6 always fits.
+var keyVaultName = toLower(replace(replace('kv${environmentName}${suffix}', '-', ''), '_', ''))
 var tags = { 'azd-env-name': environmentName }
 var authorityHost = environment().authentication.loginEndpoint
 // The app and the azd service (azure.yaml) for each blueprint of function_app.py (APPS).
@@ -166,7 +169,7 @@ module keyVault 'modules/keyvault.bicep' = {
   params: {
     location: location
     tags: tags
-    name: 'kv-${environmentName}-${suffix}'
+    name: keyVaultName
     secretName: webhookSecretName
     secretValue: webhookSecret // '' leaves the existing secret untouched
   }

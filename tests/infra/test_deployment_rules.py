@@ -237,6 +237,17 @@ def test_storage_account_name_is_lower_case_letters_and_digits(main, environment
     assert re.fullmatch(r"[a-z0-9]{3,24}", name), name
 
 
+@pytest.mark.parametrize("environment", ["My-Env", "notify1", "a--b", "ab-", "-ab", "ABCDEFGHIJKL", "x_y"])
+def test_key_vault_name_is_valid_whatever_the_environment_name(main, environment: str) -> None:
+    # ARM: "VaultNameNotValid: The vault name '<name>' is invalid. A vault's name must be between 3-24
+    # alphanumeric characters. The name must begin with a letter, end with a letter or digit, and not
+    # contain consecutive hyphens."
+    assert main["modules"]["keyVault"]["config"]["params"]["name"] == "keyVaultName"
+    name = variable(main, "keyVaultName", {"environmentName": environment, "suffix": "k3x9qa"})
+    assert re.fullmatch(r"[a-z][a-z0-9-]{1,22}[a-z0-9]", name), name
+    assert "--" not in name
+
+
 def test_readme_says_how_to_purge_the_soft_deleted_vault() -> None:
     # Re-deploying after deleting the group: "A vault with the same name already exists in deleted
     # state. You need to either recover or purge existing key vault." until it is purged.
