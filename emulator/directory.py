@@ -271,6 +271,11 @@ class Directory:
 
     def _checked_grant(self, grant: dict) -> tuple[str, str, frozenset[str]]:
         client, resource = grant["clientAppId"].lower(), grant["resource"]
+        # Entra consents or pre-authorizes only a client that exists: an app of this tenant or a
+        # first-party client (the Azure CLI, Visual Studio...), never an arbitrary GUID.
+        known = set(self.applications) | {r.app_id.lower() for r in reserved_by_the_tenant()}
+        if client not in known:
+            raise DirectoryError(f"no application with appId {grant['clientAppId']!r} in this tenant")
         unknown = set(grant["scopes"]) - set(self.resource(resource).scopes)
         if unknown:
             raise DirectoryError(f"{resource} has no scopes {sorted(unknown)}")

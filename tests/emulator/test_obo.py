@@ -182,3 +182,17 @@ def test_removing_and_restoring_pre_authorization(emulator: EmulatorProcess) -> 
         obo(emulator, emulator.user_token("alice", PROXY)).get_token(API).token, options={"verify_signature": False}
     )
     assert claims["scp"] == "Notifications.Create Notifications.Read"
+
+
+@pytest.mark.parametrize("route", ["pre-authorizations", "grants"])
+def test_consent_for_an_app_that_does_not_exist_is_refused(emulator: EmulatorProcess, route: str) -> None:
+    """Entra consents or pre-authorizes only a client that exists in the tenant (or a first-party one)."""
+    unknown = "5f0c2a8e-0000-4000-8000-000000000000"
+    body = {"clientAppId": unknown, "resource": "notification-api", "scopes": ["Notifications.Read"]}
+    response = emulator.session.post(f"{emulator.origin}/admin/{route}", json=body)
+    assert response.status_code == 400
+    assert "no application with appId" in response.json()["error"]
+    # A first-party client (the Azure CLI) is a real app in every tenant: accepted.
+    azure_cli = {**body, "clientAppId": "04b07795-8ddb-461a-bbee-02f9e1bf7b46"}
+    assert emulator.session.post(f"{emulator.origin}/admin/{route}", json=azure_cli).status_code == 200
+    emulator.reset()
