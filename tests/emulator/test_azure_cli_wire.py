@@ -283,16 +283,23 @@ def test_managed_identity_gets_an_arm_token(emulator: EmulatorProcess, verify) -
 # -- refresh tokens survive a restart -----------------------------------------------------------
 
 
-def test_refresh_tokens_survive_a_restart(tmp_path: Path, emulator: EmulatorProcess) -> None:
-    state = tmp_path / "state"
+def alice_signed_in_then_stopped(state: Path, emulator: EmulatorProcess) -> str:
+    """alice signs in through the device code flow on an emulator with ``state``, which then stops;
+    the refresh token the Azure CLI would keep."""
     first = EmulatorProcess(state, share_tls_with=emulator)
     try:
         app = cli(first)
         flow = app.initiate_device_flow([ARM])
         approve(first, flow["user_code"], "alice").raise_for_status()
-        refresh = app.acquire_token_by_device_flow(flow, exit_condition=lambda _: True)["refresh_token"]
+        refresh: str = app.acquire_token_by_device_flow(flow, exit_condition=lambda _: True)["refresh_token"]
+        return refresh
     finally:
         first.stop()
+
+
+def test_refresh_tokens_survive_a_restart(tmp_path: Path, emulator: EmulatorProcess) -> None:
+    state = tmp_path / "state"
+    refresh = alice_signed_in_then_stopped(state, emulator)
     assert refresh not in (state / "refresh-tokens.json").read_text()  # digests only
     second = EmulatorProcess(state, share_tls_with=emulator)
     try:
@@ -321,14 +328,7 @@ def test_a_refresh_token_whose_user_is_gone_is_aadsts50034_not_a_500(tmp_path: P
     """Regression (found by mypy: the user lookup can find nobody): the refresh grant answered a 500
     when the user had been removed from directory.json since the token was issued. Entra: AADSTS50034."""
     state = tmp_path / "state"
-    first = EmulatorProcess(state, share_tls_with=emulator)
-    try:
-        app = cli(first)
-        flow = app.initiate_device_flow([ARM])
-        approve(first, flow["user_code"], "alice").raise_for_status()
-        refresh = app.acquire_token_by_device_flow(flow, exit_condition=lambda _: True)["refresh_token"]
-    finally:
-        first.stop()
+    refresh = alice_signed_in_then_stopped(state, emulator)
     second = EmulatorProcess(state, variant_directory(tmp_path, _without_alice), share_tls_with=emulator)
     try:
         form = {"grant_type": "refresh_token", "client_id": AZURE_CLI, "refresh_token": refresh, "scope": API}
