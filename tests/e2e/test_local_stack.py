@@ -6,6 +6,7 @@ import os
 import re
 import subprocess
 import sys
+from pathlib import Path
 
 import requests
 
@@ -42,18 +43,17 @@ def test_apps_selects_blueprints_and_sigterm_stops_everything(tmp_path) -> None:
     assert not (stack.emulator.state_dir / running.RECORD).exists()  # the record goes with the stack
 
 
+def localdev_up_refused(port: str, state_dir: Path) -> subprocess.CompletedProcess[str]:
+    """``localdev up`` where it must refuse to start: it exits at once, so its output can be read."""
+    command = [sys.executable, "-m", "localdev", "up", "--port", port, "--emulator-port", "0", "--storage-port", "0"]
+    command += ["--state-dir", str(state_dir)]
+    return subprocess.run(command, cwd=ROOT, capture_output=True, text=True, timeout=60)
+
+
 def test_a_busy_port_is_a_clear_error_not_a_hang(managed: Stack, tmp_path) -> None:
     port = managed.base_url.rsplit(":", 1)[1].split("/")[0]
-    result = subprocess.run(
-        [
-            *(sys.executable, "-m", "localdev", "up", "--port", port, "--emulator-port", "0", "--storage-port", "0"),
-            *("--state-dir", str(tmp_path)),  # not this clone's .emulator, where a stack of yours may run
-        ],
-        cwd=ROOT,
-        capture_output=True,
-        text=True,
-        timeout=60,
-    )
+    # Not this clone's .emulator as state folder, where a stack of yours may run.
+    result = localdev_up_refused(port=port, state_dir=tmp_path)
     assert result.returncode == 2
     assert f"port {port} (functions host) is already in use" in result.stderr
 
@@ -116,16 +116,7 @@ def test_every_file_in_the_state_folder_is_in_the_readme(managed: Stack) -> None
 
 
 def test_a_second_stack_on_the_same_state_folder_is_refused(managed: Stack) -> None:
-    result = subprocess.run(
-        [
-            *(sys.executable, "-m", "localdev", "up", "--port", "0", "--emulator-port", "0", "--storage-port", "0"),
-            *("--state-dir", str(managed.emulator.state_dir)),
-        ],
-        cwd=ROOT,
-        capture_output=True,
-        text=True,
-        timeout=60,
-    )
+    result = localdev_up_refused(port="0", state_dir=managed.emulator.state_dir)
     assert result.returncode == 2
     assert "a local stack already runs from" in result.stderr
     assert running.find(managed.emulator.state_dir).pid == managed.process.popen.pid  # its record is untouched
