@@ -62,7 +62,7 @@ lint: setup
 
 # Types: --strict for what Azure runs and people copy (everything .funcignore lets deploy; a test keeps
 # this list complete), mypy's default mode for the dev tools, benchmarks and tests.
-DEPLOYED := function_app.py appsettings auth outbound notification_api caller_app obo_proxy
+DEPLOYED := function_app.py openapi_document.py appsettings web auth outbound notification_api caller_app obo_proxy
 typecheck: $(VENV)/.installed  # the Python tools only: no npm install for a type check
 	$(PY) -m mypy --strict --cache-dir .mypy_cache/strict $(DEPLOYED)
 	$(PY) -m mypy --cache-dir .mypy_cache/default emulator localdev bench infra/package.py tests

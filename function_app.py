@@ -13,7 +13,7 @@ import azure.functions as func
 
 from appsettings import BLUEPRINTS, optional, selected_apps
 from auth import check_environment
-from auth.openapi import blueprint as openapi_blueprint
+from openapi_document import blueprint as openapi_blueprint
 
 __all__ = ["BLUEPRINTS", "app"]
 

@@ -27,7 +27,8 @@ from typing import TYPE_CHECKING, TypeVar, overload
 
 import azure.functions as func
 
-from . import problems
+from web import problems
+
 from .errors import KeysUnavailable, TokenError
 from .principal import Principal
 from .settings import AuthSettings, debug_endpoints_enabled

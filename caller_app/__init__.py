@@ -20,8 +20,9 @@ import azure.functions as func
 import requests
 from azure.core.credentials import TokenCredential
 
-from auth import bodies, debug_only, problems
+from auth import debug_only
 from outbound import BearerClient, build_credential, credential_tokens, retrying_session
+from web import bodies, json_response, problems
 
 from . import diagnosis, openapi
 from .api import DownstreamError, NotificationApi, TokenRefused
@@ -120,7 +121,7 @@ def _errors_as_problems(handler: Handler) -> Handler:
 @_errors_as_problems
 def caller_list(req: func.HttpRequest) -> func.HttpResponse:
     """Pending notifications, fetched from the API with this app's identity."""
-    return problems.json_response({"items": notification_api().pending()})
+    return json_response({"items": notification_api().pending()})
 
 
 @bp.route(route="caller/notifications", methods=["POST"])
@@ -132,7 +133,7 @@ def caller_create(req: func.HttpRequest) -> func.HttpResponse:
     except bodies.BodyError as exc:
         return exc.problem()
     created = notification_api().create(notification, req.headers.get("Idempotency-Key"))
-    return problems.json_response(created, 201)
+    return json_response(created, 201)
 
 
 @bp.route(route="caller/token", methods=["GET"])
@@ -141,7 +142,7 @@ def caller_create(req: func.HttpRequest) -> func.HttpResponse:
 def caller_token(req: func.HttpRequest) -> func.HttpResponse:
     """The claims of the token this app holds for the API. Never the token itself."""
     token = notification_api().token()
-    return problems.json_response({"scope": settings().api_scope, **describe(token)})
+    return json_response({"scope": settings().api_scope, **describe(token)})
 
 
 @bp.route(route="caller/secret", methods=["GET"])
@@ -151,7 +152,7 @@ def caller_secret(req: func.HttpRequest) -> func.HttpResponse:
     """Proof that Key Vault answered: the secret's name and version. Never its value."""
     secret = webhook_secret()
     secret.get()
-    return problems.json_response({"name": secret.name, "version": secret.version})
+    return json_response({"name": secret.name, "version": secret.version})
 
 
 @bp.timer_trigger(schedule="0 */5 * * * *", arg_name="timer", run_on_startup=False)

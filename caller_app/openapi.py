@@ -1,12 +1,8 @@
-"""The caller app's debug routes in the OpenAPI document (auth/openapi.py assembles and serves it)."""
+"""The caller app's debug routes in the OpenAPI document (openapi_document.py assembles and serves it)."""
 
 from __future__ import annotations
 
-from typing import Any
-
-from auth import problems
-
-Json = dict[str, Any]  # a JSON object of the document
+from web import Json, json_content, problems
 
 DEBUG = (
     "Debug only: 404 unless debug endpoints are on (on locally, off in Azure unless DEBUG_ENDPOINTS=true). "
@@ -22,7 +18,7 @@ def _get(operation_id: str, summary: str, schema: Json) -> Json:
             "summary": summary,
             "description": DEBUG,
             "security": [],
-            "responses": {"200": {"description": summary, "content": problems.json_content(schema)}, **ERRORS},
+            "responses": {"200": {"description": summary, "content": json_content(schema)}, **ERRORS},
         }
     }
 
@@ -45,11 +41,11 @@ PART = {
                 "description": DEBUG,
                 "security": [],
                 "parameters": [{"name": "Idempotency-Key", "in": "header", "schema": {"type": "string"}}],
-                "requestBody": {"required": True, "content": problems.json_content({"type": "object"})},
+                "requestBody": {"required": True, "content": json_content({"type": "object"})},
                 "responses": {
                     "201": {
                         "description": "Created.",
-                        "content": problems.json_content({"type": "object"}),
+                        "content": json_content({"type": "object"}),
                     },
                     **problems.problem_responses(400, 403, 404, 409, 413, 415, 422, 502, 503),
                 },

@@ -14,7 +14,8 @@ from collections.abc import Callable
 
 import azure.functions as func
 
-from auth import Authorizer, Principal, anonymous, bodies, principal_of, problems
+from auth import Authorizer, Principal, anonymous, principal_of
+from web import bodies, json_response, problems
 
 from . import openapi, payloads
 from .settings import ApiSettings
@@ -88,7 +89,7 @@ def health(req: func.HttpRequest) -> func.HttpResponse:
 def list_notifications(req: func.HttpRequest) -> func.HttpResponse:
     status, top, page_token = payloads.list_query(req)
     items, next_token = store().list(visibility(principal_of(req)), status=status, top=top, page_token=page_token)
-    return problems.json_response({"items": items, "nextPageToken": next_token})
+    return json_response({"items": items, "nextPageToken": next_token})
 
 
 @bp.route(route="notifications", methods=["POST"])
@@ -103,7 +104,7 @@ def create_notification(req: func.HttpRequest) -> func.HttpResponse:
     headers = {"Location": f"{req.url.split('?', 1)[0].rstrip('/')}/{created['id']}"}
     if replayed:
         headers["Idempotent-Replayed"] = "true"
-    return problems.json_response(created, 201, headers)
+    return json_response(created, 201, headers)
 
 
 @bp.route(route="notifications/{id}", methods=["GET"])
@@ -114,7 +115,7 @@ def get_notification(req: func.HttpRequest) -> func.HttpResponse:
     found = store().get(notification_id, visibility(principal_of(req))) if notification_id is not None else None
     if found is None:
         return problems.problem(404, "No such notification.")
-    return problems.json_response(found)
+    return json_response(found)
 
 
 @bp.route(route="notifications/{id}/ack", methods=["POST"])
@@ -129,4 +130,4 @@ def acknowledge_notification(req: func.HttpRequest) -> func.HttpResponse:
     if result is None:
         return problems.problem(404, "No such notification.")
     notification, changed = result
-    return problems.json_response(notification, headers={"X-Acknowledged-Now": "true" if changed else "false"})
+    return json_response(notification, headers={"X-Acknowledged-Now": "true" if changed else "false"})

@@ -1,15 +1,13 @@
-"""This API's routes in the OpenAPI document (auth/openapi.py assembles and serves it)."""
+"""This API's routes in the OpenAPI document (openapi_document.py assembles and serves it)."""
 
 from __future__ import annotations
 
 from collections.abc import Callable
-from typing import Any
 
-from auth import AuthSettings, problems
+from auth import AuthSettings
+from web import Json, json_content, problems
 
 from .payloads import LIMITS, MAX_TOP, STATUSES
-
-Json = dict[str, Any]  # a JSON object of the document
 
 ID = {"type": "string", "pattern": "^[0-9]{13}[0-9a-f]{12}$", "description": "Creation time in ms, then 12 hex."}
 NOTIFICATION = {
@@ -83,7 +81,7 @@ NOTIFICATION_ID = {
 def _ok(description: str, schema: str, status: str = "200", headers: Json | None = None) -> Json:
     response = {
         "description": description,
-        "content": problems.json_content({"$ref": f"#/components/schemas/{schema}"}),
+        "content": json_content({"$ref": f"#/components/schemas/{schema}"}),
     }
     if headers:
         response["headers"] = headers
@@ -124,7 +122,7 @@ def part(read_scope: str, create_scope: str, auth: Callable[[], AuthSettings]) -
                     "responses": {
                         "200": {
                             "description": "The host runs.",
-                            "content": problems.json_content(
+                            "content": json_content(
                                 {"type": "object", "properties": {"status": {"const": "ok"}}, "required": ["status"]}
                             ),
                         }
@@ -152,7 +150,7 @@ def part(read_scope: str, create_scope: str, auth: Callable[[], AuthSettings]) -
                     "parameters": [IDEMPOTENCY_KEY],
                     "requestBody": {
                         "required": True,
-                        "content": problems.json_content({"$ref": "#/components/schemas/NewNotification"}),
+                        "content": json_content({"$ref": "#/components/schemas/NewNotification"}),
                     },
                     "responses": {
                         **_ok(

@@ -7,7 +7,7 @@ from typing import Any
 
 import azure.functions as func
 
-from auth import bodies
+from web import bodies
 
 from .store import NewNotification
 

@@ -16,8 +16,9 @@ import azure.functions as func
 import requests
 from azure.core.exceptions import AzureError
 
-from auth import Authorizer, bearer_token, bodies, principal_of, problems
+from auth import Authorizer, bearer_token, principal_of
 from outbound import BearerClient, DownstreamError, retrying_session
+from web import bodies, json_response, problems
 
 from . import openapi
 from .exchange import OboFailure, OnBehalfOf
@@ -139,7 +140,7 @@ def obo_list(req: func.HttpRequest) -> func.HttpResponse:
     """The signed-in user's notifications, fetched as the user."""
     api = api_as_user(req)
     params = {k: v for k, v in req.params.items() if k in ("status", "top", "pageToken")}
-    return problems.json_response(api.json("GET", "/notifications", params=params))
+    return json_response(api.json("GET", "/notifications", params=params))
 
 
 @bp.route(route="obo/notifications", methods=["POST"])
@@ -156,4 +157,4 @@ def obo_create(req: func.HttpRequest) -> func.HttpResponse:
     key = req.headers.get("Idempotency-Key")
     created = api.json("POST", "/notifications", json=body, headers={"Idempotency-Key": key} if key else None)
     # The notification lives on the API, wherever it is deployed; the proxy has no such route.
-    return problems.json_response(created, 201, {"Location": f"{settings().api_url}/notifications/{created['id']}"})
+    return json_response(created, 201, {"Location": f"{settings().api_url}/notifications/{created['id']}"})

@@ -1,13 +1,11 @@
-"""The proxy's routes in the OpenAPI document (auth/openapi.py assembles and serves it)."""
+"""The proxy's routes in the OpenAPI document (openapi_document.py assembles and serves it)."""
 
 from __future__ import annotations
 
 from collections.abc import Callable
-from typing import Any
 
-from auth import AuthSettings, problems
-
-Json = dict[str, Any]  # a JSON object of the document
+from auth import AuthSettings
+from web import Json, json_content, problems
 
 LIST_PARAMETERS = [
     {"name": "status", "in": "query", "schema": {"type": "string", "enum": ["pending", "acknowledged"]}},
@@ -54,7 +52,7 @@ def part(scope: str, auth: Callable[[], AuthSettings]) -> Json:
                     "responses": {
                         "200": {
                             "description": "A page.",
-                            "content": problems.json_content(PAGE),
+                            "content": json_content(PAGE),
                         },
                         **problems.problem_responses(400, 401, 403, 502, 503),
                     },
@@ -67,13 +65,13 @@ def part(scope: str, auth: Callable[[], AuthSettings]) -> Json:
                     "parameters": [IDEMPOTENCY_KEY],
                     "requestBody": {
                         "required": True,
-                        "content": problems.json_content(NEW),
+                        "content": json_content(NEW),
                     },
                     "responses": {
                         "201": {
                             "description": "Created.",
                             "headers": {"Location": {"schema": {"type": "string"}}},
-                            "content": problems.json_content(OBJECT),
+                            "content": json_content(OBJECT),
                         },
                         **problems.problem_responses(400, 401, 403, 413, 415, 422, 502, 503),
                     },

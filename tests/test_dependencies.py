@@ -1,6 +1,7 @@
-"""The dependency rules (pyproject.toml [tool.importlinter]) hold, function_app.py imports only what
-it composes, and the blueprints use the shared packages through their public names. A shortcut
-between apps, or into another package's internals, fails here instead of surviving review."""
+"""The dependency rules (pyproject.toml [tool.importlinter]) hold, the two top-level modules
+(function_app.py, openapi_document.py) import only what they compose, and the blueprints use the
+shared packages through their public names. A shortcut between apps, or into another package's
+internals, fails here instead of surviving review."""
 
 from __future__ import annotations
 
@@ -14,7 +15,7 @@ import pytest
 
 from tests.processes import ROOT
 
-SHARED = ("appsettings", "auth", "outbound")
+SHARED = ("appsettings", "web", "auth", "outbound")
 BLUEPRINTS = ("notification_api", "caller_app", "obo_proxy")
 
 
@@ -33,16 +34,31 @@ def test_import_contracts_are_kept() -> None:
     lint_imports = Path(sys.executable).with_name("lint-imports")
     result = subprocess.run([str(lint_imports)], cwd=ROOT, capture_output=True, text=True, timeout=120)
     assert result.returncode == 0, result.stdout + result.stderr
-    assert "6 kept, 0 broken" in result.stdout
+    assert "7 kept, 0 broken" in result.stdout
 
 
 def test_function_app_imports_only_the_shared_packages_and_the_blueprints(app_settings: dict[str, str]) -> None:
     imported = {module.split(".")[0] for module, _ in imports_of(ROOT / "function_app.py")}
-    assert imported <= {"__future__", "importlib", "logging", "azure", "appsettings", "auth"}, imported
+    assert imported <= {"__future__", "importlib", "logging", "azure", "appsettings", "auth", "openapi_document"}, (
+        imported
+    )
     from function_app import BLUEPRINTS as COMPOSED
 
     assert COMPOSED == BLUEPRINTS
     assert all((ROOT / name / "__init__.py").exists() for name in COMPOSED)
+
+
+def test_the_openapi_assembly_sits_above_auth_and_web() -> None:
+    """It reads the guards' declarations and the apps' settings: above ``auth/``, never below it."""
+    imported = {module.split(".")[0] for module, _ in imports_of(ROOT / "openapi_document.py")}
+    assert imported <= {"__future__", "copy", "json", "collections", "azure", "auth", "web"}, imported
+    importers = [
+        str(path.relative_to(ROOT))
+        for package in (*SHARED, *BLUEPRINTS)
+        for path in sorted((ROOT / package).rglob("*.py"))
+        if any(module.split(".")[0] == "openapi_document" for module, _ in imports_of(path))
+    ]
+    assert importers == []
 
 
 @pytest.mark.parametrize("blueprint", BLUEPRINTS)

@@ -17,7 +17,7 @@ from tests.processes import ROOT, sample_settings
 DESCRIBE = """
 import json, function_app
 from auth.guards import AuthRequirement
-from auth.openapi import document
+from openapi_document import document
 routes = []
 for f in function_app.app.get_functions():
     if f.get_trigger().get_binding_name() != "httpTrigger":

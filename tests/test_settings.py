@@ -16,7 +16,7 @@ from notification_api.settings import ApiSettings
 from notification_api.store import NotificationStore
 from tests.processes import ROOT, sample_settings
 
-DEPLOYED = ("appsettings", "auth", "outbound", "notification_api", "caller_app", "obo_proxy")
+DEPLOYED = ("appsettings", "web", "auth", "outbound", "notification_api", "caller_app", "obo_proxy")
 
 
 def load_function_app(apps: str, **changes: str | None) -> subprocess.CompletedProcess[str]:

@@ -7,7 +7,7 @@ import json
 import azure.functions as func
 import pytest
 
-from auth import bodies
+from web import bodies
 
 
 def request(body: bytes, content_type: str = "application/json") -> func.HttpRequest:

@@ -1,22 +1,18 @@
-"""How answers leave the apps: RFC 9457 problem details for errors, plain JSON for the rest."""
+"""Answers that fail: RFC 9457 problem details, the bearer challenges of RFC 6750, and the one mapping
+from a downstream API's refusal to what our own client hears."""
 
 from __future__ import annotations
 
 import json
 from collections.abc import Mapping
 from http import HTTPStatus
-from typing import Any
 
 import azure.functions as func
 
-Json = dict[str, Any]  # a JSON object (of the OpenAPI document)
+from .responses import Json
 
 # RFC 6750 §3.1 defines invalid_token and insufficient_scope; its text is the documentation.
 BEARER_ERRORS = "https://www.rfc-editor.org/rfc/rfc6750#section-3.1"
-
-
-def json_response(value: object, status: int = 200, headers: dict[str, str] | None = None) -> func.HttpResponse:
-    return func.HttpResponse(json.dumps(value), status_code=status, headers=headers or {}, mimetype="application/json")
 
 
 def problem(
@@ -165,7 +161,7 @@ DOCUMENTED = {
 
 
 def problem_responses(*statuses: int) -> dict[str, Json]:
-    """OpenAPI response objects for error statuses, all ``application/problem+json`` (auth/openapi.py)."""
+    """OpenAPI response objects for error statuses, all ``application/problem+json``."""
     return {
         str(status): {
             "description": DOCUMENTED[status],
@@ -173,8 +169,3 @@ def problem_responses(*statuses: int) -> dict[str, Json]:
         }
         for status in statuses
     }
-
-
-def json_content(schema: Json) -> Json:
-    """An OpenAPI ``content`` map for a JSON body of ``schema``."""
-    return {"application/json": {"schema": schema}}

@@ -4,8 +4,8 @@ Each blueprint describes its own routes (an ``OPENAPI`` dict next to its ``bp``)
 hands the parts of the apps it registers to ``blueprint()``. What is shared lives here: the OAuth2
 security schemes, built from each app's settings (tenant, authority, the App ID URI among the
 audiences), so the document points at the Entra endpoints whose tokens the app accepts; the
-problem schema every error uses is in problems.py. tests/test_openapi.py keeps the document and
-``app.get_functions()`` in step.
+problem schema every error uses is in ``web/problems.py``. It sits beside ``function_app.py``, above
+``auth/``, because it reads what the guards declare.
 
 A part looks like::
 
@@ -22,15 +22,12 @@ from __future__ import annotations
 import copy
 import json
 from collections.abc import Iterable
-from typing import Any
 
 import azure.functions as func
 
-from .guards import anonymous
-from .problems import PROBLEM_SCHEMA, json_content
-from .settings import AuthSettings
-
-Json = dict[str, Any]  # a JSON object of the document
+from auth import AuthSettings, anonymous
+from web import Json, json_content
+from web.problems import PROBLEM_SCHEMA
 
 APP_ONLY = ".default"  # the scope an app asks for; the token then carries the app roles it holds
 

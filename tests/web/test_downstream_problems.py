@@ -6,7 +6,7 @@ import json
 
 import pytest
 
-from auth import problems
+from web import problems
 
 
 def body(response: object) -> dict[str, object]:
