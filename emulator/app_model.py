@@ -20,6 +20,8 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from typing import NoReturn
 
+from . import redirect_uris
+
 MEMBER_TYPES = {"User", "Application"}
 # Principal kinds in directory.json and the allowedMemberTypes entry that admits them.
 _MEMBER_TYPE_OF = {"users": "User", "groups": "User", "managedIdentities": "Application", "applications": "Application"}
@@ -60,6 +62,7 @@ def check(data: Mapping, reserved: Iterable[Reserved] = ()) -> None:
     for name, app in apps.items():
         _check_roles_and_scopes(name, app)
         _check_uri_forms(name, app)
+        _check_redirect_uris(name, app)
         _check_federated_credentials(name, app, data.get("managedIdentities", {}))
     _check_tenant_uniqueness(apps, reserved)
     known_clients = {a["appId"].lower() for a in apps.values()} | {r.app_id.lower() for r in reserved}
@@ -128,6 +131,42 @@ def _check_uri_forms(name: str, app: Mapping) -> None:
         # (not checkable offline), and tenant policy may demand api://<appId> (README, Deploy to Azure).
         if not isinstance(uri, str) or not _URI_FORM.match(uri):
             _fail(name, f"App ID URI {uri!r} is not of an accepted form (api://... or https://...)")
+
+
+# Entra: at most 256 redirect URIs per app (work and school accounts).
+MAX_REDIRECT_URIS = 256
+
+
+def _check_redirect_uris(name: str, app: Mapping) -> None:
+    """``web``, ``spa`` and ``publicClient`` hold ``redirectUris`` as Graph's application does.
+
+    Entra's rules: https, except ``http://localhost`` / ``http://127.0.0.1`` during development;
+    at most 256 characters; no wildcards, fragments or the characters ``! $ ' ( ) , ;``. The emulator
+    also refuses what a browser would read differently (user information, backslashes), and one URI
+    registered twice (Entra then picks one of the platforms arbitrarily).
+    """
+    seen: dict[str, str] = {}
+    for platform in redirect_uris.PLATFORMS:
+        section = app.get(platform)
+        if section is None:
+            continue
+        uris = section.get("redirectUris") if isinstance(section, Mapping) else None
+        if not isinstance(uris, list) or not all(isinstance(u, str) for u in uris):
+            _fail(name, f"{platform}.redirectUris must be a list of strings")
+        for uri in uris:
+            if "*" in uri:
+                _fail(name, f"{platform} redirect URI {uri!r}: wildcards are not allowed")
+            try:
+                parts = redirect_uris.parse(uri)
+            except redirect_uris.UnsafeRedirectUri as exc:
+                _fail(name, f"{platform} redirect URI {uri!r}: {exc}")
+            if parts.scheme != "https" and not redirect_uris.is_loopback(parts):
+                _fail(name, f"{platform} redirect URI {uri!r} must use https (http only for localhost or 127.0.0.1)")
+            if uri in seen:
+                _fail(name, f"redirect URI {uri!r} is registered twice ({seen[uri]} and {platform})")
+            seen[uri] = platform
+    if len(seen) > MAX_REDIRECT_URIS:
+        _fail(name, f"{len(seen)} redirect URIs; Entra allows at most {MAX_REDIRECT_URIS}")
 
 
 def _check_tenant_uniqueness(apps: Mapping[str, Mapping], reserved: tuple[Reserved, ...]) -> None:

@@ -8,20 +8,27 @@ trusted are shown on the page (never sent to an unchecked URI), as Entra does.
 from __future__ import annotations
 
 import html
+import re
 import secrets
 import time
-from urllib.parse import urlencode, urlsplit
+from urllib.parse import urlencode
 
 from starlette.requests import Request
 from starlette.responses import HTMLResponse, RedirectResponse, Response
 
-from . import errors, grants
+from . import errors, grants, redirect_uris
 from .directory import FIRST_PARTY_CLIENTS
 from .discovery import tenant_of
 from .state import AuthCode, State
 from .token_endpoint import read_form
 
 CODE_LIFETIME = 600
+# Entra publishes no limit; oversized values end in AADSTS90015 ("Requested query string is too long"),
+# reported near 1,800 characters for state. A nonce is copied into the ID token, so it stays short too.
+MAX_STATE_LENGTH = 1800
+MAX_NONCE_LENGTH = 1800
+# RFC 7636: an S256 challenge is the verifier's base64url SHA-256; a plain one is the verifier itself.
+_S256_CHALLENGE = re.compile(r"^[A-Za-z0-9_-]{43}$")
 _PASSED_ON = (
     "client_id",
     "redirect_uri",
@@ -42,11 +49,6 @@ input{{width:100%;padding:.4rem}}.error{{color:#a4262c}}</style></head><body>
 <label>User <input name="username" value="{login_hint}" autocomplete="username" autofocus></label>
 <label>Password <input name="password" type="password" autocomplete="current-password"></label>
 <button type="submit">Sign in</button></form></body></html>"""
-
-
-def _is_loopback(uri: str) -> bool:
-    parts = urlsplit(uri)
-    return parts.scheme in ("http", "https") and parts.hostname in ("localhost", "127.0.0.1", "::1")
 
 
 def _page(params: dict[str, str], client_name: str, error: str = "", status: int = 200) -> HTMLResponse:
@@ -71,20 +73,58 @@ _FORM_POST = """<!doctype html><html lang="en"><head><meta charset="utf-8"><titl
 
 
 def _redirect(params: dict[str, str], **values: str) -> Response:
-    """Send the answer to the (already checked) redirect URI, the way the client asked.
+    """Send the answer to the (already matched) redirect URI, the way the client asked.
 
     ``response_mode=form_post`` (what the Azure CLI's browser login asks for) gets a page that POSTs
     the fields to the redirect URI; MSAL's loopback listener ignores a code in the query then, so
-    a 302 would leave ``az login`` waiting forever.
+    a 302 would leave ``az login`` waiting forever. Either way the target is rebuilt from the parsed
+    URI, so the browser goes where the match was made.
     """
+    target = redirect_uris.action(params["redirect_uri"])
     values = {**values, **({"state": params["state"]} if params.get("state") else {})}
     if params.get("response_mode") == "form_post":
         fields = "".join(
             f'<input type="hidden" name="{html.escape(k)}" value="{html.escape(v)}">' for k, v in values.items()
         )
-        return HTMLResponse(_FORM_POST.format(action=html.escape(params["redirect_uri"]), fields=fields))
-    separator = "&" if "?" in params["redirect_uri"] else "?"
-    return RedirectResponse(f"{params['redirect_uri']}{separator}{urlencode(values)}", status_code=302)
+        return HTMLResponse(_FORM_POST.format(action=html.escape(target), fields=fields))
+    separator = "&" if "?" in target else "?"
+    return RedirectResponse(f"{target}{separator}{urlencode(values)}", status_code=302)
+
+
+def _refusal_before_redirect(state: State, params: dict[str, str], client_id: str) -> errors.EntraError | None:
+    """What Entra shows on its own page rather than sending to the redirect URI: oversized values and
+    a redirect URI that is not one of the client's. Fills in a missing redirect URI with the first
+    registered one, as Entra uses the app's default."""
+    for name, limit in (("state", MAX_STATE_LENGTH), ("nonce", MAX_NONCE_LENGTH)):
+        if len(params.get(name, "")) > limit:
+            return errors.query_too_long(name, limit)
+    registered = state.directory.redirect_uris(client_id)
+    if not params.get("redirect_uri"):
+        if not registered:
+            return errors.no_reply_address(client_id)
+        params["redirect_uri"] = registered[0].uri
+    try:
+        matched = redirect_uris.match(params["redirect_uri"], registered)
+    except redirect_uris.UnsafeRedirectUri:
+        matched = None
+    return errors.redirect_uri_mismatch(params["redirect_uri"], client_id) if matched is None else None
+
+
+def _pkce_refusal(params: dict[str, str]) -> errors.EntraError | None:
+    """RFC 7636 by exact name: S256 or plain (the default when a challenge comes without a method)."""
+    method, challenge = params.get("code_challenge_method"), params.get("code_challenge")
+    if method is not None and method not in ("S256", "plain"):
+        return errors.invalid_code_challenge_method(method)
+    if challenge is None:
+        return None
+    shape = _S256_CHALLENGE if method == "S256" else grants.PKCE_VERIFIER
+    return None if shape.match(challenge) else errors.invalid_code_challenge_size()
+
+
+def _purge_expired(state: State) -> None:
+    """Codes (and the nonces they carry) last ten minutes; nothing older is kept."""
+    now = time.time()
+    state.codes = {k: v for k, v in state.codes.items() if v.expires > now}
 
 
 async def authorize(request: Request) -> Response:
@@ -98,17 +138,18 @@ async def authorize(request: Request) -> Response:
     if not known:
         return _page(params, client_id, str(errors.application_not_found(client_id, state.directory.tenant_id)), 400)
     client_name = state.directory.client_name(client_id)
-    # Local rule: only loopback redirect URIs (what native apps and MSAL's local server use).
-    if not _is_loopback(params.get("redirect_uri", "")):
-        return _page(
-            params, client_name, str(errors.redirect_uri_mismatch(params.get("redirect_uri", ""), client_id)), 400
-        )
+    refusal = _refusal_before_redirect(state, params, client_id)
+    if refusal is not None:
+        return _page(params, client_name, str(refusal), 400)
     if params.get("response_type") != "code":
         return _redirect(
             params,
             error="unsupported_response_type",
             error_description="Only the authorization code flow (response_type=code) is supported.",
         )
+    pkce = _pkce_refusal(params)
+    if pkce is not None:
+        return _redirect(params, error=pkce.error, error_description=str(pkce))
     if request.method == "GET":
         return _page(params, client_name)
 
@@ -126,13 +167,15 @@ async def authorize(request: Request) -> Response:
         grants.delegated_scopes(state, client, user, request_scope)
     except errors.EntraError as exc:
         return _redirect(params, error=exc.error, error_description=str(exc))
+    _purge_expired(state)
     code = secrets.token_urlsafe(32)
+    challenge = params.get("code_challenge")
     state.codes[code] = AuthCode(
         client_id=client_id,
         redirect_uri=params["redirect_uri"],
         user_oid=user.object_id,
         scope=params.get("scope", ""),
-        code_challenge=params.get("code_challenge"),
+        code_challenge=challenge,
         code_challenge_method=params.get("code_challenge_method", "plain"),
         nonce=params.get("nonce"),
         expires=time.time() + CODE_LIFETIME,

@@ -14,6 +14,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from . import app_model
+from .redirect_uris import PLATFORMS, RedirectUri
 
 # Microsoft's first-party public clients exist in every tenant. Developers sign in through them
 # (Azure CLI above all), which is why directory.json pre-authorizes the Azure CLI on our APIs.
@@ -24,6 +25,12 @@ FIRST_PARTY_CLIENTS = {
     "1950a258-227b-4e31-a9cf-717495945fc2": "Microsoft Azure PowerShell",
 }
 AZURE_CLI_CLIENT_ID = "04b07795-8ddb-461a-bbee-02f9e1bf7b46"
+# Their redirect URIs, as Microsoft registers them for desktop tools: a loopback listener on any
+# port (MSAL's ``http://localhost:<port>``) and the native-client page.
+FIRST_PARTY_REDIRECT_URIS = (
+    RedirectUri("publicClient", "http://localhost"),
+    RedirectUri("publicClient", "https://login.microsoftonline.com/common/oauth2/nativeclient"),
+)
 
 # Namespace for ids the file does not carry (service principal object ids of our apps).
 _LOCAL_IDS = uuid.UUID("5f0c0a52-7a0e-4b55-9d0e-3c1c2a6e9b10")
@@ -137,6 +144,7 @@ class Application:
     display_name: str
     identifier_uris: tuple[str, ...]
     federated_identities: tuple[str, ...]  # managed identity names trusted as client assertions
+    redirect_uris: tuple[RedirectUri, ...] = ()  # web, spa and publicClient, as registered
 
 
 class DirectoryError(ValueError):
@@ -203,6 +211,11 @@ class Directory:
                 display_name=app.get("displayName", name),
                 identifier_uris=tuple(app.get("identifierUris", [])),
                 federated_identities=tuple(f["managedIdentity"] for f in app.get("federatedIdentityCredentials", [])),
+                redirect_uris=tuple(
+                    RedirectUri(platform, uri)
+                    for platform in PLATFORMS
+                    for uri in (app.get(platform) or {}).get("redirectUris", [])
+                ),
             )
             sp_id = app.get("servicePrincipalId") or str(uuid.uuid5(_LOCAL_IDS, app["appId"]))
             self._add(Principal("application", name, sp_id, app.get("displayName", name), app_id=app["appId"]))
@@ -365,6 +378,13 @@ class Directory:
 
     def application(self, app_id: str) -> Application | None:
         return self.applications.get(app_id.lower())
+
+    def redirect_uris(self, client_id: str) -> tuple[RedirectUri, ...]:
+        """Where a sign-in for ``client_id`` may answer: a first-party client's, or the app's registrations."""
+        if client_id.lower() in FIRST_PARTY_CLIENTS:
+            return FIRST_PARTY_REDIRECT_URIS
+        app = self.application(client_id)
+        return app.redirect_uris if app else ()
 
     def service_principal_of(self, app: Application) -> Principal:
         return self.principals[app.name]

@@ -246,5 +246,33 @@ def redirect_uri_mismatch(redirect_uri: str, client_id: str) -> EntraError:
         50011,
         "invalid_request",
         f"The redirect URI '{redirect_uri}' specified in the request does not match the redirect URIs "
-        f"configured for the application '{client_id}'.",
+        f"configured for the application '{client_id}'. Make sure the redirect URI sent in the request matches "
+        "one added to your application in the Azure portal. Navigate to https://aka.ms/redirectUriMismatchError "
+        "to learn more about how to fix this.",
+    )
+
+
+def no_reply_address(client_id: str) -> EntraError:
+    return EntraError(500113, "invalid_request", f"No reply address is registered for the application '{client_id}'.")
+
+
+def query_too_long(parameter: str, limit: int) -> EntraError:
+    # Entra publishes no per-parameter limit; an oversized state or nonce ends in AADSTS90015.
+    return EntraError(
+        90015, "invalid_request", f"Requested query string is too long: '{parameter}' is over {limit} characters."
+    )
+
+
+def invalid_code_challenge_method(method: str) -> EntraError:
+    return EntraError(
+        50149, "invalid_request", f"Invalid Code_Challenge_method parameter '{method[:20]}': use S256 or plain."
+    )
+
+
+def invalid_code_challenge_size() -> EntraError:
+    return EntraError(
+        501491,
+        "invalid_request",
+        "Invalid size of Code_Challenge parameter. S256 takes 43 base64url characters (a SHA-256 digest); plain "
+        "takes the verifier itself, 43 to 128 characters of A-Z a-z 0-9 - . _ ~ (RFC 7636).",
     )

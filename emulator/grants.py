@@ -10,6 +10,7 @@ from __future__ import annotations
 import base64
 import hashlib
 import hmac
+import re
 import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
@@ -21,6 +22,8 @@ from .directory import FIRST_PARTY_CLIENTS, TOKEN_EXCHANGE, Application, Princip
 from .state import State
 from .tokens import ACCESS_TOKEN_LIFETIME
 
+# RFC 7636 §4.1: 43-128 characters of A-Z a-z 0-9 - . _ ~
+PKCE_VERIFIER = re.compile(r"^[A-Za-z0-9._~-]{43,128}$")
 OIDC_SCOPES = {"openid", "profile", "offline_access", "email"}
 CLIENT_ASSERTION_TYPE = "urn:ietf:params:oauth:client-assertion-type:jwt-bearer"
 Form = Mapping[str, str]
@@ -342,14 +345,19 @@ def authorization_code(state: State, form: Form, client: Client) -> dict:
         raise errors.code_already_redeemed()
     if code.client_id.lower() != client.app_id.lower():
         raise errors.EntraError(70000, "invalid_grant", "The authorization code was issued to a different client.")
+    # A code survives no failed redemption (RFC 6749 §4.1.2: one use): a wrong redirect URI or
+    # verifier burns it, so a stolen code cannot be tried again with other guesses.
     if form.get("redirect_uri", "") != code.redirect_uri:
+        code.redeemed = True
         raise errors.redirect_uri_mismatch(form.get("redirect_uri", ""), client.app_id)
     if code.code_challenge is not None:
-        verifier = required(form, "code_verifier")
+        verifier = form.get("code_verifier", "")
         if code.code_challenge_method == "S256":
             verifier = base64.urlsafe_b64encode(hashlib.sha256(verifier.encode()).digest()).rstrip(b"=").decode()
         # Bytes: compare_digest raises TypeError on a non-ASCII str (a verifier or a stored challenge).
-        if not hmac.compare_digest(verifier.encode(), code.code_challenge.encode()):
+        shaped = PKCE_VERIFIER.match(form.get("code_verifier", "")) is not None
+        if not shaped or not hmac.compare_digest(verifier.encode(), code.code_challenge.encode()):
+            code.redeemed = True
             raise errors.pkce_mismatch()
     code.redeemed = True
     user = state.directory.find_by_object_id(code.user_oid)

@@ -295,3 +295,39 @@ def test_the_seeded_directory_passes_every_rule() -> None:
     from emulator.directory import reserved_by_the_tenant
 
     app_model.check(SEEDED, reserved=reserved_by_the_tenant())  # no exception
+
+
+@pytest.mark.parametrize(
+    ("platform", "uri", "needle"),
+    [
+        ("web", "http://app.contoso.example/signin", "must use https"),
+        ("spa", "https://*.contoso.example/", "wildcards"),
+        ("web", "https://app.contoso.example/signin#done", "fragment"),
+        ("web", "https://user@app.contoso.example/", "user information"),
+        ("web", "https://evil.example\\@app.contoso.example/", "'\\\\'"),
+        ("web", "https://app.contoso.example/a,b", "','"),
+        ("web", "https://app.contoso.example:65536/", "not a port"),
+        ("publicClient", "https://app.contoso.example/" + "a" * 250, "256"),
+        ("spa", "ftp://app.contoso.example/", "http or https"),
+    ],
+)
+def test_a_redirect_uri_entra_refuses_is_refused(tmp_path, capsys, platform: str, uri: str, needle: str) -> None:
+    def change(data: dict) -> None:
+        proxy(data)[platform] = {"redirectUris": [uri]}
+
+    refused(tmp_path, capsys, change, "app obo-proxy", needle)
+
+
+def test_one_redirect_uri_on_two_platforms_is_refused(tmp_path, capsys) -> None:
+    def change(data: dict) -> None:
+        proxy(data)["web"] = {"redirectUris": ["https://app.contoso.example/"]}
+        proxy(data)["spa"] = {"redirectUris": ["https://app.contoso.example/"]}
+
+    refused(tmp_path, capsys, change, "app obo-proxy", "registered twice")
+
+
+def test_redirect_uris_must_be_a_list_of_strings(tmp_path, capsys) -> None:
+    def change(data: dict) -> None:
+        proxy(data)["web"] = {"redirectUris": "https://app.contoso.example/"}
+
+    refused(tmp_path, capsys, change, "app obo-proxy", "web.redirectUris")

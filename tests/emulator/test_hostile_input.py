@@ -66,10 +66,14 @@ def test_non_ascii_code_verifier_is_a_pkce_mismatch(emulator: EmulatorProcess) -
     assert _redeem(emulator, code, "vérifier-" * 5)["error_codes"] == [501481]
 
 
-def test_non_ascii_stored_challenge_is_a_pkce_mismatch(emulator: EmulatorProcess) -> None:
+def test_non_ascii_challenge_is_refused_before_sign_in(emulator: EmulatorProcess) -> None:
+    """RFC 7636 shapes: such a challenge never becomes a code (AADSTS501491 at the redirect URI)."""
     for method in ("S256", "plain"):
-        code = _code(emulator, _flow(emulator, code_challenge="défi" * 11, code_challenge_method=method))
-        assert _redeem(emulator, code, "x" * 43)["error_codes"] == [501481]
+        response = emulator.session.get(
+            _flow(emulator, code_challenge="défi" * 11, code_challenge_method=method), allow_redirects=False
+        )
+        assert response.status_code == 302
+        assert "AADSTS501491" in parse_qs(urlsplit(response.headers["location"]).query)["error_description"][0]
 
 
 def test_msal_pkce_still_works(emulator: EmulatorProcess) -> None:

@@ -141,24 +141,30 @@ def test_authorization_code_with_pkce(cli_app, emulator, verify) -> None:
 
 
 def test_authorization_code_rules(cli_app, emulator) -> None:
-    flow = cli_app.initiate_auth_code_flow([PROXY], redirect_uri="http://localhost:8400")
-    code = _browser_sign_in(emulator, flow["auth_uri"], "alice")["code"]
-    base = {
-        "grant_type": "authorization_code",
-        "client_id": AZURE_CLI,
-        "code": code,
-        "redirect_uri": "http://localhost:8400",
-        "scope": PROXY,
-    }
-    wrong_verifier = emulator.token_request(**base, code_verifier="x" * 43).json()
-    assert wrong_verifier["error_codes"] == [501481]
-    wrong_redirect = emulator.token_request(
-        **{**base, "redirect_uri": "http://localhost:9999"}, code_verifier=flow["code_verifier"]
-    ).json()
-    assert wrong_redirect["error_codes"] == [50011]
-    assert "access_token" in emulator.token_request(**base, code_verifier=flow["code_verifier"]).json()
-    replay = emulator.token_request(**base, code_verifier=flow["code_verifier"]).json()
-    assert replay["error_codes"] == [54005]
+    """A wrong verifier or redirect URI fails and burns the code: the right one cannot follow."""
+
+    def attempt(**changes: str) -> dict:
+        flow = cli_app.initiate_auth_code_flow([PROXY], redirect_uri="http://localhost:8400")
+        base = {
+            "grant_type": "authorization_code",
+            "client_id": AZURE_CLI,
+            "code": _browser_sign_in(emulator, flow["auth_uri"], "alice")["code"],
+            "redirect_uri": "http://localhost:8400",
+            "scope": PROXY,
+            "code_verifier": flow["code_verifier"],
+        }
+        first = emulator.token_request(**{**base, **changes}).json()
+        return {"first": first, "again": emulator.token_request(**base).json()}
+
+    wrong_verifier = attempt(code_verifier="x" * 43)
+    assert wrong_verifier["first"]["error_codes"] == [501481]
+    assert wrong_verifier["again"]["error_codes"] == [54005]
+    wrong_redirect = attempt(redirect_uri="http://localhost:9999")
+    assert wrong_redirect["first"]["error_codes"] == [50011]
+    assert wrong_redirect["again"]["error_codes"] == [54005]
+    good = attempt()
+    assert "access_token" in good["first"]
+    assert good["again"]["error_codes"] == [54005]
 
 
 def test_sign_in_page_errors(cli_app, emulator) -> None:

@@ -1,0 +1,220 @@
+"""The attack battery: each class of attack an outside run found against the local sign-in, replayed
+against the real emulator process so no later change can reopen it.
+
+Classes: redirect URIs (what Python and browsers read differently, what is not registered), PKCE
+(downgrades, short challenges, retries), the device code flow (re-approval, guessing, flooding),
+forged and oddly shaped tokens at the emulator's own trust points (on-behalf-of, federated
+credentials, the token inspector), and the admin API's bodies. Every request must end in a 4xx
+(or the page Entra shows), never a 500, and never hand a code to a host nobody registered.
+"""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import json
+import re
+import subprocess
+from urllib.parse import parse_qs, urlencode, urlsplit
+
+import pytest
+
+from emulator import redirect_uris
+from emulator.redirect_uris import RedirectUri
+from tests.emulator_process import AZURE_CLI, EmulatorProcess
+
+PROXY = "api://obo-proxy/access_as_user"
+LISTENER = "http://localhost:8400"
+
+# -- redirect URIs -----------------------------------------------------------------------------
+
+# Each of these must never receive a code: not registered, or read differently by a browser.
+FOREIGN_REDIRECTS = {
+    "backslash userinfo (browsers: evil.example)": "https://evil.example:18443\\@localhost/",
+    "backslash before @, http": "http://evil.example\\@localhost:8400",
+    "userinfo": "http://user@localhost:8400",
+    "localhost as userinfo": "http://localhost:8400@evil.example",
+    "fragment": "http://localhost:8400/#frag",
+    "port 65536": "http://localhost:65536",
+    "port 0": "http://localhost:0",
+    "empty port": "http://localhost:/",
+    "signed port": "http://localhost:+8400",
+    "foreign https host": "https://evil.example",
+    "foreign host on the listener's port": "http://evil.example:8400",
+    "suffix of localhost": "http://localhost.evil.example:8400",
+    "percent-encoded loopback": "http://127%2e0%2e0%2e1:8400",
+    "IPv6 loopback (not registered; Entra does not support it)": "http://[::1]:8400",
+    "backslashes for slashes": "http:\\\\evil.example\\",
+    "scheme-relative": "//evil.example/",
+    "javascript": "javascript:alert(document.domain)",
+    "tab inside": "http://local\thost:8400",
+    "space inside": "http://localhost:8400/ x",
+    "another path": "http://localhost:8400/elsewhere",
+    "https on loopback (registered as http)": "https://localhost:8400",
+    "data": "data:text/html,<script>alert(1)</script>",
+    "non-ASCII host": "http://lоcalhost:8400",  # Cyrillic o
+    "over 256 characters": "http://localhost:8400/" + "a" * 300,
+}
+REGISTERED_REDIRECTS = (
+    "http://localhost:8400",
+    "http://localhost:1/",
+    "http://localhost",
+    "HTTP://LOCALHOST:8400",
+    "https://login.microsoftonline.com/common/oauth2/nativeclient",
+)
+
+
+def _authorize(emulator: EmulatorProcess, **params: str) -> str:
+    query = {"client_id": AZURE_CLI, "response_type": "code", "scope": PROXY, "redirect_uri": LISTENER, **params}
+    return f"{emulator.authority}/oauth2/v2.0/authorize?{urlencode(query)}"
+
+
+def _sign_in(emulator: EmulatorProcess, url: str, user: str = "alice"):
+    login = emulator.user(user)
+    return emulator.session.post(
+        url, data={"username": login["userPrincipalName"], "password": login["password"]}, allow_redirects=False
+    )
+
+
+def _whatwg_hosts(uris: list[str]) -> list[str | None]:
+    """How a browser reads each URI's host: Node's URL class implements the WHATWG URL standard."""
+    script = (
+        "const uris = JSON.parse(require('fs').readFileSync(0, 'utf8'));"
+        "console.log(JSON.stringify(uris.map(u => { try { return new URL(u).host } catch { return null } })))"
+    )
+    result = subprocess.run(["node", "-e", script], input=json.dumps(uris), capture_output=True, text=True, check=True)
+    return json.loads(result.stdout)
+
+
+@pytest.mark.parametrize("name", FOREIGN_REDIRECTS)
+def test_a_foreign_redirect_uri_never_gets_a_code(emulator: EmulatorProcess, name: str) -> None:
+    uri = FOREIGN_REDIRECTS[name]
+    for response_type, mode in (("code", "query"), ("code", "form_post"), ("token", "form_post")):
+        url = _authorize(emulator, redirect_uri=uri, response_type=response_type, response_mode=mode)
+        for response in (emulator.session.get(url, allow_redirects=False), _sign_in(emulator, url)):
+            assert response.status_code == 400, (name, response.status_code)
+            assert "location" not in response.headers
+            assert "AADSTS50011" in response.text
+            assert "action=" not in response.text
+            assert "code=" not in response.text
+
+
+def test_the_registered_loopback_listener_gets_its_code_on_any_port(emulator: EmulatorProcess) -> None:
+    for uri in REGISTERED_REDIRECTS:
+        response = _sign_in(emulator, _authorize(emulator, redirect_uri=uri))
+        assert response.status_code == 302, (uri, response.text)
+        assert response.headers["location"].lower().startswith(uri.lower().rstrip("/")), uri
+        assert "code" in parse_qs(urlsplit(response.headers["location"]).query)
+
+
+def test_the_form_post_target_is_the_uri_browsers_read(emulator: EmulatorProcess) -> None:
+    """The action attribute is rebuilt from the parsed URI; a browser resolves it to the same host."""
+    pages = [
+        _sign_in(emulator, _authorize(emulator, redirect_uri=u, response_mode="form_post"))
+        for u in REGISTERED_REDIRECTS
+    ]
+    actions = [re.search(r'action="([^"]+)"', page.text).group(1) for page in pages]  # type: ignore[union-attr]
+    assert [urlsplit(a).netloc for a in actions] == _whatwg_hosts(actions)
+
+
+def test_python_and_browsers_disagree_on_the_refused_uris() -> None:
+    """Why parsing alone cannot be trusted: the classic case reads as two different hosts."""
+    uri = FOREIGN_REDIRECTS["backslash userinfo (browsers: evil.example)"]
+    assert urlsplit(uri).hostname == "localhost"
+    assert _whatwg_hosts([uri]) == ["evil.example:18443"]
+
+
+def test_redirect_matching_rules() -> None:
+    """Exact for web and SPA URIs; any port only for a public client's http loopback URI."""
+    web = (RedirectUri("web", "https://app.contoso.example/signin"), RedirectUri("web", "http://localhost:7071/cb"))
+    public = (RedirectUri("publicClient", "http://127.0.0.1/cb"),)
+    assert redirect_uris.match("https://app.contoso.example/signin", web) is not None
+    for refused in (
+        "https://app.contoso.example/signin/",
+        "https://app.contoso.example/SIGNIN",
+        "https://app.contoso.example:444/signin",
+        "https://app.contoso.example/signin?x=1",
+        "http://localhost:7072/cb",  # a web app's loopback URI keeps its port
+    ):
+        assert redirect_uris.match(refused, web) is None, refused
+    assert redirect_uris.match("http://127.0.0.1:50123/cb", public) is not None
+    assert redirect_uris.match("http://localhost:50123/cb", public) is None  # no cross-matching of hosts
+    assert redirect_uris.match("http://127.0.0.1:50123/other", public) is None
+
+
+def test_state_and_nonce_are_capped(emulator: EmulatorProcess) -> None:
+    for name in ("state", "nonce"):
+        response = emulator.session.get(_authorize(emulator, **{name: "s" * 1801}), allow_redirects=False)
+        assert response.status_code == 400
+        assert "AADSTS90015" in response.text
+        assert "location" not in response.headers
+        assert emulator.session.get(_authorize(emulator, **{name: "s" * 1800})).status_code == 200
+
+
+# -- PKCE --------------------------------------------------------------------------------------
+
+VERIFIER = "v" * 43
+S256 = base64.urlsafe_b64encode(hashlib.sha256(VERIFIER.encode()).digest()).rstrip(b"=").decode()
+
+
+def _redirect_error(response) -> str:
+    assert response.status_code == 302, response.text
+    return parse_qs(urlsplit(response.headers["location"]).query).get("error_description", [""])[0]
+
+
+@pytest.mark.parametrize(
+    ("method", "challenge", "code"),
+    [
+        ("s256", S256, "AADSTS50149"),  # case matters: not a downgrade to plain
+        ("S512", S256, "AADSTS50149"),
+        ("", S256, "AADSTS50149"),
+        ("S256 ", S256, "AADSTS50149"),
+        ("S256", "x", "AADSTS501491"),  # one character
+        ("S256", S256 + "A", "AADSTS501491"),
+        ("S256", S256[:-1] + "=", "AADSTS501491"),
+        ("plain", "short", "AADSTS501491"),
+        ("plain", "p" * 129, "AADSTS501491"),
+        ("plain", "p" * 42 + "!", "AADSTS501491"),
+    ],
+)
+def test_pkce_methods_and_challenge_shapes(emulator: EmulatorProcess, method: str, challenge: str, code: str) -> None:
+    url = _authorize(emulator, code_challenge=challenge, code_challenge_method=method)
+    assert code in _redirect_error(emulator.session.get(url, allow_redirects=False))
+    assert code in _redirect_error(_sign_in(emulator, url))
+
+
+def _code(emulator: EmulatorProcess, **pkce: str) -> str:
+    response = _sign_in(emulator, _authorize(emulator, **pkce))
+    assert response.status_code == 302, response.text
+    return parse_qs(urlsplit(response.headers["location"]).query)["code"][0]
+
+
+def _redeem(emulator: EmulatorProcess, code: str, **extra: str) -> dict:
+    form = {"grant_type": "authorization_code", "client_id": AZURE_CLI, "code": code, "redirect_uri": LISTENER}
+    return emulator.token_request(**form, scope=PROXY, **extra).json()
+
+
+@pytest.mark.parametrize(
+    "wrong",
+    [
+        {},  # no verifier at all
+        {"code_verifier": ""},
+        {"code_verifier": "v" * 42},  # one short of RFC 7636's minimum
+        {"code_verifier": "v" * 129},
+        {"code_verifier": "w" * 43},
+        {"code_verifier": S256},  # the challenge itself: S256 is not plain
+        {"code_verifier": "vérifier" * 6},
+    ],
+)
+def test_a_failed_redemption_burns_the_code(emulator: EmulatorProcess, wrong: dict) -> None:
+    code = _code(emulator, code_challenge=S256, code_challenge_method="S256")
+    assert _redeem(emulator, code, **wrong)["error_codes"] == [501481]
+    assert _redeem(emulator, code, code_verifier=VERIFIER)["error_codes"] == [54005]
+
+
+def test_plain_pkce_and_no_pkce_still_work(emulator: EmulatorProcess) -> None:
+    plain = "p" * 43
+    assert "access_token" in _redeem(emulator, _code(emulator, code_challenge=plain), code_verifier=plain)
+    s256 = _code(emulator, code_challenge=S256, code_challenge_method="S256")
+    assert "access_token" in _redeem(emulator, s256, code_verifier=VERIFIER)
+    assert "access_token" in _redeem(emulator, _code(emulator))
