@@ -2,19 +2,38 @@
 
     python infra/package.py dist/app.zip
 
-The same rules as Core Tools' ``func azure functionapp publish``: each .funcignore line is a
-glob matched against top-level names and paths. Remote build installs requirements.txt.
+The same rules as Core Tools' ``func azure functionapp publish`` and azd's packager, which both read
+.funcignore with .gitignore's rules: a pattern without a slash matches a file or folder name at any
+depth, one with a slash matches the path from the project root. Remote build installs
+requirements.txt. A few names never ship whatever .funcignore says: azd's environments (``.azure/``,
+which holds the generated webhook secret), virtual environments such as azd's ``<name>_env``, local
+settings, ``.env`` files and private keys.
 """
 
 from __future__ import annotations
 
 import fnmatch
+import os
 import sys
 import zipfile
-from pathlib import Path
+from pathlib import Path, PurePosixPath
 
 ROOT = Path(__file__).resolve().parents[1]
-ALWAYS_EXCLUDED = {".git", "dist", "__pycache__"}
+ALWAYS_EXCLUDED = [
+    ".git",
+    "dist",
+    "__pycache__",
+    "*.pyc",
+    ".azure",
+    "*_env",
+    ".venv*",
+    "local.settings.json",
+    ".env",
+    ".env.*",
+    "*.pem",
+    "*.key",
+    "*.pfx",
+]
 
 
 def ignored_patterns(root: Path) -> list[str]:
@@ -22,17 +41,29 @@ def ignored_patterns(root: Path) -> list[str]:
     return [line.strip().rstrip("/") for line in lines if line.strip() and not line.startswith("#")]
 
 
-def included(relative: Path, patterns: list[str]) -> bool:
-    parts = relative.parts
-    if any(part in ALWAYS_EXCLUDED or part.endswith(".pyc") for part in parts):
-        return False
-    return not any(fnmatch.fnmatch(parts[0], p) or fnmatch.fnmatch(relative.as_posix(), p) for p in patterns)
+def _matches(relative: PurePosixPath, pattern: str) -> bool:
+    if "/" in pattern.strip("/"):
+        return fnmatch.fnmatch(relative.as_posix(), pattern.strip("/"))
+    return any(fnmatch.fnmatch(part, pattern) for part in relative.parts)
+
+
+def included(relative: Path | PurePosixPath, patterns: list[str]) -> bool:
+    path = PurePosixPath(relative.as_posix())
+    return not any(_matches(path, p) for p in [*ALWAYS_EXCLUDED, *patterns])
+
+
+def files(root: Path, patterns: list[str]) -> list[PurePosixPath]:
+    """Every file to ship, sorted; excluded folders are not walked into (.venv, node_modules)."""
+    kept: list[PurePosixPath] = []
+    for folder, dirs, names in os.walk(root):
+        here = PurePosixPath(Path(folder).relative_to(root).as_posix())
+        dirs[:] = [d for d in dirs if included(here / d, patterns)]
+        kept.extend(here / n for n in names if included(here / n, patterns))
+    return sorted(kept)
 
 
 def package(root: Path, target: Path) -> list[str]:
-    patterns = ignored_patterns(root)
-    names = sorted(p.relative_to(root) for p in root.rglob("*") if p.is_file())
-    kept = [n for n in names if included(n, patterns)]
+    kept = files(root, ignored_patterns(root))
     target.parent.mkdir(parents=True, exist_ok=True)
     with zipfile.ZipFile(target, "w", zipfile.ZIP_DEFLATED) as archive:
         for name in kept:
@@ -41,5 +72,5 @@ def package(root: Path, target: Path) -> list[str]:
 
 
 if __name__ == "__main__":
-    files = package(ROOT, Path(sys.argv[1] if len(sys.argv) > 1 else "dist/app.zip"))
-    print(f"{len(files)} files")
+    shipped = package(ROOT, Path(sys.argv[1] if len(sys.argv) > 1 else "dist/app.zip"))
+    print(f"{len(shipped)} files")

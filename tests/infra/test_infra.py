@@ -261,6 +261,45 @@ def test_package_leaves_out_dev_tools_and_local_secrets(tmp_path) -> None:
         assert "function_app.py" in archive.namelist()
 
 
+def test_package_leaves_out_azd_environments_venvs_and_local_secrets(tmp_path) -> None:
+    """A working tree after `azd up` and a local run: none of what it leaves behind may ship."""
+    from infra.package import package
+
+    tree = tmp_path / "tree"
+    shipped = {
+        "function_app.py": "",
+        "host.json": "{}",
+        "requirements.txt": "",
+        "auth/__init__.py": "",
+        "notification_api/routes.py": "",
+    }
+    local = {
+        ".azure/notify1/.env": 'WEBHOOK_SECRET="generated"',  # azd's environment
+        ".azure/notify1/config.json": '{"infra": {"parameters": {"webhookSecret": "generated"}}}',
+        ".azure/config.json": "{}",
+        "functions-s2s-auth_env/lib/python3.12/site-packages/x.py": "",  # azd's packaging venv
+        "notification_api/.venv/bin/python": "",
+        ".env": "SECRET=1",
+        ".env.local": "SECRET=1",
+        "local.settings.json": '{"Values": {}}',
+        "obo_proxy/local.settings.json": '{"Values": {}}',
+        "certs/server.pem": "-----BEGIN PRIVATE KEY-----",
+        "auth/signing.key": "key",
+        "auth/__pycache__/x.cpython-312.pyc": "",
+    }
+    for name, text in {**shipped, **local}.items():
+        (tree / name).parent.mkdir(parents=True, exist_ok=True)
+        (tree / name).write_text(text)
+    (tree / ".funcignore").write_text((ROOT / ".funcignore").read_text())
+    files = set(package(tree, tmp_path / "app.zip"))
+    assert files == {*shipped, ".funcignore"}
+    with zipfile.ZipFile(tmp_path / "app.zip") as archive:
+        assert set(archive.namelist()) == files
+    # azd reads .funcignore instead of its own defaults (.azure, <name>_env): the file must say it.
+    patterns = (ROOT / ".funcignore").read_text().splitlines()
+    assert {".azure", "*_env", "local.settings.json", ".env"} <= set(patterns)
+
+
 def test_local_fixtures_never_reach_a_template() -> None:
     """directory.json holds local passwords and a local secret value: every load picks a safe part."""
     loads = re.findall(r"loadJsonContent\('([^']+)'(?:,\s*'([^']*)')?\)", "".join(p.read_text() for p in BICEP_FILES))
