@@ -8,6 +8,8 @@ from dataclasses import dataclass
 
 from appsettings import SettingError, is_loopback, names, optional, required, running_in_azure, url
 
+from .key_cache import COOLDOWN_SECONDS, REFRESH_SECONDS
+
 PUBLIC_CLOUD = "https://login.microsoftonline.com"
 
 
@@ -16,15 +18,32 @@ class AuthSettings:
     tenant_id: str
     authority_host: str
     audiences: tuple[str, ...]
+    # The signing-key cache (key_cache.py): at most one unknown-kid refresh per cooldown per tenant,
+    # and a periodic refresh. Defaults are Microsoft's guidance: 5 minutes and 1 hour.
+    key_cooldown_seconds: int = COOLDOWN_SECONDS
+    key_refresh_seconds: int = REFRESH_SECONDS
 
     @classmethod
     def from_env(cls, audiences_setting: str) -> AuthSettings:
-        """``AZURE_TENANT_ID``, ``AZURE_AUTHORITY_HOST`` and the comma list in ``audiences_setting``."""
+        """``AZURE_TENANT_ID``, ``AZURE_AUTHORITY_HOST``, the comma list in ``audiences_setting``, and
+        ``TOKEN_KEYS_COOLDOWN_SECONDS`` / ``TOKEN_KEYS_REFRESH_SECONDS``."""
         return cls(
             tenant_id=required("AZURE_TENANT_ID"),
             authority_host=url("AZURE_AUTHORITY_HOST", default=PUBLIC_CLOUD),
             audiences=names(audiences_setting),
+            key_cooldown_seconds=_seconds("TOKEN_KEYS_COOLDOWN_SECONDS", COOLDOWN_SECONDS),
+            key_refresh_seconds=_seconds("TOKEN_KEYS_REFRESH_SECONDS", REFRESH_SECONDS),
         )
+
+
+def _seconds(name: str, default: int) -> int:
+    """A whole number of seconds, 1 to a day; absent means ``default``."""
+    value = optional(name)
+    if not value:
+        return default
+    if not (value.isascii() and value.isdigit()) or not 1 <= int(value) <= 86400:
+        raise SettingError(name, f"must be a whole number of seconds from 1 to 86400, not {value!r}")
+    return int(value)
 
 
 def check_environment() -> None:

@@ -12,7 +12,9 @@ tests/auth/test_validation_properties.py shows it with hypothesis.
 
 Validated tokens are cached by their SHA-256 until they expire, because callers reuse a token
 for an hour (managed identity tokens for a day) and PyJWT's decode costs ~7x the RSA check.
-The cache empties whenever the key set is fetched again.
+The cache empties whenever the tenant's published keys change, and is not consulted while a
+periodic key refresh is due, so a token signed by a key no longer published stops validating
+within one refresh period (key_cache.py says when keys are fetched).
 """
 
 from __future__ import annotations
@@ -27,9 +29,9 @@ from collections.abc import Callable, Mapping
 from typing import Any
 
 import jwt
-import requests
 
-from .errors import KeysUnavailable, TokenError
+from .errors import TokenError
+from .key_cache import SigningKey, SigningKeyCache
 from .principal import Principal
 from .settings import AuthSettings
 
@@ -37,8 +39,6 @@ log = logging.getLogger(__name__)
 
 MAX_TOKEN_LENGTH = 16 * 1024  # Entra tokens are 1-3 KiB; refuse anything huge before parsing it
 CLOCK_SKEW = 60  # seconds of leeway on exp and nbf
-KEY_SET_LIFETIME = 6 * 3600  # Entra rotates signing keys rarely and announces them weeks ahead
-UNKNOWN_KID_COOLDOWN = 300  # at most one refetch per 5 min, however many unknown kids arrive
 CACHE_SIZE = 10_000
 
 # The claims we read, with the JSON type Entra gives them. PyJWT checks only what it uses (it
@@ -62,30 +62,23 @@ _PYJWT_REASONS = [  # most specific first: PyJWT's exceptions form a hierarchy
 ]
 
 
-class _TenantKeys(jwt.PyJWKClient):
-    """PyJWKClient that tells us when it fetches, so cached validations of old keys can go."""
-
-    def __init__(self, uri: str, on_fetch: Callable[[], None]) -> None:
-        super().__init__(
-            uri, cache_keys=False, lifespan=KEY_SET_LIFETIME, timeout=5, cooldown_duration=UNKNOWN_KID_COOLDOWN
-        )
-        self._on_fetch = on_fetch
-
-    def fetch_data(self) -> Any:  # the key set's JSON, typed as PyJWKClient types it
-        data = super().fetch_data()
-        self._on_fetch()
-        return data
-
-
 class TokenValidator:
-    def __init__(self, settings: AuthSettings, *, cache_size: int = CACHE_SIZE) -> None:
+    def __init__(
+        self, settings: AuthSettings, *, cache_size: int = CACHE_SIZE, clock: Callable[[], float] = time.monotonic
+    ) -> None:
+        """``clock`` times the key cache's cooldown and refresh (tests pass a fake one)."""
         self.settings = settings
         self.issuers = {
             "1.0": f"https://sts.windows.net/{settings.tenant_id}/",
             "2.0": f"{settings.authority_host}/{settings.tenant_id}/v2.0",
         }
-        self._keys: _TenantKeys | None = None
-        self._keys_lock = threading.Lock()
+        self.keys = SigningKeyCache(
+            settings.authority_host,
+            cooldown=settings.key_cooldown_seconds,
+            refresh=settings.key_refresh_seconds,
+            on_change=self._forget_all,
+            clock=clock,
+        )
         self._cache: OrderedDict[bytes, Principal] = OrderedDict()
         self._cache_expiry: dict[bytes, int] = {}
         self._cache_lock = threading.Lock()
@@ -100,7 +93,7 @@ class TokenValidator:
         if not token.isascii():  # a JWT is base64url and dots; this also keeps encode() below safe
             raise TokenError("malformed token", "non-ASCII characters in the token")
         digest = hashlib.sha256(token.encode()).digest()
-        cached = self._cached(digest)
+        cached = None if self.keys.refresh_due() else self._cached(digest)
         if cached is not None:
             return cached
         claims = self._decode(token)
@@ -111,7 +104,7 @@ class TokenValidator:
     def cached(self, token: str) -> Principal | None:
         """The caller for a token validated before and not yet expired: no I/O, no signature check.
         None means ``validate`` must do the work (which may fetch the tenant's keys)."""
-        if len(token) > MAX_TOKEN_LENGTH or not token.isascii():
+        if len(token) > MAX_TOKEN_LENGTH or not token.isascii() or self.keys.refresh_due():
             return None
         return self._cached(hashlib.sha256(token.encode()).digest())
 
@@ -127,7 +120,7 @@ class TokenValidator:
         kid = header.get("kid")
         if not isinstance(kid, str) or not kid:
             raise TokenError("token has no key id")
-        key = self._signing_key(kid).key
+        key = self._signing_key(kid).key.key
         try:
             claims = jwt.decode(
                 token,
@@ -149,31 +142,10 @@ class TokenValidator:
             raise TokenError("token is from another tenant", f"tid {claims['tid']!r}")
         return claims
 
-    def _signing_key(self, kid: str) -> jwt.PyJWK:
-        try:
-            return self._key_client().get_signing_key(kid)
-        except (jwt.PyJWKClientConnectionError, jwt.PyJWKSetError) as exc:
-            raise KeysUnavailable(f"cannot fetch the tenant's signing keys: {exc}") from None
-        except jwt.PyJWKClientError as exc:
-            raise TokenError("signing key not found", f"kid {kid[:64]!r}: {exc}") from None
-
-    def _key_client(self) -> _TenantKeys:
-        """The JWKS URI comes from the tenant's OpenID metadata, fetched once."""
-        with self._keys_lock:
-            if self._keys is None:
-                url = f"{self.issuers['2.0']}/.well-known/openid-configuration"
-                try:
-                    response = requests.get(url, timeout=5)
-                    response.raise_for_status()
-                    metadata = response.json()
-                except (requests.RequestException, ValueError) as exc:
-                    raise KeysUnavailable(f"cannot read {url}: {exc}") from None
-                if not isinstance(metadata, dict) or not isinstance(metadata.get("jwks_uri"), str):
-                    raise KeysUnavailable(f"{url} is not OpenID metadata with a jwks_uri")
-                if metadata.get("issuer") != self.issuers["2.0"]:
-                    raise KeysUnavailable(f"{url} names issuer {metadata.get('issuer')!r}, not {self.issuers['2.0']!r}")
-                self._keys = _TenantKeys(metadata["jwks_uri"], self._forget_all)
-            return self._keys
+    def _signing_key(self, kid: str) -> SigningKey:
+        """The published key ``kid``: ``TokenError`` if the tenant does not publish it, ``KeysUnavailable``
+        if its keys cannot be read at all."""
+        return self.keys.key(self.settings.tenant_id, kid)
 
     # -- cache ---------------------------------------------------------------------------------
 
@@ -196,11 +168,11 @@ class TokenValidator:
                 oldest, _ = self._cache.popitem(last=False)
                 del self._cache_expiry[oldest]
 
-    def _forget_all(self) -> None:
+    def _forget_all(self, tenant_id: str) -> None:
         with self._cache_lock:
             self._cache.clear()
             self._cache_expiry.clear()
-        log.info("signing keys fetched; validated-token cache emptied")
+        log.info("signing keys of tenant %s changed; validated-token cache emptied", tenant_id)
 
 
 def _check_claim_types(claims: Mapping[str, object]) -> None:

@@ -65,6 +65,7 @@ def test_a_missing_setting_stops_the_host_at_start_naming_it(apps: str, setting:
         ("obo_proxy", "AZURE_AUTHORITY_HOST", "login.microsoftonline.com", "is not an absolute http(s) URL"),
         ("caller_app", "KEY_VAULT_VERIFY_CHALLENGE_RESOURCE", "no", "must be true or false"),
         ("notification_api", "NOTIFICATION_API_AUDIENCES", " , ", "lists no values"),
+        ("obo_proxy", "TOKEN_KEYS_COOLDOWN_SECONDS", "5m", "must be a whole number of seconds"),
     ],
 )
 def test_a_malformed_setting_stops_the_host_at_start_naming_it(
