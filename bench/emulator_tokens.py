@@ -2,7 +2,7 @@
 
 Starts its own emulator (``--msi-cache off``, so every managed identity request signs a token),
 then runs C concurrent clients, each a separate process with its own keep-alive HTTPS session,
-for a fixed time per scenario. Prints a Markdown table for the README.
+for a fixed time per scenario. Prints a Markdown table for docs/benchmarks.md.
 
     python bench/emulator_tokens.py [--seconds 5] [--clients 1 4 8]
 """

@@ -128,7 +128,7 @@ def _check_uri_forms(name: str, app: Mapping) -> None:
         _fail(name, f"appId {app.get('appId')!r} is not a GUID")
     for uri in app.get("identifierUris", []):
         # Graph refuses other forms; https:// URIs must also use a verified domain of the tenant
-        # (not checkable offline), and tenant policy may demand api://<appId> (README, Deploy to Azure).
+        # (not checkable offline), and tenant policy may demand api://<appId> (docs/deploy.md).
         if not isinstance(uri, str) or not _URI_FORM.match(uri):
             _fail(name, f"App ID URI {uri!r} is not of an accepted form (api://... or https://...)")
 

@@ -1,4 +1,4 @@
-"""The tenant the emulator serves, read from ``directory.json`` (its shape: README, "The emulator").
+"""The tenant the emulator serves, read from ``directory.json`` (its shape: docs/emulator.md).
 
 Everything the token endpoint decides comes from here: which resource an identifier names,
 which roles a principal holds, whether a client has consent, whether assignment is required.

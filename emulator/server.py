@@ -57,7 +57,7 @@ def write_env(state_dir: Path, values: dict[str, str]) -> Path:
 
 
 def env_values(config: Config, tenant_id: str, bundle: Path) -> dict[str, str]:
-    # REQUESTS_CA_BUNDLE reaches requests/azure-core/MSAL; SSL_CERT_FILE reaches PyJWT (README, "The emulator").
+    # REQUESTS_CA_BUNDLE reaches requests/azure-core/MSAL; SSL_CERT_FILE reaches PyJWT (docs/emulator.md).
     return {
         "AZURE_TENANT_ID": tenant_id,
         "AZURE_AUTHORITY_HOST": config.origin,

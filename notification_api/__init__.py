@@ -1,4 +1,4 @@
-"""Notification API blueprint: the role-protected API (README, "The notification API") and the health probe.
+"""Notification API blueprint: the role-protected API (docs/notification-api.md) and the health probe.
 
 Each handler: authorize (the decorator), parse, call the store, map the result. Who sees what:
 app callers holding the role see every notification; users (delegated tokens) see only the

@@ -2,7 +2,7 @@
 
 The proxy has no permissions of its own. A request carries the user's token for the proxy
 (scope ``access_as_user``); the proxy exchanges it for the user's token to the API; the API then
-decides with the *user's* roles. Walk through one request in README "On-behalf-of".
+decides with the *user's* roles. One request, step by step: docs/on-behalf-of.md.
 """
 
 from __future__ import annotations

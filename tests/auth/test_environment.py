@@ -1,4 +1,4 @@
-"""The production guard and the debug switch (README, "Security notes")."""
+"""The production guard and the debug switch (docs/security.md)."""
 
 from __future__ import annotations
 

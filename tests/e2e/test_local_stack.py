@@ -108,8 +108,8 @@ def test_exec_without_a_stack_says_how_to_start_one(tmp_path) -> None:
     assert "make run" in result.stderr
 
 
-def test_every_file_in_the_state_folder_is_in_the_readme(managed: Stack) -> None:
-    table = (ROOT / "README.md").read_text().split("| file | what it is |", 1)[1].split("\n\n", 1)[0]
+def test_every_file_in_the_state_folder_is_documented(managed: Stack) -> None:
+    table = (ROOT / "docs" / "emulator.md").read_text().split("| file | what it is |", 1)[1].split("\n\n", 1)[0]
     documented = set(re.findall(r"`([^`]+)`", "\n".join(row.split("|")[1] for row in table.splitlines()[2:])))
     written = {path.name for path in managed.emulator.state_dir.iterdir()}
     assert written - documented == set()
