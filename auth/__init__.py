@@ -6,7 +6,7 @@ is calling), ``guards.py`` (may they call this route?). What a refused client se
 Calling other services (credentials, the bearer client) is the other direction: ``outbound/``.
 """
 
-from .errors import KeysUnavailable, TokenError
+from .errors import KeysUnavailable, TenantNotAllowed, TokenError
 from .guards import Authorizer, AuthRequirement, anonymous, bearer_token, debug_only, principal_of
 from .principal import Principal, client_app_id
 from .settings import AuthSettings, check_environment, debug_endpoints_enabled
@@ -18,6 +18,7 @@ __all__ = [
     "Authorizer",
     "KeysUnavailable",
     "Principal",
+    "TenantNotAllowed",
     "TokenError",
     "TokenValidator",
     "anonymous",

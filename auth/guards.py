@@ -29,7 +29,7 @@ import azure.functions as func
 
 from web import problems
 
-from .errors import KeysUnavailable, TokenError
+from .errors import KeysUnavailable, TenantNotAllowed, TokenError
 from .principal import Principal
 from .settings import AuthSettings, debug_endpoints_enabled
 from .validation import TokenValidator
@@ -159,6 +159,9 @@ class Authorizer:
         except TokenError as exc:
             log.warning("401 %s: %s", route, exc.detail)  # the detail, never the token
             return problems.unauthorized(exc.reason)
+        except TenantNotAllowed as exc:
+            log.warning("403 %s: tenant %s is not served", route, exc.tenant_id)
+            return problems.tenant_not_served(exc.tenant_id)
         except KeysUnavailable as exc:
             log.error("503 %s: %s", route, exc)
             return problems.unavailable("The API cannot check tokens right now.")

@@ -1,4 +1,10 @@
-"""Who is calling, from a validated token's claims."""
+"""Who is calling, from a validated token's claims.
+
+A caller is its tenant and object id (``tid`` + ``oid``): the only pair Entra promises is unique
+and immutable. ``upn``, ``preferred_username``, ``email`` and ``unique_name`` can be changed by an
+admin or a user, and a freed name can be given to someone else, so they are for display only and
+never decide anything.
+"""
 
 from __future__ import annotations
 
@@ -34,7 +40,7 @@ class Principal:
     scopes: frozenset[str]
     is_app: bool
     name: str | None = None
-    username: str | None = None  # upn (v1) or preferred_username (v2)
+    username: str | None = None  # upn (v1) or preferred_username (v2): display only, never a key
 
     @classmethod
     def from_claims(cls, claims: Mapping[str, object]) -> Principal:
@@ -44,6 +50,10 @@ class Principal:
         if not isinstance(scp, str):
             raise TokenError("malformed scp claim", f"scp is {type(scp).__name__}, not a string")
         scopes = frozenset(scp.split())
+        if not roles and not scopes:
+            # Entra still issues tokens with neither to a client without a service principal in the
+            # tenant; Microsoft.Identity.Web refuses them too (IDW10201). Nothing here can be authorized.
+            raise TokenError("token has neither roles nor scp", "no roles and no scp: nothing to authorize")
         user_markers = claims.get("idtyp") == "user" or any(k in claims for k in _USER_MARKERS)
         if user_markers and not scopes:
             # A user's token always has scp; one without it is not what Entra issues to a client.

@@ -92,7 +92,7 @@ def inspect_token(state: State, token: str, permission_key: str) -> Inspection:
     result.signature = _signature(state, token, result.header)
     refusals = [] if result.signature.startswith("valid") else ["signature does not verify"]
     result.expiry, late = _expiry(result.claims, int(time.time()))
-    refusals += late + _issuer(state, result.claims)
+    refusals += late + _issuer(state, result.claims) + _caller(result.claims)
     chosen = next((p for p in permissions(state) if p.key == permission_key), None)
     if chosen is None:
         result.verdict, result.reasons = "not checked against a route", refusals
@@ -149,6 +149,16 @@ def _issuer(state: State, claims: dict) -> list[str]:
     if issuers.get(str(claims.get("ver"))) != claims.get("iss"):
         return [f"a v{claims.get('ver')} token must not carry the issuer {claims.get('iss')}"]
     return []
+
+
+def _caller(claims: dict) -> list[str]:
+    """Who the token is for: an object id, and roles or scopes (a token with neither authorizes nothing)."""
+    refusals = []
+    if not isinstance(claims.get("oid"), str) or not claims.get("oid"):
+        refusals.append("no oid claim: APIs decide on the caller's object id")
+    if not claims.get("roles") and not str(claims.get("scp") or "").split():
+        refusals.append("neither roles nor scp: the token authorizes nothing (APIs answer 401)")
+    return refusals
 
 
 def _audience(state: State, chosen: Permission, claims: dict) -> list[str]:

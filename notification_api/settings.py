@@ -13,7 +13,7 @@ STORAGE_URI = "NotificationStorage__tableServiceUri"
 
 @dataclass(frozen=True)
 class ApiSettings:
-    auth: AuthSettings  # tenant, authority and NOTIFICATION_API_AUDIENCES
+    auth: AuthSettings  # tenants served, authority and NOTIFICATION_API_AUDIENCES
     storage_connection_string: str  # locally Azurite's; "" in Azure
     table_service_uri: str  # in Azure: identity-based, no keys; "" when a connection string is set
     client_id: str | None  # AZURE_CLIENT_ID: a user-assigned identity for storage; None: system-assigned
@@ -25,7 +25,11 @@ class ApiSettings:
         if not connection and not uri:
             raise SettingError(f"{STORAGE} (or {STORAGE_URI})", "is not set")
         return cls(
-            auth=AuthSettings.from_env("NOTIFICATION_API_AUDIENCES"),
+            auth=AuthSettings.from_env(
+                "NOTIFICATION_API_AUDIENCES",
+                tenants_setting="NOTIFICATION_API_ALLOWED_TENANTS",
+                sign_in_audience_setting="NOTIFICATION_API_SIGN_IN_AUDIENCE",
+            ),
             storage_connection_string=connection,
             table_service_uri=uri,
             client_id=optional("AZURE_CLIENT_ID") or None,

@@ -10,7 +10,7 @@ from auth import AuthSettings
 
 @dataclass(frozen=True)
 class ProxySettings:
-    auth: AuthSettings  # tenant, authority and OBO_AUDIENCES: the tokens the proxy accepts
+    auth: AuthSettings  # OBO_ALLOWED_TENANTS (absent: the home tenant), authority and OBO_AUDIENCES
     client_id: str  # OBO_CLIENT_ID: the proxy's app registration, which does the exchange
     api_url: str  # NOTIFICATION_API_URL
     api_scope: str  # NOTIFICATION_API_SCOPE
@@ -29,7 +29,7 @@ class ProxySettings:
                 "is not set (a user-assigned identity the app registration trusts; OBO_CLIENT_SECRET is the fallback)",
             )
         return cls(
-            auth=AuthSettings.from_env("OBO_AUDIENCES"),
+            auth=AuthSettings.from_env("OBO_AUDIENCES", tenants_setting="OBO_ALLOWED_TENANTS"),
             client_id=required("OBO_CLIENT_ID"),
             api_url=url("NOTIFICATION_API_URL"),
             api_scope=required("NOTIFICATION_API_SCOPE"),

@@ -80,6 +80,18 @@ def forbidden(detail: str, missing: list[str], scopes: list[str]) -> func.HttpRe
     )
 
 
+def tenant_not_served(tenant_id: str) -> func.HttpResponse:
+    """403 for a token from a tenant off the allow-list. No challenge: no scope, and no other token
+    from that tenant, would change the answer; its roles were granted by that tenant's own admins."""
+    return problem(
+        403,
+        f"Tenant {tenant_id} is not a customer of this API: tokens from it are not accepted, whatever roles "
+        "they carry.",
+        title="Tenant not allowed",
+        tenant=tenant_id,
+    )
+
+
 def unavailable(detail: str, retry_after: int = 5) -> func.HttpResponse:
     return problem(503, detail, headers={"Retry-After": str(retry_after)})
 
@@ -123,7 +135,8 @@ def from_downstream(status: int | None, body: Mapping[str, object], *, service: 
 PROBLEM_SCHEMA = {
     "type": "object",
     "description": "RFC 9457 problem details. Extension members: `missing` (403: the role or scope lacking), "
-    "`errors` (400: one entry per bad field), `fix` (what to change), `consentUri`/`clientId`/`scopes` (consent).",
+    "`errors` (400: one entry per bad field), `fix` (what to change), `consentUri`/`clientId`/`scopes` (consent), "
+    "`tenant` (403: the tenant id this API does not serve).",
     "required": ["type", "title", "status", "detail"],
     "properties": {
         "type": {"type": "string"},
@@ -140,6 +153,7 @@ PROBLEM_SCHEMA = {
             },
         },
         "fix": {"type": "array", "items": {"type": "string"}},
+        "tenant": {"type": "string"},
     },
 }
 
@@ -148,7 +162,8 @@ DOCUMENTED = {
     401: 'No valid bearer token. `WWW-Authenticate` carries `error="invalid_token"` (a bare `Bearer` '
     "challenge when no token was sent).",
     403: "The token is valid but lacks the app role or the delegated scope and user role: see `missing` "
-    'and `WWW-Authenticate: Bearer error="insufficient_scope"`.',
+    'and `WWW-Authenticate: Bearer error="insufficient_scope"`. Or the token comes from a tenant this API '
+    "does not serve (`tenant` names it).",
     404: "No such resource, or one the caller may not see (never distinguished).",
     409: "A conflict reported by the API this route calls.",
     413: "The body is larger than 64 KiB.",

@@ -98,9 +98,14 @@ def test_user_needs_the_scope_and_the_role(api, factory) -> None:
     assert problem(call(api, factory.tenant_signed(role_as_scope)))["missing"] == ["scope Notifications.Create"]
 
 
-def test_a_token_with_neither_roles_nor_scp_gets_nothing(api, factory) -> None:
-    response = call(api, factory.tenant_signed(factory.app_claims(roles=None)))
-    assert response.status_code == 403
+def test_a_token_with_neither_roles_nor_scp_is_401_invalid_token(api, factory) -> None:
+    """A service-principal-less token: signed, for us, from our tenant, and authorizes nothing."""
+    empty: list[str] = []
+    for roles in (None, empty):
+        response = call(api, factory.tenant_signed(factory.app_claims(roles=roles)))
+        assert response.status_code == 401
+        assert 'error="invalid_token"' in response.headers["WWW-Authenticate"]
+        assert problem(response)["detail"] == "token has neither roles nor scp"
 
 
 def test_no_token_is_a_bare_bearer_challenge(api) -> None:

@@ -20,6 +20,10 @@ from tests.processes import ROOT
 
 Claims = dict[str, Any]
 DIRECTORY = json.loads((ROOT / "directory.json").read_text())
+# Two more tenants of the tests' own: a customer the API serves, and one it does not. Entra signs
+# every tenant's tokens with the same keys and publishes them under each tenant's key set URI.
+CUSTOMER = "0f4a6b2e-9c1d-4e8f-a7b3-5d2c8e1f9a60"
+NOT_A_CUSTOMER = "c9e1d7a4-3b5f-4a2c-8e6d-1f0b9a7c2e55"
 
 
 def b64(data: bytes | Claims) -> str:
@@ -44,10 +48,20 @@ class TokenFactory:
         self.tenant_key = rsa.generate_private_key(public_exponent=65537, key_size=2048)
         self.attacker_key = rsa.generate_private_key(public_exponent=65537, key_size=2048)
 
-    def jwks(self) -> dict[str, list[Claims]]:
-        """The tenant's published key set: the public half of the tenant key, under its ``kid``."""
+    def jwks(self, issuer: str | None = None) -> dict[str, list[Claims]]:
+        """A published key set: the public half of the tenant key, under its ``kid``, with the
+        ``issuer`` Entra's v2 key sets carry (often the ``{tenantid}`` template) when given."""
         key = jwt.algorithms.RSAAlgorithm.to_jwk(self.tenant_key.public_key(), as_dict=True)
-        return {"keys": [{**key, "kid": self.kid, "use": "sig", "alg": "RS256"}]}
+        entry = {**key, "kid": self.kid, "use": "sig", "alg": "RS256"}
+        return {"keys": [{**entry, "issuer": issuer} if issuer else entry]}
+
+    def issuer(self, tenant: str, version: str = "1.0") -> str:
+        """``tenant``'s issuer for tokens of ``version``: Entra's v1 or v2 template with it filled in."""
+        return f"https://sts.windows.net/{tenant}/" if version == "1.0" else self.v2_issuer.replace(self.tenant, tenant)
+
+    def in_tenant(self, claims: Claims, tenant: str) -> Claims:
+        """The same token as issued by ``tenant``: its ``iss`` (of the token's version) and ``tid``."""
+        return {**claims, "iss": self.issuer(tenant, claims["ver"]), "tid": tenant}
 
     # -- claims --------------------------------------------------------------------------------
 

@@ -120,7 +120,7 @@ def test_user_needs_the_role_not_only_the_scope(as_) -> None:
     assert as_("carol").create(recipient()).status_code == 201  # the role through her group
 
 
-def test_a_token_without_roles_or_scopes_gets_nothing(as_, stack: Stack) -> None:
+def test_a_token_without_roles_or_scopes_is_401(as_, stack: Stack) -> None:
     now = int(time.time())
     identity = stack.emulator.identity("obo-proxy-identity")
     token = stack.emulator.mint(
@@ -136,7 +136,8 @@ def test_a_token_without_roles_or_scopes_gets_nothing(as_, stack: Stack) -> None
             "exp": now + 600,
         }
     )
-    assert problem(Caller(stack.base_url, token)("GET", "/notifications"), 403)
+    refused = problem(Caller(stack.base_url, token)("GET", "/notifications"), 401)
+    assert refused["detail"] == "token has neither roles nor scp"
 
 
 # -- input -------------------------------------------------------------------------------------

@@ -53,7 +53,9 @@ def test_users_need_scope_and_role_and_app_tokens_cannot_act_as_users(emulator: 
     assert "missing scope Notifications.Create" in page
     assert "missing user role" not in page
     app = ManagedIdentityCredential().get_token("api://obo-proxy/.default").token
-    assert "this permission is for users only" in inspect(emulator, app, "obo-proxy||access_as_user")
+    assert "neither roles nor scp" in inspect(emulator, app, "obo-proxy||access_as_user")  # no role there: 401
+    with_a_role = emulator.mint({**jwt.decode(app, options={"verify_signature": False}), "roles": ["some.role"]})
+    assert "this permission is for users only" in inspect(emulator, with_a_role, "obo-proxy||access_as_user")
 
 
 def test_forged_expired_and_garbage(emulator: EmulatorProcess) -> None:

@@ -16,7 +16,7 @@ import pytest
 from azure.identity import ManagedIdentityCredential
 from cryptography.hazmat.primitives.asymmetric import rsa
 
-from auth import AuthRequirement, AuthSettings, TokenError, TokenValidator
+from auth import AuthRequirement, AuthSettings, TenantNotAllowed, TokenError, TokenValidator
 from emulator import inspector
 from tests.emulator_process import EmulatorProcess
 
@@ -36,6 +36,8 @@ def auth_verdict(validator: TokenValidator, token: str, role: str | None, scope:
         caller = validator.validate(token)
     except TokenError:
         return "401"
+    except TenantNotAllowed:
+        return "403"
     return "403" if AuthRequirement(role, scope).missing(caller) else "allowed"
 
 
