@@ -9,6 +9,7 @@ import functools
 import json
 from collections.abc import Awaitable, Callable
 
+import jwt
 from starlette.requests import Request
 from starlette.responses import JSONResponse
 
@@ -19,14 +20,23 @@ from .state import State
 LOOPBACK = {"127.0.0.1", "::1", "localhost"}
 
 
+# The admin API's bodies are a few fields; a larger one is refused before it is parsed.
+MAX_BODY_BYTES = 64 * 1024
+
+
 async def _json(request: Request) -> dict:
+    body = await request.body()
+    if len(body) > MAX_BODY_BYTES:
+        raise DirectoryError(f"the body is over {MAX_BODY_BYTES} bytes")
     try:
-        body = json.loads(await request.body() or b"{}")
-    except json.JSONDecodeError as exc:
+        parsed = json.loads(body or b"{}")
+    except RecursionError:
+        raise DirectoryError("the body is nested too deeply") from None
+    except ValueError as exc:  # JSONDecodeError, and integers over Python's 4,300-digit limit
         raise DirectoryError(f"the body is not JSON: {exc}") from None
-    if not isinstance(body, dict):
+    if not isinstance(parsed, dict):
         raise DirectoryError("the body must be a JSON object")
-    return body
+    return parsed
 
 
 def _fields(body: dict, *names: str) -> list[str]:
@@ -34,6 +44,13 @@ def _fields(body: dict, *names: str) -> list[str]:
     if missing:
         raise DirectoryError(f"missing field(s): {', '.join(missing)}")
     return [body[n] for n in names]
+
+
+def _scopes(body: dict) -> list[str]:
+    scopes = body.get("scopes") or []
+    if not isinstance(scopes, list) or not all(isinstance(s, str) for s in scopes):
+        raise DirectoryError("'scopes' must be a list of strings")
+    return scopes
 
 
 def _browser_refusal(request: Request, own_origin: str) -> str | None:
@@ -110,7 +127,7 @@ async def grants(request: Request, state: State) -> dict:
     """Admin consent: {clientAppId, resource, scopes}."""
     body = await _json(request)
     client, resource = _fields(body, "clientAppId", "resource")
-    state.directory.grant(client, resource, list(body.get("scopes") or []))
+    state.directory.grant(client, resource, _scopes(body))
     return {"granted": True}
 
 
@@ -119,7 +136,7 @@ async def pre_authorizations(request: Request, state: State) -> dict:
     """POST pre-authorizes a client on an API ({clientAppId, resource, scopes}); DELETE removes it."""
     body = await _json(request)
     client, resource = _fields(body, "clientAppId", "resource")
-    scopes = list(body.get("scopes") or []) if request.method == "POST" else None
+    scopes = _scopes(body) if request.method == "POST" else None
     state.directory.pre_authorize(client, resource, scopes)
     return {"clientAppId": client, "resource": resource, "scopes": scopes}
 
@@ -140,7 +157,10 @@ async def mint(request: Request, state: State) -> dict:
     claims = (await _json(request)).get("claims")
     if not isinstance(claims, dict):
         raise DirectoryError("'claims' must be an object")
-    return {"token": state.issuer.sign(claims)}
+    try:
+        return {"token": state.issuer.sign(claims)}
+    except (TypeError, ValueError, jwt.InvalidTokenError) as exc:  # PyJWT checks iss, aud, exp... types
+        raise DirectoryError(f"cannot sign these claims: {exc}") from None
 
 
 @admin_endpoint

@@ -12,6 +12,7 @@ from __future__ import annotations
 import html
 import secrets
 import time
+from collections import deque
 
 from starlette.requests import Request
 from starlette.responses import HTMLResponse, JSONResponse
@@ -24,6 +25,27 @@ from .token_endpoint import NO_STORE, read_form
 
 # Entra's user codes are short, upper case and typed by hand: no 0/O or 1/I to confuse.
 _ALPHABET = "ABCDEFGHJKLMNPQRSTUVWXYZ23456789"
+# Limits Entra applies without publishing numbers: codes issued per client, and wrong codes or
+# passwords on the verification page, within a sliding window. Guessing and flooding stop here.
+ISSUE_LIMIT, ISSUE_WINDOW = 20, 60.0
+FAILURE_LIMIT, FAILURE_WINDOW = 10, 300.0
+
+
+def _recent(times: deque[float], window: float) -> int:
+    """Drop the entries older than ``window`` seconds; how many are left."""
+    now = time.time()
+    while times and times[0] < now - window:
+        times.popleft()
+    return len(times)
+
+
+def too_many_attempts() -> errors.EntraError:
+    return errors.EntraError(
+        50053,
+        "invalid_grant",
+        "Too many wrong codes or passwords were entered. Wait a few minutes, then sign in again.",
+    )
+
 
 _PAGE = """<!doctype html><html lang="en"><head><meta charset="utf-8"><title>Device sign-in</title>
 <style>body{{font-family:system-ui,sans-serif;max-width:28rem;margin:4rem auto}}label{{display:block;margin:.6rem 0}}
@@ -49,7 +71,15 @@ async def devicecode(request: Request) -> JSONResponse:
         raise errors.application_not_found(client_id, state.directory.tenant_id)
     scope = grants.required(form, "scope")
     grants.parse_scope(state, scope)  # an unknown resource fails now (AADSTS500011), not after sign-in
+    if _recent(state.device_codes_issued, ISSUE_WINDOW) >= ISSUE_LIMIT:
+        raise errors.EntraError(
+            90055,
+            "temporarily_unavailable",
+            f"There are too many incoming requests: at most {ISSUE_LIMIT} device codes a minute. Retry later.",
+            status=429,
+        )
     now = time.time()
+    state.device_codes_issued.append(now)
     state.device_codes = {k: v for k, v in state.device_codes.items() if v.expires > now}
     user_code = "".join(secrets.choice(_ALPHABET) for _ in range(8))
     code = DeviceCode(
@@ -77,13 +107,25 @@ async def devicecode(request: Request) -> JSONResponse:
 
 
 def approve(state: State, user_code: str, user: Principal) -> DeviceCode:
-    """Sign ``user`` in for a pending code; Entra's sign-in rules (assignment, consent) apply here."""
-    wanted = user_code.strip().upper().replace("-", "")
+    """Sign ``user`` in for a pending code; Entra's sign-in rules (assignment, consent) apply here.
+
+    A code is approved once: whoever enters it next (another user included) is refused, so the
+    poll can never turn into a second person's token.
+    """
+    if _recent(state.device_login_failures, FAILURE_WINDOW) >= FAILURE_LIMIT:
+        raise too_many_attempts()
+    wanted = user_code.strip().upper().replace("-", "").encode()
     code = next(
-        (c for c in state.device_codes.values() if secrets.compare_digest(c.user_code, wanted) and not c.redeemed),
+        (
+            c
+            for c in state.device_codes.values()
+            # Bytes: compare_digest raises TypeError on a non-ASCII str.
+            if secrets.compare_digest(c.user_code.encode(), wanted) and not c.redeemed and c.user_oid is None
+        ),
         None,
     )
     if code is None or code.expires < time.time():
+        state.device_login_failures.append(time.time())
         raise errors.EntraError(
             70018, "bad_verification_code", "Invalid verification code: it was mistyped, used or it expired."
         )
@@ -104,8 +146,13 @@ async def devicelogin(request: Request) -> HTMLResponse:
         return _page(request.query_params.get("otc", ""))
     state: State = request.app.state.emulator
     form = await read_form(request)
+    if _recent(state.device_login_failures, FAILURE_WINDOW) >= FAILURE_LIMIT:
+        return _page(form.get("user_code", ""), f'<p class="error">{html.escape(str(too_many_attempts()))}</p>')
     user = state.directory.find_user(form.get("username", ""))
-    if user is None or not user.password or not secrets.compare_digest(user.password, form.get("password", "")):
+    # Bytes: compare_digest raises TypeError on a non-ASCII str (a password typed with an accent).
+    password = form.get("password", "").encode()
+    if user is None or not user.password or not secrets.compare_digest(user.password.encode(), password):
+        state.device_login_failures.append(time.time())
         return _page(form.get("user_code", ""), f'<p class="error">{html.escape(str(errors.invalid_password()))}</p>')
     try:
         code = approve(state, form.get("user_code", ""), user)

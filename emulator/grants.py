@@ -87,7 +87,10 @@ def _verify_federated_assertion(state: State, app: Application, assertion: str) 
         raise errors.client_assertion_invalid(700027, "Client assertion failed signature validation.") from None
     except jwt.InvalidTokenError as exc:
         raise errors.malformed_jwt(f"The client assertion could not be read ({exc}).") from None
-    issuer, subject, audience = claims.get("iss", ""), claims.get("sub", ""), claims.get("aud", "")
+    # Claims of any JSON type reach here (the key signed them): only strings can match.
+    issuer, subject, audience = (claims.get(name) for name in ("iss", "sub", "aud"))
+    issuer, subject = str(issuer)[:200], str(subject) if isinstance(subject, str) else ""
+    audience = audience if isinstance(audience, str) else str(audience)[:200]
     if issuer != state.issuer.issuer_v2:
         raise errors.client_assertion_invalid(
             700211, f"No matching federated identity record found for presented assertion issuer '{issuer}'."

@@ -121,6 +121,8 @@ def _signature(state: State, token: str, header: dict) -> str:
         )
     except jwt.InvalidSignatureError:
         return "INVALID: the signature does not match this tenant's key"
+    except jwt.InvalidTokenError as exc:  # PyJWT also checks claim types (sub, iss, jti must be strings)
+        return f"INVALID: {exc}"
     return f"valid: signed by this tenant's key (kid {state.issuer.kid})"
 
 
@@ -185,7 +187,9 @@ def _audience(state: State, chosen: Permission, claims: dict) -> list[str]:
 
 def _missing(chosen: Permission, claims: dict) -> list[str]:
     """The route's rule: app tokens need the app role; delegated tokens the scope and the user's role."""
-    roles, scopes = set(claims.get("roles") or []), set(str(claims.get("scp", "")).split())
+    raw_roles = claims.get("roles")
+    roles = {r for r in raw_roles if isinstance(r, str)} if isinstance(raw_roles, list) else set()
+    scopes = set(str(claims.get("scp", "")).split())
     missing = []
     if not scopes:  # app-only
         if chosen.role is None:

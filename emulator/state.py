@@ -135,5 +135,8 @@ class State:
         self.activity = Activity()
         self.codes: dict[str, AuthCode] = {}
         self.device_codes: dict[str, DeviceCode] = {}  # by device_code
+        # When device codes were issued, and when a code or password was wrong on /devicelogin (limits).
+        self.device_codes_issued: deque[float] = deque()
+        self.device_login_failures: deque[float] = deque()
         # (identity object id, resource exactly as requested) -> (token, expires_on, claims)
         self.msi_cache: dict[tuple[str, str], tuple[str, int, dict]] = {}

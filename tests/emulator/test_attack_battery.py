@@ -15,6 +15,7 @@ import hashlib
 import json
 import re
 import subprocess
+import time
 from urllib.parse import parse_qs, urlencode, urlsplit
 
 import pytest
@@ -218,3 +219,206 @@ def test_plain_pkce_and_no_pkce_still_work(emulator: EmulatorProcess) -> None:
     s256 = _code(emulator, code_challenge=S256, code_challenge_method="S256")
     assert "access_token" in _redeem(emulator, s256, code_verifier=VERIFIER)
     assert "access_token" in _redeem(emulator, _code(emulator))
+
+
+# -- device code -------------------------------------------------------------------------------
+
+
+def _device_code(emulator: EmulatorProcess) -> dict:
+    response = emulator.session.post(
+        f"{emulator.authority}/oauth2/v2.0/devicecode", data={"client_id": AZURE_CLI, "scope": PROXY}, timeout=10
+    )
+    assert response.status_code == 200, response.text
+    return response.json()
+
+
+def _device_login(emulator: EmulatorProcess, user_code: str, username: str, password: str):
+    form = {"user_code": user_code, "username": username, "password": password}
+    return emulator.session.post(f"{emulator.origin}/devicelogin", data=form, timeout=10)
+
+
+def _poll(emulator: EmulatorProcess, code: dict) -> dict:
+    grant = "urn:ietf:params:oauth:grant-type:device_code"
+    return emulator.token_request(grant_type=grant, client_id=AZURE_CLI, device_code=code["device_code"]).json()
+
+
+def test_a_device_code_is_approved_once(emulator: EmulatorProcess, verify) -> None:
+    code = _device_code(emulator)
+    emulator.admin("POST", "device-codes", json={"userCode": code["user_code"], "user": "alice"})
+    second = emulator.session.post(
+        f"{emulator.origin}/admin/device-codes", json={"userCode": code["user_code"], "user": "carol"}, timeout=10
+    )
+    assert second.status_code == 400
+    carol = emulator.user("carol")
+    page = _device_login(emulator, code["user_code"], carol["userPrincipalName"], carol["password"])
+    assert "AADSTS70018" in page.text
+    assert verify(_poll(emulator, code)["access_token"])["oid"] == emulator.user("alice")["id"]
+
+
+def test_device_login_takes_any_text_without_a_500(emulator: EmulatorProcess) -> None:
+    code = _device_code(emulator)
+    alice = emulator.user("alice")
+    for user_code, password in (
+        (code["user_code"], "pässwörd①"),  # non-ASCII password
+        ("CÖDE-ÜNI①", alice["password"]),  # non-ASCII user code
+        ("\x00" * 8, alice["password"]),
+        ("A" * 10_000, alice["password"]),
+    ):
+        page = _device_login(emulator, user_code, alice["userPrincipalName"], password)
+        assert page.status_code == 200, page.text
+        assert "AADSTS50126" in page.text or "AADSTS70018" in page.text
+    response = emulator.session.post(
+        f"{emulator.origin}/admin/device-codes", json={"userCode": "CÖDE①", "user": "alice"}, timeout=10
+    )
+    assert response.status_code == 400
+
+
+def test_device_code_guessing_is_limited(emulator: EmulatorProcess) -> None:
+    code = _device_code(emulator)
+    alice = emulator.user("alice")
+    for guess in range(10):
+        page = _device_login(emulator, f"WRONG{guess:03d}", alice["userPrincipalName"], alice["password"])
+        assert "AADSTS70018" in page.text
+    # Now even the right code is refused until the window passes: guessing cannot go on.
+    page = _device_login(emulator, code["user_code"], alice["userPrincipalName"], alice["password"])
+    assert "AADSTS50053" in page.text
+    assert _poll(emulator, code)["error"] == "authorization_pending"
+
+
+def test_device_code_issue_is_rate_limited(emulator: EmulatorProcess) -> None:
+    for _ in range(20):
+        _device_code(emulator)
+    refused = emulator.session.post(
+        f"{emulator.authority}/oauth2/v2.0/devicecode", data={"client_id": AZURE_CLI, "scope": PROXY}, timeout=10
+    )
+    assert refused.status_code == 429
+    assert refused.json()["error_codes"] == [90055]
+
+
+# -- forged and oddly shaped tokens at the emulator's own trust points --------------------------
+
+ODD_VALUES = [None, 0, 1.5, True, [], ["a", "b"], {"a": 1}, "x\r\nSet-Cookie: a=b", 10**30, -1, "", "é" * 300]
+CLAIMS = ("sub", "aud", "exp", "iat", "nbf", "oid", "tid", "scp", "roles", "ver", "appid", "azp", "idtyp")
+FIC = "urn:ietf:params:oauth:client-assertion-type:jwt-bearer"
+READ = "notification-api|notification.read|Notifications.Read"
+
+
+def _b64(data: bytes) -> str:
+    return base64.urlsafe_b64encode(data).rstrip(b"=").decode()
+
+
+def _forgeries(emulator: EmulatorProcess, good: str) -> dict[str, str]:
+    """Tokens no key of the tenant signed, built from a good one's claims."""
+    header, payload, signature = good.split(".")
+    alg_none = _b64(json.dumps({"alg": "none", "typ": "JWT"}).encode())
+    public_pem = emulator.session.get(f"{emulator.authority}/discovery/v2.0/keys").json()["keys"][0]
+    hs256 = _b64(json.dumps({"alg": "HS256", "typ": "JWT", "kid": public_pem["kid"]}).encode())
+    return {
+        "alg none": f"{alg_none}.{payload}.",
+        "HS256 keyed with the public key": f"{hs256}.{payload}.{signature}",
+        "signature cut short": f"{header}.{payload}.{signature[:-8]}",
+        "claims changed after signing": f"{header}.{_b64(b'{}')}.{signature}",
+        "no signature": f"{header}.{payload}.",
+        "four parts": f"{good}.{signature}",
+        "not base64": f"{header}.{payload}.%%%",
+        "empty": "",
+        "huge": "a" * 100_000,
+    }
+
+
+def _federated_claims(emulator: EmulatorProcess) -> dict:
+    now = int(time.time())
+    identity = emulator.identity("obo-proxy-identity")["principalId"]
+    issuer = f"{emulator.authority}/v2.0"
+    return {"iss": issuer, "sub": identity, "aud": "api://AzureADTokenExchange", "exp": now + 600, "iat": now}
+
+
+def _federated_grant(emulator: EmulatorProcess, assertion: str):
+    return emulator.token_request(
+        grant_type="client_credentials",
+        client_id=emulator.app_id("obo-proxy"),
+        client_assertion=assertion,
+        client_assertion_type=FIC,
+        scope="https://vault.azure.net/.default",
+    )
+
+
+def _obo_grant(emulator: EmulatorProcess, assertion: str, secret: str):
+    return emulator.token_request(
+        grant_type="urn:ietf:params:oauth:grant-type:jwt-bearer",
+        client_id=emulator.app_id("obo-proxy"),
+        client_secret=secret,
+        assertion=assertion,
+        requested_token_use="on_behalf_of",
+        scope="api://notification-api/Notifications.Read",
+    )
+
+
+def _inspect(emulator: EmulatorProcess, token: str):
+    return emulator.session.post(f"{emulator.origin}/", data={"token": token, "permission": READ}, timeout=10)
+
+
+def test_odd_claim_types_are_refused_not_a_500(emulator: EmulatorProcess) -> None:
+    """Every claim, every JSON type, signed with the tenant's real key: a 4xx, or a page that says why."""
+    secret = emulator.new_secret("obo-proxy")
+    user_claims = {
+        **_federated_claims(emulator),
+        "aud": emulator.app_id("obo-proxy"),
+        "scp": "access_as_user",
+        "oid": emulator.user("alice")["id"],
+    }
+    for claim in CLAIMS:
+        for value in ODD_VALUES:
+            federated = emulator.mint({**_federated_claims(emulator), claim: value})
+            obo = emulator.mint({**user_claims, claim: value})
+            answers = [_federated_grant(emulator, federated), _obo_grant(emulator, obo, secret)]
+            answers += [_inspect(emulator, federated), _inspect(emulator, obo)]
+            assert [r.status_code < 500 for r in answers] == [True] * 4, (claim, value)
+    assert _federated_grant(emulator, emulator.mint(_federated_claims(emulator))).status_code == 200
+
+
+def test_forged_tokens_are_refused_everywhere(emulator: EmulatorProcess) -> None:
+    secret = emulator.new_secret("obo-proxy")
+    good_user = emulator.user_token("alice", "api://obo-proxy/access_as_user")
+    good_mi = emulator.mint(_federated_claims(emulator))
+    for name, forged in {**_forgeries(emulator, good_user), **_forgeries(emulator, good_mi)}.items():
+        obo, federated = _obo_grant(emulator, forged, secret), _federated_grant(emulator, forged)
+        assert 400 <= obo.status_code < 500, (name, obo.text)
+        assert 400 <= federated.status_code < 500, (name, federated.text)
+        page = _inspect(emulator, forged)
+        assert page.status_code == 200
+        assert 'id="verdict" class="refused"' in page.text or not forged, name
+    assert _obo_grant(emulator, good_user, secret).status_code == 200
+
+
+# -- the admin API -----------------------------------------------------------------------------
+
+ADMIN_ROUTES = ("assignments", "grants", "pre-authorizations", "credentials", "mint", "device-codes")
+ADMIN_BODIES = {
+    "5,000-digit integer": '{"principal": ' + "1" * 5000 + "}",
+    "deep array": "[" * 100_000 + "]" * 100_000,
+    "deep object": '{"a":' * 50_000 + "1" + "}" * 50_000,
+    "over 64 KiB": json.dumps({"principal": "x" * 70_000}),
+    "not JSON": "{nope",
+    "a string": '"alice"',
+    "fields of the wrong type": '{"principal": 1, "resource": [], "role": {}, "clientAppId": 5, "application": []}',
+    "scopes not a list": json.dumps({"clientAppId": AZURE_CLI, "resource": "obo-proxy", "scopes": 5}),
+    "scopes of objects": json.dumps({"clientAppId": AZURE_CLI, "resource": "obo-proxy", "scopes": [{"a": 1}]}),
+    "claims not an object": '{"claims": [1, 2]}',
+    "claims that cannot be signed": '{"claims": {"iss": {"a": 1}}}',
+    "device code of the wrong type": '{"userCode": 5, "user": ["alice"]}',
+    "lone surrogate": '{"principal": "\\ud800", "resource": "notification-api", "role": "notification.read"}',
+}
+
+
+@pytest.mark.parametrize("name", ADMIN_BODIES)
+def test_the_admin_api_refuses_bad_bodies_with_a_400(emulator: EmulatorProcess, name: str) -> None:
+    for route in ADMIN_ROUTES:
+        response = emulator.session.post(
+            f"{emulator.origin}/admin/{route}",
+            data=ADMIN_BODIES[name].encode(),
+            headers={"Content-Type": "application/json"},
+            timeout=10,
+        )
+        assert response.status_code == 400, (route, response.status_code, response.text[:200])
+        assert "error" in response.json()
