@@ -1,4 +1,4 @@
-"""``python -m emulator``: serve, or talk to a running emulator (token, assign, unassign, credential-reset).
+"""``python -m emulator``: serve, or talk to a running emulator (token, assign, unassign, credential-reset, keys).
 
 The client commands find the emulator through ``STATE/env`` (written at start), so they need
 no flags beyond ``--state-dir`` when it is not ``.emulator``.
@@ -88,6 +88,31 @@ def _credential_reset(args: argparse.Namespace) -> None:
     print(body["secretText"])
 
 
+def _keys(args: argparse.Namespace) -> None:
+    """Signing-key rollover on the running emulator; prints what changed, then the published keys."""
+    client = EmulatorClient(args.state_dir)
+    action = args.action
+    if action == "list":
+        body = client.call("GET", "/admin/keys")
+    elif action == "add":
+        body = client.call("POST", "/admin/keys", json={})
+    elif action == "use":
+        body = client.call("POST", "/admin/keys/signing", json={"kid": args.kid})
+    elif action == "retire":
+        body = client.call("DELETE", "/admin/keys", json={"kid": args.kid})
+    else:
+        body = client.call("POST", "/admin/keys/roll", json={"emergency": args.emergency})
+    if "added" in body:
+        print(f"added   {body['added']} (published in every key set)")
+    if "signing" in body:
+        print(f"signing {body['signing']} (new tokens carry this kid)")
+    if "retired" in body:
+        evicted = body["evictedManagedIdentityTokens"]
+        print(f"retired {body['retired']} (withdrawn; {evicted} cached managed identity token(s) it signed evicted)")
+    for key in body["keys"]:
+        print(f"{key['kid']}  {'signing' if key['signing'] else 'published'}")
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m emulator", description=__doc__.splitlines()[0])
     parser.add_argument("--state-dir", type=Path, default=Path(".emulator"))
@@ -137,6 +162,14 @@ def main(argv: list[str] | None = None) -> int:
         p.add_argument("--role", required=True, help="app role value, for example notification.create")
     reset = command("credential-reset", "create a client secret for an app and print it once")
     reset.add_argument("--app", required=True)
+    keys = command("keys", "roll the token-signing keys over, as Entra does")
+    key_actions = keys.add_subparsers(dest="action", required=True)
+    key_actions.add_parser("list", help="the published keys and the one that signs", parents=[common])
+    key_actions.add_parser("add", help="publish a new key without signing with it", parents=[common])
+    for name, summary in (("use", "sign new tokens with a published key"), ("retire", "withdraw a key")):
+        key_actions.add_parser(name, help=summary, parents=[common]).add_argument("kid")
+    roll = key_actions.add_parser("roll", help="add a key and sign with it", parents=[common])
+    roll.add_argument("--emergency", action="store_true", help="also retire the key that was signing, at once")
 
     args = parser.parse_args(argv)
     if args.command in (None, "serve"):
@@ -151,9 +184,13 @@ def main(argv: list[str] | None = None) -> int:
             device_code_lifetime=args.device_code_lifetime,
             device_code_interval=args.device_code_interval,
         )
-    {"token": _token, "assign": _assignment, "unassign": _assignment, "credential-reset": _credential_reset}[
-        args.command
-    ](args)
+    {
+        "token": _token,
+        "assign": _assignment,
+        "unassign": _assignment,
+        "credential-reset": _credential_reset,
+        "keys": _keys,
+    }[args.command](args)
     return 0
 
 

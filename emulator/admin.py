@@ -15,6 +15,7 @@ from starlette.responses import JSONResponse
 
 from . import device_codes
 from .directory import DirectoryError
+from .signing_keys import KeyRollError, SigningKey
 from .state import State
 
 LOOPBACK = {"127.0.0.1", "::1", "localhost"}
@@ -84,7 +85,7 @@ def admin_endpoint(handler: Callable[[Request, State], Awaitable[dict | list]]) 
             return JSONResponse({"error": refusal}, status_code=403 if "Origin" in refusal else 415)
         try:
             return JSONResponse(await handler(request, request.app.state.emulator))
-        except DirectoryError as exc:
+        except (DirectoryError, KeyRollError) as exc:
             return JSONResponse({"error": str(exc)}, status_code=400)
 
     return endpoint
@@ -97,6 +98,10 @@ async def directory(request: Request, state: State) -> dict:
 
 @admin_endpoint
 async def stats(request: Request, state: State) -> dict:
+    """What happened since the start or the last reset: named counters (``jwks:fetch``, grants, ...) and
+    one ``route:METHOD /path/{template}`` counter per route. DELETE resets the counters, nothing else."""
+    if request.method == "DELETE":
+        state.activity.counters.clear()
     return dict(state.activity.counters)
 
 
@@ -167,3 +172,45 @@ async def mint(request: Request, state: State) -> dict:
 async def device_code_approvals(request: Request, state: State) -> dict:
     """Approve a pending device code for a named user (``az login --use-device-code`` without a person)."""
     return device_codes.approve_for_admin(state, await _json(request))
+
+
+# -- signing keys -------------------------------------------------------------------------------
+
+
+def _key_answer(state: State, done: dict) -> dict:
+    return {**done, "keys": state.issuer.keys.summary()}
+
+
+def _retired(state: State, key: SigningKey) -> dict:
+    """Retiring a key also empties the managed identity cache of the tokens it signed."""
+    return {"retired": key.kid, "evictedManagedIdentityTokens": state.forget_tokens_signed_by(key.kid)}
+
+
+@admin_endpoint
+async def keys(request: Request, state: State) -> dict:
+    """GET lists the published keys; POST adds one (published, not signing); DELETE {kid} retires one."""
+    if request.method == "GET":
+        return _key_answer(state, {})
+    if request.method == "POST":
+        await _json(request)
+        return _key_answer(state, {"added": state.issuer.keys.add().kid})
+    (kid,) = _fields(await _json(request), "kid")
+    return _key_answer(state, _retired(state, state.issuer.keys.retire(kid)))
+
+
+@admin_endpoint
+async def signing_key(request: Request, state: State) -> dict:
+    """POST {kid}: new tokens are signed with this published key."""
+    (kid,) = _fields(await _json(request), "kid")
+    return _key_answer(state, {"signing": state.issuer.keys.use(kid).kid})
+
+
+@admin_endpoint
+async def key_roll(request: Request, state: State) -> dict:
+    """POST {emergency: bool}: add a key and sign with it; in an emergency retire the old one at once."""
+    emergency = (await _json(request)).get("emergency", False)
+    if not isinstance(emergency, bool):
+        raise DirectoryError("'emergency' must be true or false")
+    key, retired = state.issuer.keys.roll(emergency=emergency)
+    done = {"added": key.kid, "signing": key.kid}
+    return _key_answer(state, {**done, **(_retired(state, retired) if retired else {})})

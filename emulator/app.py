@@ -73,6 +73,22 @@ class UnexpectedErrors:
             await response(scope, receive, send)
 
 
+class RouteCounter:
+    """Counts requests per route (``route:GET /{tenant}/discovery/v2.0/keys``) in the admin stats, so
+    tests and benchmarks can count key fetches, token requests... without reading logs."""
+
+    def __init__(self, app, state: State) -> None:
+        self.app, self.state = app, state
+
+    async def __call__(self, scope, receive, send) -> None:
+        try:
+            await self.app(scope, receive, send)
+        finally:
+            route = scope.get("route") if scope["type"] == "http" else None
+            if route is not None:  # the router sets it on the scope it was given (unmatched: none)
+                self.state.activity.count(f"route:{scope['method']} {route.path}")
+
+
 def build_app(state: State) -> Starlette:
     routes = [
         Route("/", home.home, methods=["GET", "POST"]),
@@ -95,7 +111,10 @@ def build_app(state: State) -> Starlette:
         Route("/secrets/{name}/", keyvault.get_secret),
         Route("/secrets/{name}/{version}", keyvault.get_secret),
         Route("/admin/directory", admin.directory),
-        Route("/admin/stats", admin.stats),
+        Route("/admin/stats", admin.stats, methods=["GET", "DELETE"]),
+        Route("/admin/keys", admin.keys, methods=["GET", "POST", "DELETE"]),
+        Route("/admin/keys/signing", admin.signing_key, methods=["POST"]),
+        Route("/admin/keys/roll", admin.key_roll, methods=["POST"]),
         Route("/admin/tokens", admin.recent_tokens),
         Route("/admin/reset", admin.reset, methods=["POST"]),
         Route("/admin/assignments", admin.assignments, methods=["POST", "DELETE"]),
@@ -108,7 +127,7 @@ def build_app(state: State) -> Starlette:
     app = Starlette(
         routes=routes,
         exception_handlers={EntraError: _entra_error, HTTPException: _http_error},
-        middleware=[Middleware(UnexpectedErrors)],
+        middleware=[Middleware(UnexpectedErrors), Middleware(RouteCounter, state=state)],
     )
     app.state.emulator = state
     return app

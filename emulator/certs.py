@@ -3,15 +3,14 @@
 - a local CA and a server certificate for ``localhost`` / ``127.0.0.1`` / ``::1`` (the SDKs refuse
   plain-HTTP authorities and vaults, so the emulator must speak TLS);
 - ``ca-bundle.pem``: certifi's roots plus the local CA. ``REQUESTS_CA_BUNDLE`` *replaces* the trust
-  store, so pointing it at the local CA alone would break every other HTTPS call;
-- the RSA key that signs tokens, with a self-signed certificate for the JWKS ``x5c``, as Entra publishes.
+  store, so pointing it at the local CA alone would break every other HTTPS call.
+
+The keys that sign tokens are in ``signing_keys.py``.
 """
 
 from __future__ import annotations
 
-import base64
 import datetime as dt
-import hashlib
 import ipaddress
 import os
 from dataclasses import dataclass
@@ -20,7 +19,7 @@ from pathlib import Path
 import certifi
 from cryptography import x509
 from cryptography.hazmat.primitives import hashes, serialization
-from cryptography.hazmat.primitives.asymmetric import ec, rsa
+from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.hazmat.primitives.asymmetric.types import PrivateKeyTypes
 from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID
 
@@ -33,18 +32,6 @@ class TlsFiles:
     bundle: Path
     cert: Path
     key: Path
-
-
-@dataclass(frozen=True)
-class SigningKey:
-    private_key: rsa.RSAPrivateKey
-    certificate: x509.Certificate
-
-    @property
-    def kid(self) -> str:
-        """Entra uses the base64url SHA-1 thumbprint of the certificate as both ``kid`` and ``x5t``."""
-        der = self.certificate.public_bytes(serialization.Encoding.DER)
-        return base64.urlsafe_b64encode(hashlib.sha1(der).digest()).rstrip(b"=").decode()  # noqa: S324 - x5t is SHA-1 by spec
 
 
 def _write_private(path: Path, data: bytes) -> None:
@@ -72,13 +59,6 @@ def _load_ec_key(path: Path) -> ec.EllipticCurvePrivateKey:
     key = _read_key(path)
     if not isinstance(key, ec.EllipticCurvePrivateKey):
         raise _wrong_key(path, key, "an EC key")
-    return key
-
-
-def _load_rsa_key(path: Path) -> rsa.RSAPrivateKey:
-    key = _read_key(path)
-    if not isinstance(key, rsa.RSAPrivateKey):
-        raise _wrong_key(path, key, "an RSA key")
     return key
 
 
@@ -167,17 +147,3 @@ def ensure_tls(state: Path) -> TlsFiles:
     roots = Path(certifi.where()).read_bytes()
     files.bundle.write_bytes(roots.rstrip(b"\n") + b"\n" + files.ca.read_bytes())
     return files
-
-
-def ensure_signing_key(state: Path) -> SigningKey:
-    """The token-signing key survives restarts, so tokens issued before a restart still verify."""
-    key_path, cert_path = state / "signing-key.pem", state / "signing-cert.pem"
-    cert = _load_cert(cert_path) if key_path.exists() else None
-    if cert is None:
-        key = rsa.generate_private_key(public_exponent=65537, key_size=2048)
-        name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "accounts.localhost token signing")])
-        cert = _builder(name, name, key.public_key(), 3650).sign(key, hashes.SHA256())
-        _write_private(key_path, _pem_key(key))
-        cert_path.write_bytes(cert.public_bytes(serialization.Encoding.PEM))
-    key = _load_rsa_key(key_path)
-    return SigningKey(key, cert)

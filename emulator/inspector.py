@@ -107,15 +107,16 @@ def inspect_token(state: State, token: str, permission_key: str) -> Inspection:
 
 
 def _signature(state: State, token: str, header: dict) -> str:
-    """Only RS256 with this tenant's key counts."""
+    """Only RS256 with one of this tenant's published keys counts."""
     if header.get("alg") != "RS256":
         return f"INVALID: alg {header.get('alg')!r} (only RS256 is accepted)"
-    if header.get("kid") != state.issuer.kid:
-        return f"INVALID: kid {header.get('kid')!r} is not one of this tenant's signing keys"
+    key = state.issuer.keys.get(header.get("kid"))
+    if key is None:
+        return f"INVALID: kid {header.get('kid')!r} is not one of this tenant's published signing keys"
     try:
         jwt.decode(
             token,
-            state.issuer.public_key,
+            key.public_key,
             algorithms=["RS256"],
             options={"verify_aud": False, "verify_exp": False, "verify_nbf": False, "verify_iat": False},
         )
@@ -123,7 +124,7 @@ def _signature(state: State, token: str, header: dict) -> str:
         return "INVALID: the signature does not match this tenant's key"
     except jwt.InvalidTokenError as exc:  # PyJWT also checks claim types (sub, iss, jti must be strings)
         return f"INVALID: {exc}"
-    return f"valid: signed by this tenant's key (kid {state.issuer.kid})"
+    return f"valid: signed by this tenant's key (kid {key.kid})"
 
 
 def _expiry(claims: dict, now: int) -> tuple[str, list[str]]:

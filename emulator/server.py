@@ -11,8 +11,9 @@ from pathlib import Path
 import uvicorn
 
 from .app import build_app
-from .certs import ensure_signing_key, ensure_tls
+from .certs import ensure_tls
 from .directory import Directory, DirectoryError
+from .signing_keys import SigningKeys
 from .state import Config, State
 from .tokens import TokenIssuer
 
@@ -106,7 +107,7 @@ def serve(
         )
         return 2
     tls = ensure_tls(state_dir)
-    signing_key = ensure_signing_key(state_dir)
+    signing_keys = SigningKeys(state_dir)
     try:
         sock = bind(host, port)
     except PortInUse as exc:
@@ -122,7 +123,7 @@ def serve(
         device_code_lifetime=device_code_lifetime,
         device_code_interval=device_code_interval,
     )
-    state = State(config, directory, TokenIssuer(signing_key, directory.tenant_id, config.origin))
+    state = State(config, directory, TokenIssuer(signing_keys, directory.tenant_id, config.origin))
     env = env_values(config, directory.tenant_id, tls.bundle)
     env_file = write_env(state_dir, env)
 

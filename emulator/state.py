@@ -16,6 +16,8 @@ from collections import Counter, deque
 from dataclasses import dataclass, field
 from pathlib import Path
 
+import jwt
+
 from .directory import Directory
 from .refresh_tokens import RefreshTokens
 from .tokens import TokenIssuer
@@ -140,3 +142,11 @@ class State:
         self.device_login_failures: deque[float] = deque()
         # (identity object id, resource exactly as requested) -> (token, expires_on, claims)
         self.msi_cache: dict[tuple[str, str], tuple[str, int, dict]] = {}
+
+    def forget_tokens_signed_by(self, kid: str) -> int:
+        """A retired key's tokens leave the managed identity cache, or every app holding one would get
+        it back for a day after the API refused it. Returns how many went."""
+        stale = [k for k, (token, _, _) in self.msi_cache.items() if jwt.get_unverified_header(token).get("kid") == kid]
+        for key in stale:
+            del self.msi_cache[key]
+        return len(stale)

@@ -15,10 +15,9 @@ import time
 import uuid
 
 import jwt
-from cryptography.hazmat.primitives import serialization
 
-from .certs import SigningKey
 from .directory import Principal, Resource
+from .signing_keys import SigningKeys
 
 ACCESS_TOKEN_LIFETIME = 3599  # Entra: 60-90 minutes for most tokens
 MANAGED_IDENTITY_LIFETIME = 24 * 3600 - 1  # managed identity tokens live about 24 hours
@@ -28,15 +27,9 @@ def _b64url(data: bytes) -> str:
     return base64.urlsafe_b64encode(data).rstrip(b"=").decode()
 
 
-def _uint_b64(n: int) -> str:
-    return _b64url(n.to_bytes((n.bit_length() + 7) // 8, "big"))
-
-
 class TokenIssuer:
-    def __init__(self, key: SigningKey, tenant_id: str, origin: str) -> None:
-        self.key = key
-        self.kid = key.kid
-        self.public_key = key.private_key.public_key()
+    def __init__(self, keys: SigningKeys, tenant_id: str, origin: str) -> None:
+        self.keys = keys
         self.tenant_id = tenant_id
         self.origin = origin
         self.issuer_v1 = f"https://sts.windows.net/{tenant_id}/"
@@ -46,38 +39,30 @@ class TokenIssuer:
         return self.issuer_v2 if version == 2 else self.issuer_v1
 
     def jwks(self) -> dict:
-        numbers = self.public_key.public_numbers()
-        cert_der = self.key.certificate.public_bytes(serialization.Encoding.DER)
-        return {
-            "keys": [
-                {
-                    "kty": "RSA",
-                    "use": "sig",
-                    "alg": "RS256",
-                    "kid": self.kid,
-                    "x5t": self.kid,
-                    "n": _uint_b64(numbers.n),
-                    "e": _uint_b64(numbers.e),
-                    "x5c": [base64.b64encode(cert_der).decode()],
-                    "issuer": self.issuer_v2,
-                }
-            ]
-        }
+        """Every published key, the signing one and those added or not yet retired (order means nothing)."""
+        return {"keys": [{**key.jwk(), "issuer": self.issuer_v2} for key in self.keys.published]}
 
     def sign(self, claims: dict) -> str:
-        return jwt.encode(
-            claims, self.key.private_key, algorithm="RS256", headers={"typ": "JWT", "kid": self.kid, "x5t": self.kid}
-        )
+        """With the current key. As Entra: v1 tokens name the key by ``x5t`` and ``kid``, v2 by ``kid`` only."""
+        key = self.keys.current
+        headers = {"typ": "JWT", "kid": key.kid}
+        if claims.get("ver") == "1.0":
+            headers = {"typ": "JWT", "x5t": key.kid, "kid": key.kid}
+        return jwt.encode(claims, key.private_key, algorithm="RS256", headers=headers)
 
     def verify(self, token: str, *, leeway: int = 0) -> dict:
-        """Signature and time only; callers check ``iss``/``aud`` to give precise errors.
+        """Signature (by a key still published) and time only; callers check ``iss``/``aud`` to give
+        precise errors.
 
-        Raises ``jwt.InvalidTokenError`` subclasses (``DecodeError``, ``InvalidSignatureError``,
-        ``ExpiredSignatureError``, ``ImmatureSignatureError``).
+        Raises ``jwt.InvalidTokenError`` subclasses (``DecodeError``, ``InvalidSignatureError`` also for
+        a key that is not or no longer published, ``ExpiredSignatureError``, ``ImmatureSignatureError``).
         """
+        key = self.keys.get(jwt.get_unverified_header(token).get("kid"))
+        if key is None:
+            raise jwt.InvalidSignatureError("the token's key is not published (unknown or retired kid)")
         return jwt.decode(
             token,
-            self.public_key,
+            key.public_key,
             algorithms=["RS256"],
             leeway=leeway,
             options={"verify_aud": False, "require": ["exp", "iat"]},
