@@ -6,7 +6,7 @@ targetScope = 'resourceGroup'
 
 @minLength(2)
 @maxLength(12)
-@description('A short name for this deployment (azd: the environment name): letters, digits and hyphens. It goes into every name, App ID URIs included, so two environments can share a tenant.')
+@description('A short name for this deployment (azd: the environment name): 2 to 12 letters, digits and hyphens. It goes into every resource name (Key Vault and storage names leave no room for more).')
 param environmentName string
 
 param location string = resourceGroup().location
@@ -15,9 +15,15 @@ param location string = resourceGroup().location
 @allowed(['flex', 'premium'])
 param hosting string = 'flex'
 
-@description('App ID URIs: "tenant" = api://<tenant id>/<name> (accepted by default tenant policies), "name" = as in directory.json.')
-@allowed(['tenant', 'name'])
-param identifierUriStyle string = 'tenant'
+@description('Who may use the two app registrations. AzureADMultipleOrgs: customers\' tenants too, once their admin consents (the API and the proxy then serve only the tenants in allowedTenants). AzureADMyOrg: this tenant only.')
+@allowed(['AzureADMyOrg', 'AzureADMultipleOrgs'])
+param signInAudience string = 'AzureADMultipleOrgs'
+
+@description('Tenant ids the notification API serves, comma-separated, each one named (this tenant too, if it is to be served). Empty: this tenant only.')
+param allowedTenants string = ''
+
+@description('Tenant ids whose users may call the on-behalf-of proxy, comma-separated. Empty: the same as allowedTenants.')
+param proxyAllowedTenants string = ''
 
 // No newGuid() default: that would write a new secret value on every deployment. azd generates a
 // value once per environment and keeps it (.azure/<env>/config.json); infra/deploy.sh passes a new
@@ -155,7 +161,8 @@ module entra 'modules/entra.bicep' = {
   name: 'entra'
   params: {
     environmentName: toLower(environmentName)
-    identifierUriStyle: identifierUriStyle
+    suffix: suffix
+    signInAudience: signInAudience
     principalIdByName: principalIdByName
     slotPrincipalIdByName: slotPrincipalIdByName
     oboIdentityPrincipalId: oboIdentity.principalId
@@ -193,6 +200,12 @@ module roles 'modules/roles.bicep' = {
 // -- app settings: identity-based connections only ---------------------------------------------
 
 var apiUrl = 'https://${apiApp.outputs.hostName}/api'
+// The allow-lists name every tenant served, the home tenant included: nothing is implicit in the apps.
+var apiAllowedTenants = empty(allowedTenants) ? tenant().tenantId : allowedTenants
+var oboAllowedTenants = empty(proxyAllowedTenants) ? apiAllowedTenants : proxyAllowedTenants
+// The portal's Azure Resource Manager origin for this cloud, without the trailing slash.
+var resourceManager = environment().resourceManager
+var resourceManagerUrl = endsWith(resourceManager, '/') ? substring(resourceManager, 0, length(resourceManager) - 1) : resourceManager
 var apiScope = '${entra.outputs.apiIdentifierUri}/.default'
 // Flex refuses FUNCTIONS_EXTENSION_VERSION and FUNCTIONS_WORKER_RUNTIME (functionAppConfig.runtime
 // says it). On premium, azd zip-deploys without a build unless told to build: without these two,
@@ -223,6 +236,8 @@ module apiSettings 'modules/appsettings.bicep' = {
       APPS: functionApps.api.blueprint
       NOTIFICATION_API_APP_ID: entra.outputs.apiAppId
       NOTIFICATION_API_AUDIENCES: '${entra.outputs.apiAppId},${entra.outputs.apiIdentifierUri}'
+      NOTIFICATION_API_SIGN_IN_AUDIENCE: signInAudience
+      NOTIFICATION_API_ALLOWED_TENANTS: apiAllowedTenants
       NotificationStorage__tableServiceUri: storage.outputs.tableEndpoint
     })
   }
@@ -257,8 +272,13 @@ module proxySettings 'modules/appsettings.bicep' = {
       OBO_CLIENT_ID: entra.outputs.proxyAppId
       OBO_AUDIENCES: '${entra.outputs.proxyAppId},${entra.outputs.proxyIdentifierUri}'
       OBO_MANAGED_IDENTITY_CLIENT_ID: oboIdentity.clientId
+      OBO_ALLOWED_TENANTS: oboAllowedTenants
       NOTIFICATION_API_URL: apiUrl
       NOTIFICATION_API_SCOPE: apiScope
+      // The support portal calls Azure Resource Manager with the signed-in user's token (on behalf
+      // of them): the proxy's own identity holds no Azure role, so it can never do more than the user.
+      RESOURCE_MANAGER_URL: resourceManagerUrl
+      PORTAL_SUBSCRIPTION_ID: subscription().subscriptionId
     })
   }
 }
@@ -269,6 +289,8 @@ output NOTIFICATION_API_APP_ID string = entra.outputs.apiAppId
 output NOTIFICATION_API_IDENTIFIER_URI string = entra.outputs.apiIdentifierUri
 output OBO_PROXY_APP_ID string = entra.outputs.proxyAppId
 output OBO_PROXY_IDENTIFIER_URI string = entra.outputs.proxyIdentifierUri
+output SIGN_IN_AUDIENCE string = signInAudience
+output NOTIFICATION_API_ALLOWED_TENANTS string = apiAllowedTenants
 output CALLER_URL string = 'https://${callerApp.outputs.hostName}/api'
 output OBO_PROXY_URL string = 'https://${proxyApp.outputs.hostName}/api'
 output KEY_VAULT_URL string = keyVault.outputs.uri

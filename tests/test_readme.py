@@ -59,6 +59,7 @@ NOT_RUNNABLE_HERE = {
     "az ad app delete": "clean-up: needs an Entra tenant",
     "az keyvault list-deleted": "clean-up: needs an Azure subscription",
     "az keyvault purge": "clean-up: needs an Azure subscription",
+    "az rest": "clean-up: deletes for good from Entra's deleted items, needs an Entra tenant",
 }
 
 

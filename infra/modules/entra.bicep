@@ -6,11 +6,13 @@
 
 extension microsoftGraphV1
 
-@description('Lower case; part of every App ID URI, so each environment of the template has its own (they are unique in a tenant).')
+@description('Lower case; part of every registration\'s unique and display name.')
 param environmentName string
-@description('"tenant": App ID URIs api://<tenant id>/<name> (what most tenant policies require); "name": as in directory.json.')
-@allowed(['tenant', 'name'])
-param identifierUriStyle string
+@description('The per-deployment suffix (subscription, resource group, environment name): in every unique name and App ID URI, so two deployments never share a registration.')
+param suffix string
+@description('AzureADMultipleOrgs: customers\' tenants can consent (the apps then check each token\'s tenant against their allow-lists). AzureADMyOrg: this tenant only.')
+@allowed(['AzureADMyOrg', 'AzureADMultipleOrgs'])
+param signInAudience string
 @description('Managed identity principal ids by directory.json name.')
 param principalIdByName object
 @description('On premium: the staging slots\' own identities by directory.json name (they need the same roles).')
@@ -26,13 +28,25 @@ var applications = loadJsonContent('../../directory.json', '$.applications')
 var appRoleAssignments = loadJsonContent('../../directory.json', '$.appRoleAssignments')
 var api = applications['notification-api']
 var proxy = applications['obo-proxy']
-var apiUniqueName = 'notification-api-${environmentName}'
-var proxyUniqueName = 'obo-proxy-${environmentName}'
+// uniqueName is tenant-wide and stays taken while a deleted registration sits in deleted items: the
+// suffix keeps two deployments of one environment name (two resource groups) apart.
+var apiUniqueName = 'notification-api-${environmentName}-${suffix}'
+var proxyUniqueName = 'obo-proxy-${environmentName}-${suffix}'
+var apiDisplayName = '${api.displayName} (${environmentName}-${suffix})'
+var proxyDisplayName = '${proxy.displayName} (${environmentName}-${suffix})'
 var tokenExchangeAudience = 'api://AzureADTokenExchange'
 
-// App ID URIs are unique in a tenant: the environment name keeps two environments apart.
-func identifierUri(style string, tenantId string, name string, environment string, localUris array) string =>
-  style == 'tenant' ? 'api://${tenantId}/${name}-${environment}' : '${localUris[0]}-${environment}'
+// App ID URIs in the one form Entra accepts for multi-tenant apps without a verified domain and
+// tenants' URI policies accept for new apps: api://<tenant id>/<name>. Unique in the tenant (and
+// across tenants, for a multi-tenant app) with the suffix.
+func identifierUri(tenantId string, name string, suffix string) string => 'api://${tenantId}/${name}-${suffix}'
+
+// Azure Resource Manager's delegated permission, which the proxy's portal uses on behalf of the
+// signed-in user: the first-party "Windows Azure Service Management API" and its user_impersonation
+// scope. The scope id is the one observed in Entra tenants and Microsoft's scripts (no reference
+// page lists it); the consent screen shows the name.
+var armAppId = '797f4846-ba00-4fd7-ba43-dac1f8f63013'
+var armUserImpersonationScopeId = '41094075-9dad-400e-a0bd-54e686782033'
 
 // Pre-authorized clients are named by app id and scope values in directory.json; Graph wants scope ids.
 func preAuthorized(entries array, scopes array) array => map(entries, p => {
@@ -40,11 +54,13 @@ func preAuthorized(entries array, scopes array) array => map(entries, p => {
   delegatedPermissionIds: map(p.scopes, v => filter(scopes, s => s.value == v)[0].id)
 })
 
+// A scope or role is deleted in two deployments: first "isEnabled": false on it in directory.json,
+// then without it (Graph refuses to delete or change an enabled one: CannotDeleteOrUpdateEnabledEntitlement).
 func scopeDefinitions(scopes array) array => map(scopes, s => {
   id: s.id
   value: s.value
   type: 'User'
-  isEnabled: true
+  isEnabled: contains(s, 'isEnabled') ? s.isEnabled : true
   adminConsentDisplayName: s.adminConsentDisplayName
   adminConsentDescription: 'Lets the app use ${s.value} as the signed-in user.'
   userConsentDisplayName: s.value
@@ -57,11 +73,16 @@ func roleDefinitions(roles array) array => map(roles, r => {
   displayName: r.displayName
   description: r.displayName
   allowedMemberTypes: r.allowedMemberTypes
-  isEnabled: true
+  isEnabled: contains(r, 'isEnabled') ? r.isEnabled : true
 })
 
 var apiPreAuthorizedOthers = preAuthorized(filter(api.preAuthorizedApplications, p => p.appId != proxy.appId), api.scopes)
 var apiPreAuthorizesProxy = preAuthorized(filter(api.preAuthorizedApplications, p => p.appId == proxy.appId), api.scopes)
+// The proxy's requests: the API's scopes (named by the file's local app id), any other API the file
+// names, and Azure Resource Manager's user_impersonation.
+var proxyRequestsApi = filter(proxy.requiredResourceAccess, r => r.resourceAppId == api.appId)
+var proxyRequestsOthers = filter(proxy.requiredResourceAccess, r => r.resourceAppId != api.appId && r.resourceAppId != armAppId)
+var proxyRequestsArm = [{ resourceAppId: armAppId, resourceAccess: [{ id: armUserImpersonationScopeId, type: 'Scope' }] }]
 
 // Role ids by app and value: looked up by key, so no lambda has to reach into a loop's variable.
 var roleIds = {
@@ -83,17 +104,34 @@ var managedIdentityAssignments = concat(
     roleId: roleIds[a.resource][a.role]
   }))
 
+// Step 1: the registrations with their roles and scopes, and nothing that points at a scope or an
+// app defined in this deployment's Graph requests (pre-authorization, known clients: step 2).
+resource apiApp 'Microsoft.Graph/applications@v1.0' = {
+  uniqueName: apiUniqueName
+  displayName: apiDisplayName
+  signInAudience: signInAudience
+  identifierUris: [identifierUri(tenant().tenantId, 'notification-api', suffix)]
+  appRoles: roleDefinitions(api.appRoles)
+  api: {
+    requestedAccessTokenVersion: api.requestedAccessTokenVersion
+    oauth2PermissionScopes: scopeDefinitions(api.scopes)
+  }
+}
+
 resource proxyApp 'Microsoft.Graph/applications@v1.0' = {
   uniqueName: proxyUniqueName
-  displayName: '${proxy.displayName} (${environmentName})'
-  signInAudience: 'AzureADMyOrg'
-  identifierUris: [identifierUri(identifierUriStyle, tenant().tenantId, 'obo-proxy', environmentName, proxy.identifierUris)]
+  displayName: proxyDisplayName
+  signInAudience: signInAudience
+  identifierUris: [identifierUri(tenant().tenantId, 'obo-proxy', suffix)]
   appRoles: roleDefinitions(proxy.appRoles)
   api: {
     requestedAccessTokenVersion: proxy.requestedAccessTokenVersion
     oauth2PermissionScopes: scopeDefinitions(proxy.scopes)
-    preAuthorizedApplications: preAuthorized(proxy.preAuthorizedApplications, proxy.scopes)
   }
+  requiredResourceAccess: concat(
+    empty(proxyRequestsApi) ? [] : [{ resourceAppId: apiApp.appId, resourceAccess: proxyRequestsApi[0].resourceAccess }],
+    proxyRequestsOthers,
+    proxyRequestsArm)
 
   // Secretless on-behalf-of: tokens of this user-assigned identity authenticate the app.
   resource oboIdentityCredential 'federatedIdentityCredentials@v1.0' = {
@@ -105,20 +143,33 @@ resource proxyApp 'Microsoft.Graph/applications@v1.0' = {
   }
 }
 
-resource apiApp 'Microsoft.Graph/applications@v1.0' = {
-  uniqueName: apiUniqueName
-  displayName: '${api.displayName} (${environmentName})'
-  signInAudience: 'AzureADMyOrg'
-  identifierUris: [identifierUri(identifierUriStyle, tenant().tenantId, 'notification-api', environmentName, api.identifierUris)]
-  appRoles: roleDefinitions(api.appRoles)
-  api: {
-    requestedAccessTokenVersion: api.requestedAccessTokenVersion
-    oauth2PermissionScopes: scopeDefinitions(api.scopes)
-    // The file names the proxy by its local app id; in Azure it is the registration created above.
-    preAuthorizedApplications: concat(apiPreAuthorizedOthers, empty(apiPreAuthorizesProxy) ? [] : [{
-      appId: proxyApp.appId
-      delegatedPermissionIds: apiPreAuthorizesProxy[0].delegatedPermissionIds
-    }])
+// Step 2, a separate deployment that runs once both registrations and their scopes exist:
+// pre-authorizing a scope in the request that creates it is refused ("Property
+// api.preAuthorizedApplications.delegatedPermissionIds has a Permission Id that cannot be found in
+// the AppPermissions sets"). The API names the proxy as a known client, so consenting to the proxy
+// in a customer's tenant consents to the API with it.
+module preAuthorization 'entraPreAuthorization.bicep' = {
+  name: 'entra-preauthorization'
+  params: {
+    apiUniqueName: apiApp.uniqueName
+    apiDisplayName: apiDisplayName
+    apiDefinition: {
+      requestedAccessTokenVersion: api.requestedAccessTokenVersion
+      oauth2PermissionScopes: scopeDefinitions(api.scopes)
+      knownClientApplications: [proxyApp.appId]
+      // The file names the proxy by its local app id; in Azure it is the registration created above.
+      preAuthorizedApplications: concat(apiPreAuthorizedOthers, empty(apiPreAuthorizesProxy) ? [] : [{
+        appId: proxyApp.appId
+        delegatedPermissionIds: apiPreAuthorizesProxy[0].delegatedPermissionIds
+      }])
+    }
+    proxyUniqueName: proxyApp.uniqueName
+    proxyDisplayName: proxyDisplayName
+    proxyDefinition: {
+      requestedAccessTokenVersion: proxy.requestedAccessTokenVersion
+      oauth2PermissionScopes: scopeDefinitions(proxy.scopes)
+      preAuthorizedApplications: preAuthorized(proxy.preAuthorizedApplications, proxy.scopes)
+    }
   }
 }
 
@@ -132,8 +183,8 @@ resource proxyServicePrincipal 'Microsoft.Graph/servicePrincipals@v1.0' = {
   appRoleAssignmentRequired: proxy.appRoleAssignmentRequired
 }
 
-// Replication: a just-created service principal can be unknown to this call for a minute; a
-// re-run of the deployment fixes it (README, "Deploy to Azure").
+// Replication: a just-created service principal can be unknown to this call for a minute
+// ("Not a valid reference update"); deploy.sh waits and deploys again (docs/deploy.md).
 resource managedIdentityRoles 'Microsoft.Graph/appRoleAssignedTo@v1.0' = [for a in managedIdentityAssignments: {
   appRoleId: a.roleId
   principalId: a.principalId

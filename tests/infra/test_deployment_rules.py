@@ -74,6 +74,8 @@ def evaluate(node, scope: dict):
             return evaluate(operands["operand_1"], scope) == evaluate(operands["operand_2"], scope)
         if kind == "and":
             return evaluate(operands["operand_1"], scope) and evaluate(operands["operand_2"], scope)
+        if kind == "substract":
+            return evaluate(operands["operand_1"], scope) - evaluate(operands["operand_2"], scope)
         if kind == "index_accessor":
             return evaluate(operands["operand_1"], scope)[evaluate(operands["operand_2"], scope)]
         if kind == "property_accessor":
@@ -81,7 +83,24 @@ def evaluate(node, scope: dict):
         raise AssertionError(f"the test evaluator does not know operator {kind}")
     if "function" in node:
         function = node["function"]
-        kind, args = function["type"], {k: evaluate(v, scope) for k, v in function.get("parameters", {}).items()}
+        if function["type"] == "map":  # map(array, lambda): the lambda's variable in scope per item
+            items, lam = evaluate(function["parameters"]["arg_1"], scope), function["parameters"]["arg_2"]["detail"]
+            return [evaluate(lam["expression"], {**scope, lam["var_1"]: item}) for item in items]
+        kind, args = function["type"], {k: evaluate(v, scope) for k, v in (function.get("parameters") or {}).items()}
+        if kind in scope.get("functions", {}):  # a user-defined function of the template
+            defined = scope["functions"][kind]
+            bound = dict(zip(defined["args"], [args[f"arg_{i + 1}"] for i in range(len(args))], strict=True))
+            return evaluate(defined["expression"], {**scope, **bound})
+        if kind in ("tenant", "environment", "subscription"):  # deployment functions: from the scope
+            return scope[f"{kind}()"]
+        if kind == "empty":
+            return not args["item_to_test"]
+        if kind == "ends_with":
+            return args["string_to_search"].endswith(args["string_to_find"])
+        if kind == "substring":
+            return args["string_to_parse"][args["start_index"] : args["start_index"] + args["length"]]
+        if kind == "length":
+            return len(args["arg_1"])
         if kind == "take":
             return args["original_value"][: args["number_to_take"]]
         if kind == "to_lower":
@@ -165,24 +184,172 @@ def test_app_roles_and_scopes_have_distinct_values() -> None:
     assert {r["value"] for r in api["appRoles"]} == {"notification.read", "notification.create"}
 
 
-def test_app_id_uris_carry_the_environment_name(entra, main) -> None:
-    # Graph: "Another object with the same value for property identifierUris already exists." when a
-    # second environment of the template deploys to the same tenant.
-    function = entra["functions"]["identifierUri"]
-    assert "environment" in function["args"]
-    templates = json.dumps(function["expression"])
-    branches = re.findall(r'"(?:true|false)_value": "([^"]+)"', templates)
-    assert len(branches) == 2, branches
-    assert all("${environment}" in b for b in branches), branches
-    for app in ("apiApp", "proxyApp"):
-        config = json.dumps(entra["resources"][app]["config"]["identifierUris"])
-        assert '"environmentName"' in config, app  # every call passes the environment name
+TENANT = "7812c330-acf6-4d59-acac-aae48e763f41"
+GUID = r"[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}"
+
+
+def app_id_uri(entra: dict, app: str, suffix: str) -> str:
+    """The App ID URI the template gives ``app`` ('apiApp' or 'proxyApp') for a deployment suffix."""
+    (uri,) = entra["resources"][app]["config"]["identifierUris"]
+    scope = {"functions": entra["functions"], "tenant()": {"tenantId": TENANT}, "suffix": suffix}
+    return evaluate(uri, scope)
+
+
+def test_registrations_are_keyed_by_the_deployment_suffix(entra, main) -> None:
+    # Graph: "Another object with the same value for property uniqueName already exists." (and the same
+    # for identifierUris) when two resource groups deploy one environment name to one tenant: they
+    # overwrote each other's registration and federated credential.
+    assert main["modules"]["entra"]["config"]["params"]["suffix"] == "suffix"
     for unique in ("apiUniqueName", "proxyUniqueName"):
-        assert "${environmentName}" in entra["variables"][unique]["value"]
-    # Two environments, same tenant: different URIs in both styles.
-    for branch in branches:
-        scope = {"tenantId": "t", "name": "notification-api", "localUris": ["api://notification-api"]}
-        assert evaluate(branch, {**scope, "environment": "dev"}) != evaluate(branch, {**scope, "environment": "test"})
+        assert "${suffix}" in entra["variables"][unique]["value"], unique
+        assert "${environmentName}" in entra["variables"][unique]["value"], unique
+    for app in ("apiApp", "proxyApp"):
+        config = entra["resources"][app]["config"]
+        assert config["uniqueName"] in ("apiUniqueName", "proxyUniqueName")
+        assert app_id_uri(entra, app, "k3x9qa") != app_id_uri(entra, app, "p0d7zz")
+    assert app_id_uri(entra, "apiApp", "k3x9qa") == f"api://{TENANT}/notification-api-k3x9qa"
+    assert app_id_uri(entra, "proxyApp", "k3x9qa") == f"api://{TENANT}/obo-proxy-k3x9qa"
+    credential = entra["resources"]["proxyApp__oboIdentityCredential"]["config"]
+    assert credential["name"] == "${proxyUniqueName}/obo-proxy-identity"
+
+
+def test_app_id_uris_only_in_the_multi_tenant_form(entra, main) -> None:
+    # Entra: "Values of identifierUris property must use a verified domain of the organization or its
+    # subdomain" (HostNameNotOnVerifiedDomain) for api://<name>; a multi-tenant app needs api://<app id>,
+    # api://<tenant id>/... or a verified domain. The old identifierUriStyle=name made api://<name>-<env>.
+    for app in ("apiApp", "proxyApp"):
+        assert re.fullmatch(rf"api://{GUID}/[a-z-]+-k3x9qa", app_id_uri(entra, app, "k3x9qa"))
+    assert "identifierUriStyle" not in main["parameters"]
+    assert "identifierUriStyle" not in (INFRA / "main.parameters.json").read_text()
+    for path in INFRA.rglob("*.bicep"):
+        assert "identifierUriStyle" not in path.read_text(), path
+
+
+def test_pre_authorization_comes_in_a_second_step(entra) -> None:
+    # Graph, when a request pre-authorizes a scope it also creates: "Property
+    # api.preAuthorizedApplications.delegatedPermissionIds has a Permission Id that cannot be found in
+    # the AppPermissions sets." (microsoft-graph-docs-contrib #1395 reports it for one-request setups.)
+    for app in ("apiApp", "proxyApp"):
+        api = entra["resources"][app]["config"]["api"]
+        assert "preAuthorizedApplications" not in api, app
+        assert "knownClientApplications" not in api, app
+        assert "oauth2PermissionScopes" in api, app
+    step2 = entra["modules"]["preAuthorization"]
+    assert step2["detail"]["path"] == "entraPreAuthorization.bicep"
+    params = step2["config"]["params"]
+    # It starts after step 1: its names are read from the registrations step 1 made.
+    assert params["apiUniqueName"] == {
+        "operator": {"type": "property_accessor", "operands": {"operand_1": "apiApp", "operand_2": "uniqueName"}}
+    }
+    assert "proxyApp" in json.dumps(params["proxyUniqueName"])
+    assert "preAuthorizedApplications" in params["apiDefinition"]
+    assert "preAuthorizedApplications" in params["proxyDefinition"]
+    # The scopes it sends are step 1's, unchanged: Graph refuses to change an enabled scope
+    # ("Permission (scope or role) cannot be deleted or updated unless disabled first.").
+    for app, definition in (("apiApp", "apiDefinition"), ("proxyApp", "proxyDefinition")):
+        step1_scopes = entra["resources"][app]["config"]["api"]["oauth2PermissionScopes"]
+        assert params[definition]["oauth2PermissionScopes"] == step1_scopes
+        assert (
+            params[definition]["requestedAccessTokenVersion"]
+            == entra["resources"][app]["config"]["api"]["requestedAccessTokenVersion"]
+        )
+    step2_file = parse("modules/entraPreAuthorization.bicep")
+    applications = [r for r in step2_file["resources"].values() if r["type"] == "Microsoft.Graph/applications"]
+    assert len(applications) == 2
+    assert {r["config"]["api"] for r in applications} == {"apiDefinition", "proxyDefinition"}
+    assert {r["config"]["uniqueName"] for r in applications} == {"apiUniqueName", "proxyUniqueName"}
+
+
+def test_the_api_names_the_proxy_as_a_known_client(entra) -> None:
+    # Multi-tier consent: consenting to the proxy in a customer's tenant consents to the API with it
+    # only if the API lists the proxy in knownClientApplications.
+    known = entra["modules"]["preAuthorization"]["config"]["params"]["apiDefinition"]["knownClientApplications"]
+    assert known == [
+        {"operator": {"type": "property_accessor", "operands": {"operand_1": "proxyApp", "operand_2": "appId"}}}
+    ]
+
+
+def test_a_scope_or_role_can_be_disabled_before_it_is_removed(entra) -> None:
+    # Graph: "Permission (scope or role) cannot be deleted or updated unless disabled first."
+    # (CannotDeleteOrUpdateEnabledEntitlement): "isEnabled": false in directory.json, deploy, then remove.
+    scope = {"functions": entra["functions"]}
+    scopes = [
+        {"id": "1", "value": "a", "adminConsentDisplayName": "A"},
+        {"id": "2", "value": "b", "adminConsentDisplayName": "B", "isEnabled": False},
+    ]
+    defined = evaluate(
+        {"function": {"type": "scopeDefinitions", "parameters": {"arg_1": "scopes"}}}, {**scope, "scopes": scopes}
+    )
+    assert [s["isEnabled"] for s in defined] == [True, False]
+    roles = [{"id": "3", "value": "r", "displayName": "R", "allowedMemberTypes": ["Application"], "isEnabled": False}]
+    defined = evaluate(
+        {"function": {"type": "roleDefinitions", "parameters": {"arg_1": "roles"}}}, {**scope, "roles": roles}
+    )
+    assert [r["isEnabled"] for r in defined] == [False]
+    docs = (ROOT / "docs" / "deploy.md").read_text()
+    assert '"isEnabled": false' in docs
+    assert "CannotDeleteOrUpdateEnabledEntitlement" in docs
+
+
+def test_sign_in_audience_and_allowed_tenants_reach_the_apps(main, entra) -> None:
+    # The API's registration is multi-tenant by default; single-tenant is one parameter away. The apps
+    # decide from their settings (never a guess), and serve only the tenants their allow-lists name.
+    audience = main["parameters"]["signInAudience"]
+    assert audience["default"] == "AzureADMultipleOrgs"
+    allowed = next(d["argument"] for d in audience["decorators"] if d["type"] == "allowed")
+    assert sorted(allowed) == ["AzureADMultipleOrgs", "AzureADMyOrg"]  # v1 tokens: no personal accounts
+    assert main["modules"]["entra"]["config"]["params"]["signInAudience"] == "signInAudience"
+    for app in ("apiApp", "proxyApp"):
+        assert entra["resources"][app]["config"]["signInAudience"] == "signInAudience"
+    api_settings = main["modules"]["apiSettings"]["config"]["params"]["settings"]["function"]["parameters"]["arg_2"]
+    assert api_settings["NOTIFICATION_API_SIGN_IN_AUDIENCE"] == "signInAudience"
+    assert api_settings["NOTIFICATION_API_ALLOWED_TENANTS"] == "apiAllowedTenants"
+    proxy_settings = main["modules"]["proxySettings"]["config"]["params"]["settings"]["function"]["parameters"]["arg_2"]
+    assert proxy_settings["OBO_ALLOWED_TENANTS"] == "oboAllowedTenants"
+    home = {"tenant()": {"tenantId": TENANT}}
+    customers = f"{TENANT},11111111-2222-3333-4444-555555555555"
+    cases = [("", "", TENANT, TENANT), (customers, "", customers, customers), (customers, TENANT, customers, TENANT)]
+    for allowed_tenants, proxy_tenants, api_list, proxy_list in cases:
+        scope: dict[str, Any] = {**home, "allowedTenants": allowed_tenants, "proxyAllowedTenants": proxy_tenants}
+        scope["apiAllowedTenants"] = variable(main, "apiAllowedTenants", scope)
+        assert scope["apiAllowedTenants"] == api_list  # the home tenant by default, never implicit otherwise
+        assert variable(main, "oboAllowedTenants", scope) == proxy_list
+    parameters = json.loads((INFRA / "main.parameters.json").read_text())["parameters"]
+    assert {"signInAudience", "allowedTenants", "proxyAllowedTenants"} <= set(parameters)  # azd passes them
+
+
+def test_the_proxy_requests_azure_resource_manager_as_the_user(entra, main) -> None:
+    # The support portal calls ARM on behalf of the signed-in user: the proxy's registration requests
+    # Windows Azure Service Management's user_impersonation (delegated) and the API's scopes.
+    requested = entra["resources"]["proxyApp"]["config"]["requiredResourceAccess"]
+    assert "proxyRequestsArm" in json.dumps(requested)
+    assert '"operand_1": "apiApp", "operand_2": "appId"' in json.dumps(requested)
+    (arm,) = evaluate(
+        entra["variables"]["proxyRequestsArm"]["value"],
+        {
+            "armAppId": entra["variables"]["armAppId"]["value"],
+            "armUserImpersonationScopeId": entra["variables"]["armUserImpersonationScopeId"]["value"],
+        },
+    )
+    assert arm == {
+        "resourceAppId": "797f4846-ba00-4fd7-ba43-dac1f8f63013",
+        # Observed in tenants and Microsoft's scripts, not on a reference page.
+        "resourceAccess": [{"id": "41094075-9dad-400e-a0bd-54e686782033", "type": "Scope"}],
+    }
+    # Where directory.json describes the first-party app, it agrees.
+    for app in DIRECTORY["applications"].values():
+        if app.get("appId") == arm["resourceAppId"]:
+            ids = {s["id"] for s in app.get("scopes", []) if s["value"] == "user_impersonation"}
+            assert ids == {arm["resourceAccess"][0]["id"]}
+    # The portal's settings: this cloud's ARM origin (no hard-coded host) and this subscription.
+    proxy_settings = main["modules"]["proxySettings"]["config"]["params"]["settings"]["function"]["parameters"]["arg_2"]
+    assert proxy_settings["RESOURCE_MANAGER_URL"] == "resourceManagerUrl"
+    assert "subscriptionId" in json.dumps(proxy_settings["PORTAL_SUBSCRIPTION_ID"])
+    scope: dict[str, Any] = {"environment()": {"resourceManager": "https://management.azure.com/"}}
+    scope["resourceManager"] = variable(main, "resourceManager", scope)
+    assert variable(main, "resourceManagerUrl", scope) == "https://management.azure.com"
+    scope["resourceManager"] = "https://management.usgovcloudapi.net"
+    assert variable(main, "resourceManagerUrl", scope) == "https://management.usgovcloudapi.net"
 
 
 def test_premium_builds_python_on_zip_deploy(main) -> None:

@@ -110,6 +110,50 @@ def test_role_ids_are_the_documented_ones(templates) -> None:
             assert '"guid"' in naming, f"{name}: the name must be guid(scope, principal, role)"
 
 
+# Azure's built-in roles that manage resources (control plane): none of our identities holds one.
+MANAGEMENT_ROLE_IDS = {
+    "8e3af657-a8ff-443c-a75c-2fe8c4bcb635",  # Owner
+    "b24988ac-6180-42a0-ab88-20f7382dd24c",  # Contributor
+    "acdd72a7-3385-48ef-bd42-f606fba81ae7",  # Reader
+    "de139f84-1756-47ae-9be6-808fbbe84772",  # Website Contributor
+    "18d7d88d-d35e-4fb5-a5c3-7773c20a72d9",  # User Access Administrator
+}
+
+
+def test_the_proxy_identity_holds_no_azure_role(templates) -> None:
+    """The portal acts with the signed-in user's Azure RBAC only: its own identity can read nothing.
+
+    It holds the data roles its Functions host needs on its own storage account and Application
+    Insights, scoped to those resources, and no role that reads or changes Azure resources.
+    """
+    text = "".join(p.read_text() for p in BICEP_FILES)
+    assert not [role for role in MANAGEMENT_ROLE_IDS if role in text]
+    assignments = {
+        (path, name): resource
+        for path, template in templates.items()
+        for name, resource in template.get("resources", {}).items()
+        if resource["type"] == "Microsoft.Authorization/roleAssignments"
+    }
+    assert {path for path, _ in assignments} == {"modules/roles.bicep"}  # nowhere else
+    scopes = {body(resource)["scope"] for resource in assignments.values()}
+    assert scopes == {"storage", "vault", "insights"}  # resources, never the group or subscription
+    roles = templates["main.bicep"]["modules"]["roles"]["config"]["params"]
+    obo = '"operand_1": "oboIdentity", "operand_2": "principalId"'
+    assert obo in json.dumps(roles["hostPrincipalIds"])
+    assert obo not in json.dumps(roles["tablePrincipalIds"])
+    assert "obo-proxy-identity" not in next(iter(DIRECTORY["keyVaults"].values()))["secretsUsers"]
+    host_roles = {
+        body(r)["properties"]["roleDefinitionId"]["function"]["parameters"]["resource_name_1"]
+        for (_, name), r in assignments.items()
+        if '"hostPrincipalIds"' in json.dumps(r["config"])
+    }
+    assert host_roles == {
+        "storageBlobDataOwnerRoleId",
+        "storageQueueDataContributorRoleId",
+        "monitoringMetricsPublisherRoleId",
+    }
+
+
 def test_no_app_setting_holds_a_key_or_connection_string(templates) -> None:
     text = (INFRA / "main.bicep").read_text()
     for forbidden in (
@@ -168,7 +212,8 @@ def test_entra_reads_roles_scopes_and_assignments_from_directory_json(templates)
         assert (INFRA / "modules" / load["parameters"]["file_path"]).resolve() == ROOT / "directory.json"
     text = (INFRA / "modules" / "entra.bicep").read_text()
     # No role or scope id is typed into the template: they all come from the file.
-    ids = {r["id"] for app in DIRECTORY["applications"].values() for r in app["appRoles"] + app["scopes"]}
+    deployed = [DIRECTORY["applications"][name] for name in ("notification-api", "obo-proxy")]
+    ids = {r["id"] for app in deployed for r in app["appRoles"] + app["scopes"]}
     assert not [i for i in ids if i in text]
     for app in ("apiApp", "proxyApp"):
         config = json.dumps(entra["resources"][app]["config"])
