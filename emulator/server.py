@@ -71,7 +71,8 @@ def env_values(config: Config, tenant_id: str, bundle: Path) -> dict[str, str]:
 
 
 class ReadyServer(uvicorn.Server):
-    """uvicorn that prints ``ready_line`` once it is really listening (tools wait for that line)."""
+    """uvicorn that prints ``ready_line`` once it is really listening (tools wait for that line), and
+    stops at once and quietly on Ctrl-C or SIGTERM, also while clients hold keep-alive connections."""
 
     ready_line = ""
 
@@ -79,6 +80,31 @@ class ReadyServer(uvicorn.Server):
         await super().startup(sockets=sockets)
         if self.started:
             print(self.ready_line, flush=True)
+
+    async def shutdown(self, sockets=None) -> None:
+        # Idle keep-alive connections are dropped at once. uvicorn closes them, and over TLS a close
+        # waits for the client's close_notify, which an idle client never sends: every Ctrl-C with a
+        # client connected waited out the graceful timeout and logged "timeout graceful shutdown exceeded".
+        # A connection in the middle of a request is left to finish, as uvicorn does.
+        for connection in list(self.server_state.connections):
+            cycle = getattr(connection, "cycle", None)
+            transport = getattr(connection, "transport", None)
+            if transport is not None and (cycle is None or cycle.response_complete):
+                transport.abort()
+        await super().shutdown(sockets=sockets)
+
+    def run_until_stopped(self, sockets: list[socket.socket]) -> int:
+        """Serve until a signal; Ctrl-C is a normal way to stop (exit status 130, no traceback).
+
+        uvicorn re-raises the signal it handled once it has shut down, so that the exit status says
+        why; for SIGINT that surfaces as a KeyboardInterrupt, caught here. SIGTERM ends the process
+        as SIGTERM does.
+        """
+        try:
+            self.run(sockets=sockets)
+        except KeyboardInterrupt:
+            return 130
+        return 0
 
 
 def serve(
@@ -152,5 +178,4 @@ def serve(
         )
     )
     server.ready_line = f"emulator ready on https://{host}:{port}"
-    server.run(sockets=[sock])
-    return 0
+    return server.run_until_stopped([sock])

@@ -17,7 +17,7 @@ from emulator.server import PortInUse, ReadyServer, bind
 
 from . import running
 from .azure_cli import DEFAULT_CONFIG_DIR, AzureCliError
-from .host import build, load_app
+from .host import apply_local_settings, build, load_app
 from .routes import RouteTemplateError
 from .stack import Stack, StackError
 
@@ -26,6 +26,13 @@ DEFAULT_BASE = "http://localhost:7071/api"
 
 def serve_host(args: argparse.Namespace) -> int:
     root = Path.cwd()
+    try:  # before the app is imported: its settings are read at import, as in the Functions host
+        skipped = apply_local_settings(root / "local.settings.json", os.environ)
+    except ValueError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
+    for name in skipped:  # Core Tools' words, so the same advice (docs/troubleshooting.md) fits both hosts
+        print(f"Skipping '{name}' from local settings as it's already defined in current environment variables.")
     try:
         app = load_app(args.app)
         starlette = build(app, root, run_timers=args.run_timers)
@@ -49,8 +56,7 @@ def serve_host(args: argparse.Namespace) -> int:
         uvicorn.Config(starlette, log_level="warning", access_log=args.access_log, timeout_graceful_shutdown=2)
     )
     server.ready_line = f"dev host ready on {base}/api (APPS={os.environ.get('APPS') or 'all'})"
-    server.run(sockets=[sock])
-    return 0
+    return server.run_until_stopped([sock])
 
 
 def stack_up(args: argparse.Namespace) -> int:

@@ -23,7 +23,7 @@ import json
 import logging
 import re
 import uuid
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, MutableMapping
 from pathlib import Path
 
 import azure.functions as func
@@ -56,6 +56,26 @@ class InvocationContext(_abc.Context):
     thread_local_storage = property(lambda self: None)
     trace_context = property(lambda self: None)
     retry_context = property(lambda self: None)
+
+
+def apply_local_settings(path: Path, environ: MutableMapping[str, str]) -> list[str]:
+    """The Values of ``local.settings.json`` into ``environ``, as ``func start`` applies them: only where
+    the environment has no variable of that name. Returns the skipped names whose file value is not
+    empty (Core Tools prints a "Skipping" line for each). No file: nothing to apply, as with Core Tools.
+    """
+    if not path.exists():
+        return []
+    try:
+        values = json.loads(path.read_text()).get("Values", {})
+    except (ValueError, AttributeError) as exc:
+        raise ValueError(f"{path} is not a local.settings.json (a JSON object with Values): {exc}") from None
+    skipped = []
+    for name, value in values.items():
+        if name not in environ:
+            environ[name] = "" if value is None else str(value)
+        elif value not in (None, ""):
+            skipped.append(name)
+    return skipped
 
 
 def load_app(spec: str) -> func.FunctionApp:

@@ -47,19 +47,61 @@ def free_port() -> int:
         return sock.getsockname()[1]
 
 
-def claim_port(port: int, what: str) -> int:
-    """Port 0 means any free port; a busy port is an error now rather than a hang later."""
-    if port == 0:
-        return free_port()
+def port_is_free(port: int) -> bool:
+    """Whether the servers could listen on ``port``: probed as they bind, with ``SO_REUSEADDR``.
+
+    Without it, a port a stack stopped a moment ago looks busy for about a minute: the connections
+    its server closed sit in TIME_WAIT on that port, although nothing listens. uvicorn, the
+    emulator and Azurite all set ``SO_REUSEADDR`` and would start; only a listening socket stops them.
+    """
     with socket.socket() as sock:
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
         try:
             sock.bind(("127.0.0.1", port))
         except OSError:
-            raise StackError(
-                f"port {port} ({what}) is already in use. Stop whatever listens there "
-                "(another `localdev up`?) or choose another port."
-            ) from None
-    return port
+            return False
+    return True
+
+
+def next_free(start: int, count: int = 1, taken: frozenset[int] = frozenset()) -> int:
+    """The first port from ``start`` on where ``count`` consecutive ports are free (a suggestion)."""
+    for first in range(start, min(start + 200, 65536 - count)):
+        ports = range(first, first + count)
+        if not taken.intersection(ports) and all(port_is_free(p) for p in ports):
+            return first
+    return 0  # none nearby: any free port
+
+
+def claim_ports(port: int, emulator_port: int, storage_port: int) -> tuple[int, int, tuple[int, int, int]]:
+    """The ports to use (0: any free port). A busy one is an error now rather than a hang later, and
+    the error names every busy port and the command that moves the stack to free ones."""
+    storage = (storage_port, storage_port + 1, storage_port + 2) if storage_port else ()
+    wanted = [(port, "functions host"), (emulator_port, "emulator")]
+    wanted += [(p, f"Azurite {kind}") for p, kind in zip(storage, ("blob", "queue", "table"), strict=False)]
+    busy = [f"{p} ({what})" for p, what in wanted if p and not port_is_free(p)]
+    if busy:
+        taken = {p for p, _ in wanted if p}
+        host, emulator, blob = port, emulator_port, storage_port
+        if host and not port_is_free(host):
+            host = next_free(host + 1, taken=frozenset(taken))
+            taken.add(host)
+        if emulator and not port_is_free(emulator):
+            emulator = next_free(emulator + 1, taken=frozenset(taken))
+            taken.add(emulator)
+        if blob and not all(port_is_free(p) for p in storage):
+            blob = next_free(blob + 3, 3, frozenset(taken))
+        several = len(busy) > 1
+        raise StackError(
+            f"{'ports' if several else 'port'} {', '.join(busy)} {'are' if several else 'is'} already in use: "
+            "another program listens there (another `make run`?). Stop it, or move this stack: "
+            f"make run PORT={host} EMULATOR_PORT={emulator} STORAGE_PORT={blob} "
+            "(0: any free port; python -m localdev up takes --port, --emulator-port, --storage-port)"
+        )
+    return (
+        port or free_port(),
+        emulator_port or free_port(),
+        (storage[0], storage[1], storage[2]) if storage else (free_port(), free_port(), free_port()),
+    )
 
 
 def storage_connection_string(blob: int, queue: int, table: int) -> str:
@@ -173,16 +215,7 @@ class Stack:
             )
         self.developer, self.az_config_dir = developer, az_config_dir.resolve()
         self.az = azure_cli.find_az() if developer else None  # missing az: a clear error before anything starts
-        self.port = claim_port(port, "functions host")
-        self.emulator_port = claim_port(emulator_port, "emulator")
-        if storage_port == 0:
-            self.storage_ports = (free_port(), free_port(), free_port())
-        else:
-            self.storage_ports = (
-                claim_port(storage_port, "Azurite blob"),
-                claim_port(storage_port + 1, "Azurite queue"),
-                claim_port(storage_port + 2, "Azurite table"),
-            )
+        self.port, self.emulator_port, self.storage_ports = claim_ports(port, emulator_port, storage_port)
         self.apps = apps
         self.selected = apps_of(apps)
         self.func = shutil.which("func") if use_func else None
@@ -194,6 +227,7 @@ class Stack:
         # Set by the SIGINT/SIGTERM handler. A plain flag: a handler that calls Event.set() can
         # deadlock when the signal lands while the main thread holds that Event's lock in wait().
         self._stopping = False
+        self._stopped = False  # set once the children are being stopped
 
     # -- children ------------------------------------------------------------------------------
 
@@ -225,7 +259,8 @@ class Stack:
                 child.lines.append(line)
                 if ready and line.startswith(ready):
                     seen.set()
-                print(f"[{name}] {line}", end="", flush=True)
+                if not self._stopped:  # what children say while stopping is no news ("closing...")
+                    print(f"[{name}] {line}", end="", flush=True)
 
         threading.Thread(target=pump, daemon=True).start()
         if ready:
@@ -340,8 +375,10 @@ class Stack:
         print(f"[localdev] az        signed in as {account} (config {self.az_config_dir})", flush=True)
 
     def start_host(self, settings: dict[str, str]) -> None:
+        # Both hosts read local.settings.json themselves, applying a Value only where the environment
+        # has none: settings the file holds right are left to it, the others go in the environment.
+        env = without_skipping(dict(os.environ), settings, settings_file_values(ROOT / "local.settings.json"))
         if self.func:
-            env = without_skipping(dict(os.environ), settings, settings_file_values(ROOT / "local.settings.json"))
             child = self._spawn(
                 "func", [self.func, "start", "--port", str(self.port)], worker_environment(sys.executable, env)
             )
@@ -349,7 +386,7 @@ class Stack:
             child = self._spawn(
                 "host",
                 [sys.executable, "-m", "localdev", "host", "--port", str(self.port)],
-                {**os.environ, **settings},
+                env,
                 ready="dev host ready on ",
             )
         health = f"http://127.0.0.1:{self.port}/api/health"
@@ -428,6 +465,7 @@ class Stack:
 
     def down(self) -> None:
         running.clear(self.state_dir, os.getpid())
+        self._stopped = True
         for child in reversed(self.children):
             child.stop()
         print("[localdev] stopped", flush=True)

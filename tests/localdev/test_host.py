@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import json
+import os
 import signal
 import socket
 import subprocess
@@ -12,7 +14,7 @@ from concurrent.futures import ThreadPoolExecutor
 import pytest
 import requests
 
-from tests.processes import ROOT, ReadyProcess, sample_settings
+from tests.processes import ROOT, ReadyProcess, fresh_clone, sample_settings
 
 READY = "dev host ready on "
 
@@ -182,3 +184,31 @@ def test_the_banner_shows_routes_as_written(host) -> None:
         assert f"{origin}{route}\n" in banner, route
     assert "fnsegment" not in banner
     assert ":fn" not in banner
+
+
+def test_local_settings_json_is_read_as_func_start_reads_it(tmp_path) -> None:
+    """A clone with a local.settings.json (the sample, copied) and a shell that sets one of its names:
+    the file's Values reach the app, except where the environment has the name, which wins and is
+    named, in Core Tools' words. Regression: the dev host read no file, and stopped for want of settings."""
+    clone = fresh_clone(tmp_path / "clone")
+    values = {**sample_settings(), "APPS": "caller_app"}
+    (clone / "local.settings.json").write_text(json.dumps({"IsEncrypted": False, "Values": values}))
+    shell = {"PATH": os.environ["PATH"], "HOME": os.environ.get("HOME", "/root"), "APPS": "notification_api"}
+    process = ReadyProcess(
+        [sys.executable, "-m", "localdev", "host", "--port", "0"],
+        READY,
+        tmp_path / "host.log",
+        env=shell,
+        inherit_env=False,
+        cwd=clone,
+    )
+    try:
+        base = process.ready_line.removeprefix(READY).split()[0]
+        assert "APPS=notification_api" in process.ready_line  # the environment's, not the file's
+        assert requests.get(f"{base}/health", timeout=5).json() == {"status": "ok"}
+        skipped = [line for line in process.output if line.startswith("Skipping")]
+        assert skipped == [
+            "Skipping 'APPS' from local settings as it's already defined in current environment variables.\n"
+        ]
+    finally:
+        process.stop()
