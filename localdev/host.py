@@ -35,6 +35,7 @@ from azure.functions.timer import TimerRequest
 from croniter import croniter
 from starlette.applications import Starlette
 from starlette.concurrency import run_in_threadpool
+from starlette.middleware import Middleware
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
@@ -42,6 +43,11 @@ from starlette.routing import Route
 from .routes import Template, shown, translate
 
 log = logging.getLogger("localdev.host")
+
+# The Functions host's limit on a request body (100 MB, then 413): the dev host stops reading there.
+MAX_REQUEST_BYTES = 100 * 1024 * 1024
+LOOPBACK_NAMES = ("localhost", "127.0.0.1", "[::1]")
+_HOST_HEADER = re.compile(r"^(?P<name>\[[^\]]*\]|[^:\[\]]*)(?::(?P<port>[0-9]{1,5}))?$")
 
 
 class InvocationContext(_abc.Context):
@@ -125,15 +131,39 @@ def to_response(result: object) -> Response:
     return Response(result.get_body(), status_code=result.status_code, headers=headers)
 
 
-def _http_endpoint(function: Function, trigger: HttpTrigger, root: Path) -> Callable[[Request], Awaitable[Response]]:
+def _too_large(limit: int) -> Response:
+    return JSONResponse({"error": f"the request body is over {limit} bytes"}, status_code=413)
+
+
+async def read_body(request: Request, limit: int) -> bytes | None:
+    """The body, or None once it passes ``limit`` bytes: a declared length over the limit is refused
+    before anything is read, and a longer stream stops being read at the limit."""
+    declared = request.headers.get("content-length", "")
+    if declared.isdigit() and int(declared) > limit:
+        return None
+    chunks, size = [], 0
+    async for chunk in request.stream():
+        size += len(chunk)
+        if size > limit:
+            return None
+        chunks.append(chunk)
+    return b"".join(chunks)
+
+
+def _http_endpoint(
+    function: Function, trigger: HttpTrigger, root: Path, max_body_bytes: int
+) -> Callable[[Request], Awaitable[Response]]:
     async def endpoint(request: Request) -> Response:
+        body = await read_body(request, max_body_bytes)
+        if body is None:
+            return _too_large(max_body_bytes)
         request_obj = func.HttpRequest(
             method=request.method,
             url=str(request.url),
             headers=dict(request.headers),
             params=dict(request.query_params),
             route_params=dict(request.path_params),
-            body=await request.body(),
+            body=body,
         )
         try:
             result = await invoke(function, trigger.name, request_obj, root)
@@ -163,7 +193,45 @@ def admin_refusal(request: Request) -> str | None:
     return None
 
 
-def build(app: func.FunctionApp, root: Path, *, run_timers: bool = False) -> Starlette:
+class LoopbackHostOnly:
+    """Answers only requests addressed to this machine by name: ``localhost``, ``127.0.0.1`` or ``[::1]``
+    on the port the host listens on. Anything else is a 400, before any route runs.
+
+    A web page cannot read another origin's answers, unless its own name resolves here: with DNS
+    rebinding, ``evil.example`` first points at the attacker's server, then at 127.0.0.1, and the
+    page's requests reach this host as same-origin (with ``Host: evil.example``). The Host check
+    breaks that; Kestrel's ``AllowedHosts`` does the same for ASP.NET Core.
+    """
+
+    def __init__(self, app: Callable[..., Awaitable[None]]) -> None:
+        self.app = app
+
+    async def __call__(self, scope: dict, receive: Callable, send: Callable) -> None:
+        if scope["type"] == "http" and not self.allowed(scope):
+            response = JSONResponse(
+                {"error": "the dev host answers requests for localhost, 127.0.0.1 or [::1] on its own port only"},
+                status_code=400,
+            )
+            await response(scope, receive, send)
+            return
+        await self.app(scope, receive, send)
+
+    @staticmethod
+    def allowed(scope: dict) -> bool:
+        hosts = [v for k, v in scope.get("headers", []) if k == b"host"]
+        if len(hosts) != 1:
+            return False
+        found = _HOST_HEADER.match(hosts[0].decode("latin-1").lower())
+        if found is None:
+            return False
+        name, port = found.group("name"), found.group("port")
+        server_port = (scope.get("server") or (None, None))[1]
+        return name in LOOPBACK_NAMES and (port == str(server_port) or (port is None and server_port == 80))
+
+
+def build(
+    app: func.FunctionApp, root: Path, *, run_timers: bool = False, max_body_bytes: int = MAX_REQUEST_BYTES
+) -> Starlette:
     prefix = route_prefix(root)
     functions = {function_name(f): f for f in app.get_functions()}
     http_routes: list[tuple[Template, list[str] | None, Function, HttpTrigger]] = []
@@ -198,7 +266,7 @@ def build(app: func.FunctionApp, root: Path, *, run_timers: bool = False) -> Sta
 
     routes = [Route("/admin/functions/{name}", trigger_function, methods=["POST"])]
     for template, methods, function, trigger in http_routes:
-        endpoint = _http_endpoint(function, trigger, root)
+        endpoint = _http_endpoint(function, trigger, root, max_body_bytes)
         for path in template.paths:
             route = Route(path, endpoint, methods=methods)
             # ASP.NET Core routing, which the Functions host uses, ignores the case of literal segments.
@@ -219,7 +287,7 @@ def build(app: func.FunctionApp, root: Path, *, run_timers: bool = False) -> Sta
         for task in tasks:
             task.cancel()
 
-    starlette = Starlette(routes=routes, lifespan=lifespan)
+    starlette = Starlette(routes=routes, lifespan=lifespan, middleware=[Middleware(LoopbackHostOnly)])
     starlette.state.http_routes = [(function_name(f), m, shown(t.template, prefix)) for t, m, f, _ in http_routes]
     starlette.state.timers = {name: trigger.schedule for name, (_, trigger) in timers.items()}
     return starlette

@@ -31,7 +31,8 @@ def post(path: str, client: str, headers: dict[str, str] | None = None) -> tuple
         "query_string": b"",
         "root_path": "",
         "headers": [
-            (k.lower().encode(), v.encode()) for k, v in {"content-type": "application/json", **(headers or {})}.items()
+            (k.lower().encode(), v.encode())
+            for k, v in {"host": "127.0.0.1:7071", "content-type": "application/json", **(headers or {})}.items()
         ],
         "client": (client, 50000),
         "server": ("127.0.0.1", 7071),
