@@ -12,6 +12,8 @@ import ipaddress
 import socket
 from urllib.parse import urlsplit
 
+import idna
+
 
 def _local(address: ipaddress.IPv4Address | ipaddress.IPv6Address) -> bool:
     if isinstance(address, ipaddress.IPv6Address) and address.ipv4_mapped is not None:
@@ -39,6 +41,16 @@ def is_loopback(url: str) -> bool:
         return True
     if not host:
         return False
+    if ":" not in host:  # a name or an IPv4 address, not an IPv6 literal (whose zone id may hold a %)
+        if "%" in host:
+            # urllib3 (under requests) decodes 127%2e0%2e0%2e1 to 127.0.0.1, browsers too; other
+            # clients differ. A host no two readers agree on is not a host a setting should hold.
+            return True
+        if not host.isascii():
+            try:  # UTS #46 mapping, as browsers do: full-width ｌｏｃａｌｈｏｓｔ is localhost
+                host = idna.encode(host, uts46=True).decode("ascii").rstrip(".")
+            except idna.IDNAError:
+                return True
     if host == "localhost" or host.endswith(".localhost"):  # RFC 6761: always loopback
         return True
     address = _address(host)

@@ -51,3 +51,24 @@ def test_a_name_that_resolves_to_loopback_is_loopback(monkeypatch) -> None:
 
     monkeypatch.setattr(socket, "getaddrinfo", resolver)
     assert is_loopback("https://login.contoso.test/")
+
+
+@pytest.mark.parametrize(
+    "url",
+    [
+        "https://127%2e0%2e0%2e1:8443",  # urllib3, under requests, decodes this to 127.0.0.1
+        "https://%6c%6f%63alhost",
+        "https://evil%2eexample",  # any % in a host: no two clients read it alike
+        "https://ｌｏｃａｌｈｏｓｔ",  # full-width: UTS #46 maps it to localhost, as browsers do
+        "https://１２７.０.０.１",
+        "https://emulator.ｌｏｃａｌｈｏｓｔ",
+        "https://a\u200db.example",  # a joiner IDNA refuses: unreadable, so refused
+        "https://\u00adlocalhost",  # soft hyphen, mapped away
+    ],
+)
+def test_percent_encoded_and_international_spellings(url: str) -> None:
+    assert is_loopback(url)
+
+
+def test_an_international_name_elsewhere_is_not_loopback() -> None:
+    assert not is_loopback("https://bücher.invalid")
