@@ -1,4 +1,4 @@
-"""``python -m emulator``: serve, or talk to a running emulator (token, assign, unassign, credential-reset, keys).
+"""``python -m emulator``: serve, or talk to a running emulator (token, assign, unassign, role, credential-reset, keys).
 
 The client commands find the emulator through ``STATE/env`` (written at start), so they need
 no flags beyond ``--state-dir`` when it is not ``.emulator``.
@@ -83,6 +83,21 @@ def _assignment(args: argparse.Namespace) -> None:
     print(f"{args.principal} {state}: {args.role} on {args.resource}")
 
 
+def _role(args: argparse.Namespace) -> None:
+    """Azure RBAC: ``role assign|remove --principal NAME --role NAME --scope SCOPE``."""
+    client = EmulatorClient(args.state_dir)
+    method = "POST" if args.action == "assign" else "DELETE"
+    body = client.call(
+        method, "/admin/role-assignments", json={"principal": args.principal, "role": args.role, "scope": args.scope}
+    )
+    properties = body["roleAssignment"]["properties"]
+    verb = "assigned" if method == "POST" else "removed"
+    state = verb if body["changed"] else ("already assigned" if method == "POST" else "had no such assignment")
+    print(f"{args.principal} {state}: {properties['roleDefinitionName']} at {properties['scope']}")
+    if body["changed"]:
+        print("In Azure a role assignment change can take up to about 10 minutes to apply; here, the next request.")
+
+
 def _credential_reset(args: argparse.Namespace) -> None:
     body = EmulatorClient(args.state_dir).call("POST", "/admin/credentials", json={"application": args.app})
     print(body["secretText"])
@@ -160,6 +175,12 @@ def main(argv: list[str] | None = None) -> int:
         p.add_argument("--principal", required=True, help="user, group, managed identity or application name")
         p.add_argument("--resource", required=True, help="application name, for example notification-api")
         p.add_argument("--role", required=True, help="app role value, for example notification.create")
+    role = command("role", "assign or remove an Azure role (RBAC on the emulator's subscription)")
+    role.add_argument("action", choices=["assign", "remove"])
+    role.add_argument("--principal", required=True, help="user, group, managed identity or application name")
+    role.add_argument("--role", required=True, help="built-in role name or id, for example 'Website Contributor'")
+    scopes = "/subscriptions/<id>[/resourceGroups/<name>[/providers/Microsoft.Web/sites/<name>]]"
+    role.add_argument("--scope", required=True, help=scopes)
     reset = command("credential-reset", "create a client secret for an app and print it once")
     reset.add_argument("--app", required=True)
     keys = command("keys", "roll the token-signing keys over, as Entra does")
@@ -188,6 +209,7 @@ def main(argv: list[str] | None = None) -> int:
         "token": _token,
         "assign": _assignment,
         "unassign": _assignment,
+        "role": _role,
         "credential-reset": _credential_reset,
         "keys": _keys,
     }[args.command](args)

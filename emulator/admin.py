@@ -129,11 +129,33 @@ async def assignments(request: Request, state: State) -> dict:
 
 @admin_endpoint
 async def grants(request: Request, state: State) -> dict:
-    """Admin consent: {clientAppId, resource, scopes}."""
+    """Admin consent: {clientAppId, resource, scopes}; DELETE revokes the client's grants on the resource."""
     body = await _json(request)
     client, resource = _fields(body, "clientAppId", "resource")
+    if request.method == "DELETE":
+        return {"revoked": state.directory.revoke(client, resource)}
     state.directory.grant(client, resource, _scopes(body))
     return {"granted": True}
+
+
+@admin_endpoint
+async def role_assignments(request: Request, state: State) -> dict:
+    """Azure RBAC: GET lists resources and assignments; POST adds, DELETE removes {principal, role, scope}.
+
+    ``role`` is a built-in role's name or id. A change applies at the caller's next ARM request.
+    """
+    azure = state.directory.azure
+    if request.method == "GET":
+        return azure.summary()
+    principal, role, scope = _fields(await _json(request), "principal", "role", "scope")
+    try:
+        if request.method == "POST":
+            assignment, changed = azure.assign(principal, role, scope)
+        else:
+            assignment, changed = azure.remove(principal, role, scope)
+    except ValueError as exc:
+        raise DirectoryError(str(exc)) from None
+    return {"changed": changed, "roleAssignment": azure.assignment_json(assignment)}
 
 
 @admin_endpoint

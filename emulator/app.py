@@ -18,6 +18,7 @@ from .state import State
 from .token_endpoint import token_v1, token_v2
 
 log = logging.getLogger("emulator")
+ARM_METHODS = ["GET", "POST", "PUT", "PATCH", "DELETE"]
 
 
 async def _entra_error(request: Request, exc: Exception) -> JSONResponse:
@@ -103,8 +104,8 @@ def build_app(state: State) -> Starlette:
         Route("/{tenant}/oauth2/v2.0/devicecode", device_codes.devicecode, methods=["POST"]),
         Route("/devicelogin", device_codes.devicelogin, methods=["GET", "POST"]),
         Route("/tenants", resource_manager.tenants),
-        Route("/subscriptions", resource_manager.subscriptions),
-        Route("/subscriptions/{subscription_id}", resource_manager.subscriptions),
+        Route("/subscriptions", resource_manager.dispatch, methods=ARM_METHODS),
+        Route("/subscriptions/{path:path}", resource_manager.dispatch, methods=ARM_METHODS),
         Route("/metadata/endpoints", resource_manager.metadata_endpoints),
         Route("/msi/token", managed_identity.msi_token),
         Route("/secrets/{name}", keyvault.get_secret),
@@ -118,7 +119,8 @@ def build_app(state: State) -> Starlette:
         Route("/admin/tokens", admin.recent_tokens),
         Route("/admin/reset", admin.reset, methods=["POST"]),
         Route("/admin/assignments", admin.assignments, methods=["POST", "DELETE"]),
-        Route("/admin/grants", admin.grants, methods=["POST"]),
+        Route("/admin/grants", admin.grants, methods=["POST", "DELETE"]),
+        Route("/admin/role-assignments", admin.role_assignments, methods=["GET", "POST", "DELETE"]),
         Route("/admin/pre-authorizations", admin.pre_authorizations, methods=["POST", "DELETE"]),
         Route("/admin/credentials", admin.credentials, methods=["POST"]),
         Route("/admin/mint", admin.mint, methods=["POST"]),

@@ -41,6 +41,7 @@ class Reserved:
     name: str
     app_id: str
     identifier_uris: tuple[str, ...] = ()
+    scopes: tuple[str, ...] = ()  # delegated scopes a grant may name (ARM's user_impersonation, ...)
 
 
 def _fail(app: str, message: str) -> NoReturn:
@@ -69,7 +70,7 @@ def check(data: Mapping, reserved: Iterable[Reserved] = ()) -> None:
     for name, app in apps.items():
         _check_pre_authorizations(name, app, known_clients)
         _check_required_access(name, app, apps)
-    _check_grants(data.get("oauth2PermissionGrants", []), apps, known_clients)
+    _check_grants(data.get("oauth2PermissionGrants", []), apps, known_clients, reserved)
     _check_assignments(data, apps)
 
 
@@ -241,14 +242,18 @@ def _check_required_access(name: str, app: Mapping, apps: Mapping[str, Mapping])
                 )
 
 
-def _check_grants(grants: list, apps: Mapping[str, Mapping], known_clients: set[str]) -> None:
+def _check_grants(
+    grants: list, apps: Mapping[str, Mapping], known_clients: set[str], reserved: tuple[Reserved, ...] = ()
+) -> None:
+    # Consent can name Microsoft's APIs too (Azure Service Management's user_impersonation, ...).
+    microsoft = {r.name: set(r.scopes) for r in reserved}
     for grant in grants:
         resource, client = grant.get("resource"), str(grant.get("clientAppId", ""))
-        if resource not in apps:
+        if resource not in apps and resource not in microsoft:
             raise AppModelError(f"oauth2PermissionGrant for client {client}: unknown resource app {resource!r}")
         if client.lower() not in known_clients:
             _fail(resource, f"oauth2PermissionGrant names unknown client {client!r}")
-        scopes = {s["value"] for s in apps[resource].get("scopes", [])}
+        scopes = microsoft[resource] if resource not in apps else {s["value"] for s in apps[resource].get("scopes", [])}
         for scope in grant.get("scopes", []):
             if scope not in scopes:
                 _fail(

@@ -14,6 +14,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from . import app_model
+from .azure_resources import AzureResources, AzureResourcesError
 from .redirect_uris import PLATFORMS, RedirectUri
 
 # Microsoft's first-party public clients exist in every tenant. Developers sign in through them
@@ -49,6 +50,9 @@ class Resource:
     assignment_required: bool = False
     token_version: int = 1
     first_party: bool = False
+    # Microsoft Graph's sign-in scopes: users consent to them themselves when they first sign in, and
+    # the emulator has no consent prompt, so every client has them. Other APIs need a grant.
+    consented_by_everyone: bool = False
     pre_authorized: dict[str, frozenset[str]] = field(default_factory=dict)
     # role value -> the delegated scope with the same display name. Entra keeps roles and scopes
     # apart (distinct values); the pair is what an API asks of a user (scope + role), and only
@@ -105,6 +109,7 @@ BUILTIN_RESOURCES = (
         ("https://graph.microsoft.com",),
         scopes=("User.Read",),
         first_party=True,
+        consented_by_everyone=True,
     ),
 )
 TOKEN_EXCHANGE = BUILTIN_RESOURCES[1]
@@ -115,7 +120,7 @@ LOCAL_SUBSCRIPTION = "00000000-0000-0000-0000-000000000000"
 
 def reserved_by_the_tenant() -> list[app_model.Reserved]:
     """What every tenant already has: Microsoft's resources and first-party clients."""
-    return [app_model.Reserved(r.name, r.app_id, r.identifier_uris) for r in BUILTIN_RESOURCES] + [
+    return [app_model.Reserved(r.name, r.app_id, r.identifier_uris, r.scopes) for r in BUILTIN_RESOURCES] + [
         app_model.Reserved(name, app_id) for app_id, name in FIRST_PARTY_CLIENTS.items()
     ]
 
@@ -172,6 +177,10 @@ class Directory:
         self._load_vault(data.get("keyVaults", {}))
         self._initial_assignments = [self._checked_assignment(a) for a in data.get("appRoleAssignments", [])]
         self._initial_grants = [self._checked_grant(g) for g in data.get("oauth2PermissionGrants", [])]
+        try:
+            self.azure = AzureResources(data, self)  # subscriptions, resources, Azure RBAC, activity log
+        except AzureResourcesError as exc:
+            raise DirectoryError(str(exc)) from None
         self.reset()
 
     @classmethod
@@ -297,7 +306,8 @@ class Directory:
     # -- run-time state ------------------------------------------------------------------------
 
     def reset(self) -> None:
-        """Back to what the file says: assignments, grants and pre-authorizations."""
+        """Back to what the file says: assignments, grants, pre-authorizations and Azure resources."""
+        self.azure.reset()
         self.assignments: set[tuple[str, str, str]] = set(self._initial_assignments)
         self.grants: set[tuple[str, str, frozenset[str]]] = set(self._initial_grants)
         # (resource name, client app id in lower case) -> scopes the client may use without consent
@@ -320,8 +330,18 @@ class Directory:
     def grant(self, client_app_id: str, resource: str, scopes: list[str]) -> None:
         self.grants.add(self._checked_grant({"clientAppId": client_app_id, "resource": resource, "scopes": scopes}))
 
+    def revoke(self, client_app_id: str, resource: str) -> bool:
+        """Remove every grant of the client on the resource (what deleting an oauth2PermissionGrant does)."""
+        name = self.resource(resource).name
+        kept = {g for g in self.grants if not (g[0] == client_app_id.lower() and g[1] == name)}
+        revoked = kept != self.grants
+        self.grants = kept
+        return revoked
+
     def pre_authorize(self, client_app_id: str, resource: str, scopes: list[str] | None) -> None:
         """Add (scopes given) or remove (None) a pre-authorized client on an API, as "Expose an API" does."""
+        if self.resource(resource).first_party:
+            raise DirectoryError(f"{resource} is Microsoft's API: only its owner can pre-authorize clients on it")
         key = (self.resource(resource).name, client_app_id.lower())
         if scopes is None:
             self.pre_authorized.pop(key, None)
@@ -338,10 +358,11 @@ class Directory:
             raise DirectoryError(f"no user, group, identity or application named {name!r}") from None
 
     def resource(self, name: str) -> Resource:
-        try:
-            return self.resources[name]
-        except KeyError:
-            raise DirectoryError(f"no application named {name!r}") from None
+        """One of our apps, or one of Microsoft's APIs (by display name), which consent can name too."""
+        found = self.resources.get(name) or next((r for r in BUILTIN_RESOURCES if r.name == name), None)
+        if found is None:
+            raise DirectoryError(f"no application named {name!r}")
+        return found
 
     def find_resource(self, identifier: str) -> Resource | None:
         """Resolve an App ID URI or app id, case-insensitively, as Entra does (AADSTS500011 if None)."""
@@ -409,8 +430,12 @@ class Directory:
         return bool(self.roles(principal, resource))
 
     def consented_scopes(self, client_app_id: str, resource: Resource) -> frozenset[str]:
-        """Delegated scopes the client may obtain without asking anyone (pre-authorized or granted)."""
-        if resource.first_party:
+        """Delegated scopes the client may obtain without asking anyone (pre-authorized or granted).
+
+        Microsoft's own clients (the Azure CLI...) are consented on Microsoft's APIs in every tenant; any
+        other app needs a grant for them too (the proxy's Azure Service Management user_impersonation).
+        """
+        if resource.first_party and (resource.consented_by_everyone or client_app_id.lower() in FIRST_PARTY_CLIENTS):
             return frozenset(resource.scopes)
         scopes = set(self.pre_authorized.get((resource.name, client_app_id.lower()), frozenset()))
         for client, res, granted in self.grants:

@@ -137,7 +137,7 @@ class AzureCli:
         if user is None:  # a person enters the code on the emulator's page
             self.register_cloud()
             self.run("account", "clear")
-            command = [self.az, "login", "--use-device-code", "--output", "none"]
+            command = [self.az, "login", "--use-device-code", "--allow-no-subscriptions", "--output", "none"]
             return subprocess.run(command, env=self.env, stdin=subprocess.DEVNULL).returncode
         print(f"az signed in as {self.sign_in(user)} (config {self.config_dir})")
         return 0
@@ -150,7 +150,7 @@ class AzureCli:
         """
         self.register_cloud()
         self.run("account", "clear")
-        command = [self.az, "login", "--use-device-code", "--output", "none"]
+        command = [self.az, "login", "--use-device-code", "--allow-no-subscriptions", "--output", "none"]
         process = subprocess.Popen(
             command, env=self.env, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True
         )

@@ -66,7 +66,7 @@ def api_claims(local_az: LocalAz, recorder: Recorder, az: str) -> dict:
 def test_system_assigned_identity(local_az: LocalAz, recorder: Recorder, az: str) -> None:
     emulator = local_az.emulator
     AzureCli(emulator.state_dir, local_az.config_dir).register_cloud()
-    login = az_run(local_az, recorder, az, "login", "--identity", "-o", "json")
+    login = az_run(local_az, recorder, az, "login", "--identity", "--allow-no-subscriptions", "-o", "json")
     assert login.returncode == 0, login.stderr
     assert json.loads(login.stdout)[0]["user"] == {
         "assignedIdentityInfo": "MSI",
@@ -86,7 +86,18 @@ def test_user_assigned_identity(local_az: LocalAz, recorder: Recorder, az: str) 
     emulator = local_az.emulator
     AzureCli(emulator.state_dir, local_az.config_dir).register_cloud()
     agents = emulator.identity("build-agents")
-    login = az_run(local_az, recorder, az, "login", "--identity", "--client-id", agents["clientId"], "-o", "none")
+    login = az_run(
+        local_az,
+        recorder,
+        az,
+        "login",
+        "--identity",
+        "--allow-no-subscriptions",
+        "--client-id",
+        agents["clientId"],
+        "-o",
+        "none",
+    )
     assert login.returncode == 0, login.stderr
     token = api_claims(local_az, recorder, az)
     assert token["oid"] == agents["principalId"]

@@ -5,6 +5,7 @@ The Azure CLI itself runs against all of this in tests/azure_cli/."""
 
 from __future__ import annotations
 
+import json
 import re
 import threading
 import time
@@ -19,9 +20,11 @@ from msal.oauth2cli.authcode import AuthCodeReceiver
 
 from tests.emulator_process import AZURE_CLI, DIRECTORY, EmulatorProcess, variant_directory
 
+DIRECTORY_DATA = json.loads(DIRECTORY.read_text())
+
 ARM = "https://management.core.windows.net//.default"
 API = "api://notification-api/.default"
-SUBSCRIPTION = "00000000-0000-0000-0000-000000000000"
+SUBSCRIPTION = DIRECTORY_DATA["subscriptions"]["contoso-notifications"]["subscriptionId"]
 # The tests poll a device code twice within its interval on purpose (pending, then approved).
 pytestmark = pytest.mark.filterwarnings("ignore:Attempted too soon")
 
@@ -226,7 +229,7 @@ def _arm_token(emulator: EmulatorProcess, user: str = "alice", scope: str = ARM)
 
 
 def test_arm_lists_the_tenant_and_the_subscription(emulator: EmulatorProcess) -> None:
-    headers = {"Authorization": f"Bearer {_arm_token(emulator, 'bob')}"}
+    headers = {"Authorization": f"Bearer {_arm_token(emulator, 'alice')}"}
     version = {"api-version": "2022-12-01"}
     tenants = emulator.session.get(f"{emulator.origin}/tenants", params=version, headers=headers).json()
     assert tenants["value"][0]["tenantId"] == emulator.tenant
@@ -239,6 +242,11 @@ def test_arm_lists_the_tenant_and_the_subscription(emulator: EmulatorProcess) ->
     other = emulator.session.get(f"{emulator.origin}/subscriptions/{'1' * 8}", params=version, headers=headers)
     assert other.status_code == 404
     assert other.json()["error"]["code"] == "SubscriptionNotFound"
+    # bob holds no Azure role: ARM lists no subscription for him (az login needs --allow-no-subscriptions).
+    bob = {"Authorization": f"Bearer {_arm_token(emulator, 'bob')}"}
+    assert emulator.session.get(f"{emulator.origin}/subscriptions", params=version, headers=bob).json() == {"value": []}
+    hidden = emulator.session.get(f"{emulator.origin}/subscriptions/{SUBSCRIPTION}", params=version, headers=bob)
+    assert hidden.status_code == 404
 
 
 def test_arm_refuses_without_a_valid_arm_token(emulator: EmulatorProcess) -> None:
@@ -320,6 +328,7 @@ def test_refresh_tokens_survive_a_restart(tmp_path: Path, emulator: EmulatorProc
 def _without_alice(data: dict) -> None:
     del data["users"]["alice"]
     data["appRoleAssignments"] = [a for a in data["appRoleAssignments"] if a["principal"] != "alice"]
+    data["roleAssignments"] = [a for a in data["roleAssignments"] if a["principal"] != "alice"]
     for group in data["groups"].values():
         group["members"] = [m for m in group["members"] if m != "alice"]
 
