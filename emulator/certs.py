@@ -36,6 +36,7 @@ class TlsFiles:
 
 def _write_private(path: Path, data: bytes) -> None:
     fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    os.fchmod(fd, 0o600)  # also when the file already existed with another mode
     with os.fdopen(fd, "wb") as fh:
         fh.write(data)
 

@@ -42,8 +42,9 @@ def bind(host: str, port: int) -> socket.socket:
 def identity_header(state_dir: Path) -> str:
     """Stable across restarts, so a functions host started earlier keeps working."""
     path = state_dir / "identity-header"
-    if not path.exists():
-        path.touch(mode=0o600)  # private before the secret is in it
+    path.touch(mode=0o600)  # private before the secret is in it
+    path.chmod(0o600)  # and again if an older run or a copy left it readable
+    if not path.read_text().strip():
         path.write_text(secrets.token_urlsafe(24))
     return path.read_text().strip()
 
@@ -121,6 +122,7 @@ def serve(
 ) -> int:
     state_dir = state_dir.resolve()
     state_dir.mkdir(parents=True, exist_ok=True)
+    state_dir.chmod(0o700)  # keys, secrets' digests, refresh tokens: the owner's alone
     try:
         directory = Directory.load(directory_path)
     except DirectoryError as exc:

@@ -75,8 +75,9 @@ class ClientSecrets:
     def create(self, app_id: str) -> str:
         value = secrets.token_urlsafe(30)
         self._hashes.setdefault(app_id.lower(), []).append(self._digest(value))
+        self.path.touch(mode=0o600)
+        self.path.chmod(0o600)  # before the digests are in it
         self.path.write_text(json.dumps(self._hashes))
-        self.path.chmod(0o600)
         return value
 
     def verify(self, app_id: str, value: str) -> bool:

@@ -67,6 +67,7 @@ def write(path: Path, *, state_dir: Path, port: int, storage_port: int, force: b
     document["Host"] = {**document.get("Host", {}), "LocalHttpPort": port}
     # IDENTITY_HEADER is a local value, but still one the owner alone should read.
     fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    os.fchmod(fd, 0o600)  # the mode above applies to a new file only: a copied 0644 sample stays 0644
     with os.fdopen(fd, "w") as fh:
         json.dump(document, fh, indent=2)
         fh.write("\n")

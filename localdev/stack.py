@@ -37,6 +37,16 @@ DEV_KEY = "Eby8vdM02xNOcqFlqUwJPLlmEtlCDXJ1OUzFT50uSRZ6IFsuFq2UVErCz4I6tq/K1SZFP
 DEFAULT_STORAGE_PORTS = (10000, 10001, 10002)
 
 
+def private_folder(folder: Path) -> None:
+    """``folder`` and everything already in it readable by the owner only (0700 folders, 0600 files),
+    including what an older run created with the default umask."""
+    folder.mkdir(parents=True, exist_ok=True)
+    folder.chmod(0o700)
+    for path in folder.rglob("*"):
+        if not path.is_symlink():
+            path.chmod(0o700 if path.is_dir() else 0o600)
+
+
 class StackError(RuntimeError):
     """Something the user can fix (a busy port, a missing tool); printed as one line, exit 2."""
 
@@ -236,12 +246,19 @@ class Stack:
             raise StackError("interrupted while starting")
 
     def _spawn(
-        self, name: str, command: list[str], env: dict[str, str], ready: str | None = None, timeout: float = 60
+        self,
+        name: str,
+        command: list[str],
+        env: dict[str, str],
+        ready: str | None = None,
+        timeout: float = 60,
+        umask: int = -1,
     ) -> Child:
         popen = subprocess.Popen(
             command,
             cwd=ROOT,
             env=env,
+            umask=umask,
             stdout=subprocess.PIPE,
             stderr=subprocess.STDOUT,
             text=True,
@@ -290,7 +307,7 @@ class Stack:
             result = subprocess.run(npm, cwd=ROOT)
             if result.returncode != 0 or not AZURITE.exists():
                 raise StackError("npm ci failed: Azurite is needed for storage (Node 18+ and npm on PATH)")
-        self.azurite_dir.mkdir(parents=True, exist_ok=True)
+        private_folder(self.azurite_dir)  # Azurite keeps the notifications' bodies here
         blob, queue, table = self.storage_ports
         child = self._spawn(
             "azurite",
@@ -315,6 +332,7 @@ class Stack:
                 str(table),
             ],
             dict(os.environ),
+            umask=0o077,  # the files Azurite creates: 0600
         )
         for port in self.storage_ports:
             self._wait_for_port("azurite", child, port)

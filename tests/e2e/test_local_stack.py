@@ -34,6 +34,16 @@ def test_the_stack_emulator_answers_over_tls(managed: Stack) -> None:
     assert response.status_code == 200
 
 
+def test_state_folders_are_the_owners_alone(managed: Stack) -> None:
+    """The emulator's folder (keys, secrets) and Azurite's (the notifications' bodies): 0700, files 0600."""
+    state, azurite = managed.emulator.state_dir, managed.emulator.state_dir.parent / ".azurite"
+    assert any(azurite.rglob("*")), "Azurite wrote nothing yet"
+    for folder in (state, azurite):
+        assert folder.stat().st_mode & 0o777 == 0o700, folder
+    opened = [p for p in azurite.rglob("*") if not p.is_symlink() and p.stat().st_mode & 0o077]
+    assert opened == []
+
+
 def test_apps_selects_blueprints_and_sigterm_stops_everything(tmp_path) -> None:
     stack = start_stack(tmp_path, "--apps", "caller_app")
     try:

@@ -114,3 +114,13 @@ def test_port_zero_is_refused(tmp_path: Path) -> None:
     result = settings(tmp_path, "--port", "0")
     assert result.returncode == 2
     assert "port" in result.stderr
+
+
+def test_force_over_a_copied_sample_leaves_a_private_file(tmp_path: Path) -> None:
+    """`cp local.settings.sample.json local.settings.json` makes a 0644 file; IDENTITY_HEADER then goes in."""
+    target = tmp_path / "out.json"
+    target.write_text((ROOT / "local.settings.sample.json").read_text())
+    target.chmod(0o644)
+    assert settings(tmp_path, "--force").returncode == 0
+    assert written(tmp_path)["Values"]["IDENTITY_HEADER"] == "header-from-the-emulator"
+    assert stat.S_IMODE(target.stat().st_mode) == 0o600
