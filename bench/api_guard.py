@@ -47,7 +47,7 @@ def main() -> None:
         for i in range(10):
             requests.post(
                 f"{stack.base_url}/notifications",
-                json={"recipient": "r", "title": f"t{i}", "body": "b"},
+                json={"recipient": stack.emulator.user("alice")["id"], "title": f"t{i}", "body": "b"},
                 headers={"Authorization": f"Bearer {writer}"},
                 timeout=10,
             ).raise_for_status()

@@ -124,9 +124,10 @@ class Demo:
             method, f"{self.base}{path}", headers=bearer(token) if token else {}, timeout=60, **kwargs
         )
 
-    @staticmethod
-    def note(recipient: str = "demo@contoso.onmicrosoft.com") -> dict:
-        return {"recipient": recipient, "title": "from the demo", "body": "hello"}
+    def note(self, recipient: str | None = None) -> dict:
+        """A notification for recipient (an object id; default: alice's in the home tenant)."""
+        to = recipient or self.t.directory["users"]["alice"]["id"]
+        return {"recipient": to, "title": "from the demo", "body": "hello"}
 
     # -- service to service --------------------------------------------------------------------
 

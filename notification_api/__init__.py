@@ -1,9 +1,10 @@
 """Notification API blueprint: the role-protected API (docs/notification-api.md) and the health probe.
 
 Each handler: authorize (the decorator), parse, call the store, map the result. Who sees what:
-app callers holding the role see every notification; users (delegated tokens) see only the
-ones addressed to them (their object id or UPN), and a notification they may not see is a 404.
-The store applies that rule (``Visibility``) on every read and write; handlers only name the caller.
+everything is within the caller's tenant (``tid``); there, app callers holding the role see every
+notification, and users (delegated tokens) only those addressed to their object id (``oid``).
+A notification they may not see, or another tenant's, is a 404. The store applies that rule
+(``Visibility``) on every read and write; handlers only name the caller.
 """
 
 from __future__ import annotations
@@ -47,10 +48,11 @@ def store() -> NotificationStore:
 
 
 def visibility(caller: Principal) -> Visibility:
-    """An app holding the role sees every notification; a user only those addressed to them (object id or UPN)."""
+    """An app holding the role sees its tenant's notifications (the home tenant's apps also those an
+    earlier version stored); a user only those addressed to their ``tid`` + ``oid``, never by name."""
     if caller.is_app:
-        return Visibility.everything()
-    return Visibility.addressed_to(caller.object_id, caller.username or "")
+        return Visibility.tenant(caller.tenant_id, legacy=caller.tenant_id == settings().auth.tenant_id)
+    return Visibility.mailbox(caller.tenant_id, caller.object_id)
 
 
 def _handle_errors(handler: Handler) -> Handler:
@@ -99,7 +101,7 @@ def create_notification(req: func.HttpRequest) -> func.HttpResponse:
     new = payloads.new_notification(req)
     key = payloads.idempotency_key(req)
     caller = principal_of(req)
-    created, replayed = store().create(new, created_by=caller.object_id, idempotency_key=key)
+    created, replayed = store().create(new, caller.tenant_id, created_by=caller.object_id, idempotency_key=key)
     # Absolute, from the URL this request came to: no route prefix (host.json's "api") written here.
     headers = {"Location": f"{req.url.split('?', 1)[0].rstrip('/')}/{created['id']}"}
     if replayed:

@@ -7,7 +7,7 @@ from collections.abc import Callable
 from auth import AuthSettings
 from web import Json, json_content, problems
 
-from .payloads import LIMITS, MAX_TOP, STATUSES
+from .payloads import LIMITS, MAX_TOP, OBJECT_ID_PATTERN, RECIPIENT_RULE, STATUSES
 
 ID = {"type": "string", "pattern": "^[0-9]{13}[0-9a-f]{12}$", "description": "Creation time in ms, then 12 hex."}
 NOTIFICATION = {
@@ -15,7 +15,7 @@ NOTIFICATION = {
     "required": ["id", "recipient", "title", "body", "status", "createdAt", "createdBy"],
     "properties": {
         "id": ID,
-        "recipient": {"type": "string"},
+        "recipient": {"type": "string", "description": "The recipient's object id, in the caller's tenant."},
         "title": {"type": "string"},
         "body": {"type": "string"},
         "status": {"type": "string", "enum": list(STATUSES)},
@@ -25,13 +25,21 @@ NOTIFICATION = {
         "acknowledgedBy": {"type": "string"},
     },
 }
+EXAMPLE_RECIPIENT = "6f1c2b9e-0d4a-4c3b-9e8f-2a1b3c4d5e6f"  # nobody the tests or the demo sign in as
 NEW_NOTIFICATION = {
     "type": "object",
     "description": "Unknown fields are refused; strings are trimmed and must not be blank.",
     "required": list(LIMITS),
     "additionalProperties": False,
-    "properties": {name: {"type": "string", "minLength": 1, "maxLength": limit} for name, limit in LIMITS.items()},
-    "examples": [{"recipient": "build-watchers@contoso.example", "title": "Build 1432 failed", "body": "See the log."}],
+    "properties": {
+        **{name: {"type": "string", "minLength": 1, "maxLength": limit} for name, limit in LIMITS.items()},
+        "recipient": {
+            "type": "string",
+            "pattern": OBJECT_ID_PATTERN,
+            "description": RECIPIENT_RULE[0].upper() + RECIPIENT_RULE[1:] + ".",
+        },
+    },
+    "examples": [{"recipient": EXAMPLE_RECIPIENT, "title": "Build 1432 failed", "body": "See the log."}],
 }
 PAGE = {
     "type": "object",

@@ -11,12 +11,20 @@ from web import bodies
 
 from .store import NewNotification
 
-LIMITS = {"recipient": 320, "title": 200, "body": 4000}  # recipient: a UPN, object id or address
+LIMITS = {"recipient": 36, "title": 200, "body": 4000}  # recipient: an object id (a GUID, 36 characters)
 MAX_TOP, DEFAULT_TOP = 100, 50
 STATUSES = ("pending", "acknowledged")
 _IDEMPOTENCY_KEY = re.compile(r"[\x21-\x7e]{1,255}")  # visible ASCII, as the IETF draft suggests
 _ID = re.compile(r"[0-9]{13}[0-9a-f]{12}")  # fullmatch: "$" would let a trailing newline through
 _TOP = re.compile(r"[0-9]{1,3}")
+# An object id as Graph writes it, in either letter case: GUIDs are case-insensitive, and only ASCII
+# hex is accepted (no Unicode digit or letter that some case folding would turn into one).
+OBJECT_ID_PATTERN = "^[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}$"
+_OBJECT_ID = re.compile(OBJECT_ID_PATTERN.strip("^$"))
+RECIPIENT_RULE = (
+    "the recipient's object id (a GUID) in your tenant; names (UPN, e-mail) are not accepted, "
+    "because they can be changed and given to someone else"
+)
 
 
 class PayloadError(Exception):
@@ -35,11 +43,14 @@ def new_notification(req: func.HttpRequest) -> NewNotification:
             errors.append({"pointer": f"#/{name}", "detail": "required, a non-empty string"})
         elif not _is_unicode(value):
             errors.append({"pointer": f"#/{name}", "detail": "not valid Unicode (a lone surrogate escape)"})
+        elif name == "recipient" and not _OBJECT_ID.fullmatch(value):
+            errors.append({"pointer": "#/recipient", "detail": RECIPIENT_RULE})
         elif len(value) > limit:
             errors.append({"pointer": f"#/{name}", "detail": f"at most {limit} characters"})
     if errors:
         raise PayloadError(400, "The notification is not valid.", errors)
-    return NewNotification(data["recipient"].strip(), data["title"].strip(), data["body"])
+    # One spelling per object id: the mailbox key compares exactly.
+    return NewNotification(data["recipient"].lower(), data["title"].strip(), data["body"])
 
 
 def _is_unicode(value: str) -> bool:

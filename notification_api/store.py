@@ -1,9 +1,20 @@
 """Notifications in Azure Table Storage: create (idempotent), read, list (paged), acknowledge (ETag).
 
-One partition holds two kinds of rows: ``n-<id>`` notifications and ``i-<hash>`` idempotency
+Each tenant's notifications are its own: the partition key is the tenant id (``tid``), and every
+read names the caller's partition, so another tenant's notification is not found (404), never
+refused (403). A user's mailbox is ``tid`` + the recipient's object id (``oid``): the only pair
+Entra promises is unique and never reassigned. Recipients are addressed by object id, never by
+UPN or e-mail: names are mutable (an admin renames a user, a leaver's UPN is given to a newcomer),
+and turning a name into an object id needs Microsoft Graph, which this API does not call.
+
+A partition holds two kinds of rows: ``n-<id>`` notifications and ``i-<hash>`` idempotency
 records. They share a partition so that a notification and its idempotency record are written in
 one transaction: either both exist or neither, so a retry can never create a duplicate, even when
 two retries race.
+
+An earlier version kept every notification in one partition (``notifications``) with recipients
+by name. Those rows stay readable by the home tenant's apps (app-only); no user reaches them, since
+a name proves nothing about who holds it now.
 
 Locally the connection string is Azurite's; in Azure the client uses the app's managed identity
 against ``NotificationStorage__tableServiceUri`` (no keys anywhere).
@@ -16,7 +27,9 @@ import binascii
 import contextlib
 import functools
 import hashlib
+import itertools
 import json
+import re
 import secrets
 import threading
 import time
@@ -40,7 +53,8 @@ from outbound import build_credential
 from .settings import ApiSettings
 
 TABLE = "notifications"
-PARTITION = "notifications"
+LEGACY_PARTITION = "notifications"  # where an earlier version kept every notification, recipients by name
+ROW_KEY = re.compile(r"n-[0-9]{13}[0-9a-f]{12}")  # a notification's row key: "n-" and the id _new_id makes
 # Fail fast when storage is down: the API answers 503 rather than holding the caller.
 T = TypeVar("T")
 Entity = dict[str, Any]  # a table row as the SDK returns it (TableEntity) or as we write it
@@ -70,22 +84,35 @@ class InvalidPageToken(ValueError):
 
 @dataclass(frozen=True)
 class Visibility:
-    """Which notifications a caller may see: all of them (``names`` None), or those addressed to one
-    of ``names`` (lower-cased). Every read and write takes one, so the rule lives here, once: a
-    notification the caller may not see does not exist for them."""
+    """Which notifications a caller may see: those of its tenant, all of them (``recipient`` None) or
+    those addressed to one object id, plus (``legacy``) the rows an earlier version stored. Every
+    read and write takes one, so the rule lives here, once: a notification the caller may not see
+    does not exist for them."""
 
-    names: frozenset[str] | None
+    tenant_id: str
+    recipient: str | None
+    legacy: bool = False
 
     @classmethod
-    def everything(cls) -> Visibility:
-        return cls(None)
+    def tenant(cls, tenant_id: str, *, legacy: bool = False) -> Visibility:
+        """Everything of one tenant: an app holding the role. ``legacy``: the home tenant's apps."""
+        return cls(tenant_id, None, legacy)
 
     @classmethod
-    def addressed_to(cls, *names: str) -> Visibility:
-        return cls(frozenset(name.lower() for name in names if name))
+    def mailbox(cls, tenant_id: str, object_id: str) -> Visibility:
+        """What is addressed to one user (or service principal) of one tenant: ``tid`` + ``oid``."""
+        return cls(tenant_id, object_id)
+
+    @property
+    def partitions(self) -> tuple[str, ...]:
+        """The partitions this caller may read, in the order the table lists them."""
+        return tuple(sorted({self.tenant_id, LEGACY_PARTITION} if self.legacy else {self.tenant_id}))
 
     def allows(self, entity: Mapping[str, Any]) -> bool:
-        return self.names is None or str(entity.get("recipientKey", "")) in self.names
+        partition = entity.get("PartitionKey")
+        if partition not in self.partitions:
+            return False
+        return self.recipient is None or (partition == self.tenant_id and entity.get("recipient") == self.recipient)
 
 
 @dataclass(frozen=True)
@@ -162,16 +189,18 @@ class NotificationStore:
 
     # -- operations ----------------------------------------------------------------------------
 
-    def create(self, new: NewNotification, created_by: str, idempotency_key: str | None) -> tuple[Entity, bool]:
-        """The stored notification, and whether this was a replay of an earlier request."""
+    def create(
+        self, new: NewNotification, tenant_id: str, created_by: str, idempotency_key: str | None
+    ) -> tuple[Entity, bool]:
+        """The stored notification in ``tenant_id``'s partition, and whether this was a replay of an
+        earlier request (``created_by``'s key, in that tenant)."""
         self._ensure_table()
         notification_id = _new_id()
         entity = {
-            "PartitionKey": PARTITION,
+            "PartitionKey": tenant_id,
             "RowKey": f"n-{notification_id}",
             "id": notification_id,
             "recipient": new.recipient,
-            "recipientKey": new.recipient.lower(),
             "title": new.title,
             "body": new.body,
             "status": "pending",
@@ -182,7 +211,7 @@ class NotificationStore:
             _storage_errors(lambda: self.table.create_entity(entity))
             return public(entity), False
         record = {
-            "PartitionKey": PARTITION,
+            "PartitionKey": tenant_id,
             "RowKey": "i-" + hashlib.sha256(f"{created_by}\n{idempotency_key}".encode()).hexdigest(),
             "notificationId": notification_id,
             "fingerprint": new.fingerprint(),
@@ -196,19 +225,21 @@ class NotificationStore:
                 # error_code is set at run time; azure-data-tables declares it only in its docstring.
                 raise StorageUnavailable(f"transaction failed: {getattr(exc, 'error_code', exc.status_code)}") from exc
         # The key was used before (or by a racing retry that won): answer with that notification.
-        earlier = _storage_errors(lambda: self.table.get_entity(PARTITION, record["RowKey"]))
+        earlier = _storage_errors(lambda: self.table.get_entity(tenant_id, record["RowKey"]))
         if earlier["fingerprint"] != record["fingerprint"]:
             raise IdempotencyKeyReused(idempotency_key)
-        return public(_storage_errors(lambda: self.table.get_entity(PARTITION, f"n-{earlier['notificationId']}"))), True
+        return public(_storage_errors(lambda: self.table.get_entity(tenant_id, f"n-{earlier['notificationId']}"))), True
 
     def _read(self, notification_id: str, visible: Visibility) -> TableEntity | None:
-        """The stored entity when it exists and ``visible`` allows it, else None."""
+        """The stored entity when it exists in a partition ``visible`` names and it allows it, else None."""
         self._ensure_table()
-        try:
-            entity = _storage_errors(lambda: self.table.get_entity(PARTITION, f"n-{notification_id}"))
-        except ResourceNotFoundError:
-            return None
-        return entity if visible.allows(entity) else None
+        for partition in visible.partitions:
+            try:
+                entity = _storage_errors(functools.partial(self.table.get_entity, partition, f"n-{notification_id}"))
+            except ResourceNotFoundError:
+                continue
+            return entity if visible.allows(entity) else None
+        return None
 
     def get(self, notification_id: str, visible: Visibility) -> Entity | None:
         entity = self._read(notification_id, visible)
@@ -217,31 +248,44 @@ class NotificationStore:
     def list(
         self, visible: Visibility, *, status: str | None, top: int, page_token: str | None
     ) -> tuple[list[Entity], str | None]:
-        """One page of what ``visible`` allows, oldest first (the filter runs in the query)."""
+        """One page of what ``visible`` allows, oldest first (the filter runs in the query).
+
+        The page token is ours, not the service's continuation token: the partition and row key of
+        the last item listed, checked against ``visible`` when it comes back (``PageToken``). The
+        query asks for one item more than the page, to know whether another page follows.
+        """
         self._ensure_table()
-        conditions = ["PartitionKey eq @pk", "RowKey ge 'n-'", "RowKey lt 'n.'"]
-        parameters: dict[str, str] = {"pk": PARTITION}
+        after = PageToken.decode(page_token, visible) if page_token else None
+        # Spaces around every word: the SDK finds "@name" parameters between spaces.
+        parameters: dict[str, str] = {}
+        where = []
+        for i, partition in enumerate(visible.partitions):
+            if after is not None and partition < after.partition:
+                continue  # listed already: the table lists partitions in this order
+            parameters[f"p{i}"] = partition
+            if after is not None and partition == after.partition:
+                parameters["after"] = after.row_key
+                where.append(f"( PartitionKey eq @p{i} and RowKey gt @after )")
+            else:
+                where.append(f"PartitionKey eq @p{i}")
+        conditions = [f"( {' or '.join(where)} )", "RowKey ge 'n-'", "RowKey lt 'n.'"]
+        if visible.recipient is not None:
+            conditions.append("recipient eq @recipient")
+            parameters["recipient"] = visible.recipient
         if status:
             conditions.append("status eq @status")
             parameters["status"] = status
-        if visible.names is not None:
-            recipients = sorted(visible.names)
-            if not recipients:
-                return [], None  # addressed to nobody: nothing to see
-            names = [f"recipientKey eq @r{i}" for i in range(len(recipients))]
-            # Spaces inside the parentheses: the SDK finds "@name" parameters between spaces.
-            conditions.append(f"( {' or '.join(names)} )")
-            parameters.update({f"r{i}": r for i, r in enumerate(recipients)})
-        pages = self.table.query_entities(
-            " and ".join(conditions), parameters=parameters, results_per_page=top
-        ).by_page(continuation_token=_decode_token(page_token))  # type: ignore[arg-type]  # azure-core types the token as str; the Tables SDK's is a dict
+        query = " and ".join(conditions)
 
-        def first_page() -> list[Entity]:
-            return [public(e) for e in next(pages, [])]
+        def first_items() -> list[TableEntity]:
+            found = self.table.query_entities(query, parameters=parameters, results_per_page=top + 1)
+            return list(itertools.islice(found, top + 1))
 
-        items = _storage_errors(first_page)
-        # The page iterator carries continuation_token; azure-core's hint for by_page() says only Iterator.
-        return items, _encode_token(pages.continuation_token)  # type: ignore[attr-defined]
+        entities = _storage_errors(first_items)
+        if len(entities) <= top:
+            return [public(e) for e in entities], None
+        last = entities[top - 1]
+        return [public(e) for e in entities[:top]], PageToken(last["PartitionKey"], last["RowKey"]).encode()
 
     def acknowledge(self, notification_id: str, by: str, visible: Visibility) -> tuple[Entity, bool] | None:
         """None when there is no such notification ``visible`` allows. Conditional on the ETag: of racing
@@ -253,7 +297,7 @@ class NotificationStore:
             if entity["status"] == "acknowledged":
                 return public(entity), False
             update = {
-                "PartitionKey": PARTITION,
+                "PartitionKey": entity["PartitionKey"],
                 "RowKey": entity["RowKey"],
                 "status": "acknowledged",
                 "acknowledgedAt": _now(),
@@ -275,17 +319,38 @@ class NotificationStore:
         raise StorageUnavailable("the notification kept changing under the acknowledgement")
 
 
-def _encode_token(token: Mapping[str, Any] | None) -> str | None:
-    return base64.urlsafe_b64encode(json.dumps(token).encode()).decode().rstrip("=") if token else None
+@dataclass(frozen=True)
+class PageToken:
+    """Where the next page starts: after this row. Validated, not signed (there is no secret to
+    keep): a token is only ever a position within what the caller may see anyway, so the partition
+    must be one ``Visibility`` names and the row key a notification's. Anything else is a 400."""
+
+    partition: str
+    row_key: str
+
+    def encode(self) -> str:
+        raw = json.dumps({"p": self.partition, "r": self.row_key}, separators=(",", ":"))
+        return base64.urlsafe_b64encode(raw.encode()).decode().rstrip("=")
+
+    @classmethod
+    def decode(cls, token: str, visible: Visibility) -> PageToken:
+        if len(token) > MAX_PAGE_TOKEN or not _BASE64URL.fullmatch(token):
+            raise InvalidPageToken("not base64url of the expected length")
+        try:
+            value = json.loads(base64.urlsafe_b64decode(token + "=" * (-len(token) % 4)))
+        except (binascii.Error, ValueError, RecursionError):  # UnicodeDecodeError and JSONDecodeError are ValueErrors
+            raise InvalidPageToken("not base64url JSON") from None
+        if not isinstance(value, dict) or set(value) != {"p", "r"}:
+            raise InvalidPageToken("not a page token's fields")
+        partition, row_key = value["p"], value["r"]
+        # A lone surrogate ("\ud800" in the JSON) is a str that matches neither rule: refused here,
+        # before it can reach the storage client, which could not encode it.
+        if partition not in visible.partitions:
+            raise InvalidPageToken("another partition")
+        if not isinstance(row_key, str) or not ROW_KEY.fullmatch(row_key):
+            raise InvalidPageToken("not a notification's row key")
+        return cls(partition, row_key)
 
 
-def _decode_token(token: str | None) -> dict[str, Any] | None:
-    if not token:
-        return None
-    try:
-        value = json.loads(base64.urlsafe_b64decode(token + "=" * (-len(token) % 4)))
-    except (binascii.Error, ValueError, UnicodeDecodeError):
-        raise InvalidPageToken(token) from None
-    if not isinstance(value, dict) or not all(isinstance(v, str | None) for v in value.values()):
-        raise InvalidPageToken(token)
-    return value
+MAX_PAGE_TOKEN = 200  # a token we issue is about 110 characters
+_BASE64URL = re.compile(r"[A-Za-z0-9_-]+")

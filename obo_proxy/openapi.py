@@ -18,7 +18,9 @@ NEW = {
     "description": "Checked by the API (its NewNotification: lengths, no other fields).",
     "required": ["recipient", "title", "body"],
     "properties": {name: {"type": "string", "minLength": 1} for name in ("recipient", "title", "body")},
-    "examples": [{"recipient": "deployments@contoso.example", "title": "Deploy approved", "body": "Go ahead."}],
+    "examples": [
+        {"recipient": "6f1c2b9e-0d4a-4c3b-9e8f-2a1b3c4d5e6f", "title": "Deploy approved", "body": "Go ahead."}
+    ],
 }
 PAGE = {"type": "object", "required": ["items"], "properties": {"items": {"type": "array"}}}
 IDEMPOTENCY_KEY = {

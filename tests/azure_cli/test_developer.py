@@ -36,7 +36,7 @@ def developer_stack(az: str, tmp_path_factory: pytest.TempPathFactory) -> Iterat
 def create(stack: Stack) -> requests.Response:
     return requests.post(
         f"{stack.base_url}/caller/notifications",
-        json={"recipient": "dev@contoso.onmicrosoft.com", "title": "as a developer", "body": "hello"},
+        json={"recipient": stack.emulator.user("alice")["id"], "title": "as a developer", "body": "hello"},
         timeout=60,
     )
 

@@ -55,7 +55,8 @@ def as_(stack: Stack, monkeypatch):
 
 
 def recipient() -> str:
-    return f"e2e-{uuid.uuid4().hex[:8]}@contoso.onmicrosoft.com"
+    """An object id of nobody in particular: a fresh mailbox."""
+    return str(uuid.uuid4())
 
 
 def problem(response: requests.Response, status: int) -> dict:
@@ -94,14 +95,15 @@ def test_app_with_create_creates_but_cannot_read(as_) -> None:
 
 
 def test_users_see_and_ack_only_their_own(as_, stack: Stack) -> None:
-    alice_upn = stack.emulator.user("alice")["userPrincipalName"]
+    alice_oid = stack.emulator.user("alice")["id"]
     writer = as_("build-agents")
-    for_alice = writer.create(alice_upn.upper()).json()  # addressed by UPN, any case
-    for_alice_by_oid = writer.create(stack.emulator.user("alice")["id"]).json()
-    for_carol = writer.create(stack.emulator.user("carol")["userPrincipalName"]).json()
+    for_alice = writer.create(alice_oid.upper()).json()  # a GUID in either letter case: one mailbox
+    for_alice_again = writer.create(alice_oid).json()
+    assert for_alice["recipient"] == alice_oid
+    for_carol = writer.create(stack.emulator.user("carol")["id"]).json()
     alice = as_("alice")
     listed = {n["id"] for n in alice("GET", "/notifications", params={"top": 100}).json()["items"]}
-    assert {for_alice["id"], for_alice_by_oid["id"]} <= listed
+    assert {for_alice["id"], for_alice_again["id"]} <= listed
     assert for_carol["id"] not in listed
     assert alice("GET", f"/notifications/{for_alice['id']}").status_code == 200
     assert problem(alice("GET", f"/notifications/{for_carol['id']}"), 404)
