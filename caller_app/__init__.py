@@ -77,7 +77,7 @@ def _token_refused(exc: TokenRefused) -> func.HttpResponse:
         403,
         f"No token for the notification API: {exc}",
         codes=list(exc.codes),
-        fix=[*diagnosis.token_refused(str(exc)), diagnosis.CACHE_TRAP],
+        fix=diagnosis.token_refused(str(exc)),
     )
 
 

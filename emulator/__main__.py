@@ -172,7 +172,11 @@ def main(argv: list[str] | None = None) -> int:
     token.add_argument("--client-id", default=AZURE_CLI_CLIENT_ID)
     for name in ("assign", "unassign"):
         p = command(name, f"{name} an app role at run time")
-        p.add_argument("--principal", required=True, help="user, group, managed identity or application name")
+        p.add_argument(
+            "--principal",
+            required=True,
+            help="user, group, managed identity or application: its name, object id, client id or UPN",
+        )
         p.add_argument("--resource", required=True, help="application name, for example notification-api")
         p.add_argument("--role", required=True, help="app role value, for example notification.create")
     role = command("role", "assign or remove an Azure role (RBAC on the emulator's subscription)")

@@ -315,14 +315,26 @@ class Directory:
             (r.name, client): scopes for r in self.resources.values() for client, scopes in r.pre_authorized.items()
         }
 
+    def principal_name(self, key: str) -> str:
+        """The name of the principal ``key`` designates: its name, or (as Azure's tools take them) its
+        object id, client id or user principal name, so an error message can name a principal exactly."""
+        if key in self.principals:
+            return key
+        wanted = key.lower()
+        for principal in self.principals.values():
+            if wanted in {principal.object_id.lower(), (principal.app_id or "").lower(), (principal.upn or "").lower()}:
+                return principal.name
+        return key  # unknown: the check that follows names it
+
     def assign(self, principal: str, resource: str, role: str) -> bool:
+        principal = self.principal_name(principal)
         entry = self._checked_assignment({"principal": principal, "resource": resource, "role": role})
         added = entry not in self.assignments
         self.assignments.add(entry)
         return added
 
     def unassign(self, principal: str, resource: str, role: str) -> bool:
-        entry = (principal, resource, role)
+        entry = (self.principal_name(principal), resource, role)
         removed = entry in self.assignments
         self.assignments.discard(entry)
         return removed

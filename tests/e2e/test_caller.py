@@ -5,6 +5,7 @@ from __future__ import annotations
 import hashlib
 import hmac
 import json
+import re
 import subprocess
 import sys
 import uuid
@@ -46,6 +47,17 @@ def test_system_identity_reads_but_may_not_create(stack: Stack) -> None:
     assert refused["identity"]["objectId"] == caller["principalId"]
     assert caller["principalId"] in refused["detail"]
     assert any("24 hours" in fix for fix in refused["fix"])
+    # The fix names this identity exactly: the emulator command it suggests runs as written.
+    suggested = re.search(
+        r"python -m emulator assign (--principal [^ ]+ --resource [^ ]+ --role [\w.]+)", " ".join(refused["fix"])
+    )
+    assert suggested, refused["fix"]
+    assert suggested.group(1).split()[1] == caller["principalId"]
+    for verb in ("assign", "unassign"):
+        command = [sys.executable, "-m", "emulator", "--state-dir", str(stack.emulator.state_dir), verb]
+        ran = subprocess.run([*command, *suggested.group(1).split()], cwd=ROOT, capture_output=True, text=True)
+        assert ran.returncode == 0, ran.stderr
+        assert f"{caller['principalId']} {verb}ed: notification.create" in ran.stdout, ran.stdout
 
 
 def test_user_assigned_identity_creates(managed: Stack, tmp_path) -> None:
