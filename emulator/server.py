@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import ipaddress
 import logging
 import secrets
 import socket
@@ -37,6 +38,15 @@ def bind(host: str, port: int) -> socket.socket:
     sock.listen(2048)
     sock.set_inheritable(True)
     return sock
+
+
+def _is_loopback_address(host: str) -> bool:
+    if host == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host.strip("[]")).is_loopback
+    except ValueError:
+        return False  # a name: it may resolve anywhere
 
 
 def identity_header(state_dir: Path) -> str:
@@ -120,6 +130,14 @@ def serve(
     device_code_lifetime: int = 900,
     device_code_interval: int = 5,
 ) -> int:
+    if not _is_loopback_address(host):
+        print(
+            f"WARNING: the emulator listens on {host}, beyond this machine. Anyone who reaches that address can "
+            "sign in as the directory's users (their passwords are in directory.json), get managed identity "
+            "tokens and read the vault's secrets. Use --host 127.0.0.1 unless you mean it.",
+            file=sys.stderr,
+            flush=True,
+        )
     state_dir = state_dir.resolve()
     state_dir.mkdir(parents=True, exist_ok=True)
     state_dir.chmod(0o700)  # keys, secrets' digests, refresh tokens: the owner's alone

@@ -94,9 +94,20 @@ def consent_challenge() -> func.HttpResponse:
     return response
 
 
-def exchange_failed(failure: OboFailure) -> func.HttpResponse:
-    """Each AADSTS outcome of the exchange, as what happened and what fixes it."""
-    log.warning("on-behalf-of refused: AADSTS%s %s", failure.code, failure.description)
+def exchange_failed(failure: OboFailure, req: func.HttpRequest) -> func.HttpResponse:
+    """Each AADSTS outcome of the exchange, as what happened and what fixes it.
+
+    The log names the code and the caller's ids, never Entra's text: that names the user (AADSTS50105
+    quotes the UPN), and user names stay out of logs.
+    """
+    caller = principal_of(req)
+    log.warning(
+        "on-behalf-of refused: AADSTS%s %s for oid=%s tid=%s",
+        failure.code,
+        failure.error,
+        caller.object_id,
+        caller.tenant_id,
+    )
     if failure.code == 65001:
         return consent_challenge()
     if failure.code == 50105:
@@ -123,7 +134,7 @@ def _exchange_errors(handler: Handler) -> Handler:
         try:
             return handler(req)
         except OboFailure as failure:
-            return exchange_failed(failure)
+            return exchange_failed(failure, req)
         except DownstreamError as exc:  # the user's own permissions decide: their 403 is relayed
             return problems.from_downstream(exc.status, exc.problem, service="notification API")
         except (requests.RequestException, AzureError) as exc:  # token endpoint or identity endpoint down

@@ -79,6 +79,21 @@ def test_unassigned_user_is_403(stack: Stack) -> None:
     assert refused["title"] == "Not assigned"
 
 
+def test_the_proxy_logs_codes_and_ids_never_user_names(managed: Stack) -> None:
+    """Entra's AADSTS50105 text quotes the user's UPN; the proxy's log keeps the code and the oid."""
+    bob = managed.emulator.user("bob")
+    response = requests.get(f"{managed.base_url}/obo/notifications", headers=as_user(managed, "bob"), timeout=30)
+    assert response.status_code == 403
+    deadline = time.monotonic() + 10
+    while "AADSTS50105" not in "".join(managed.process.output) and time.monotonic() < deadline:
+        time.sleep(0.1)
+    logged = "".join(managed.process.output) + managed.process.log_text()
+    refused = [line for line in logged.splitlines() if "on-behalf-of refused: AADSTS50105" in line]
+    assert refused
+    assert all(bob["id"] in line for line in refused)
+    assert bob["userPrincipalName"].lower() not in logged.lower()
+
+
 def test_app_only_tokens_other_audiences_and_expired_are_401(stack: Stack, monkeypatch) -> None:
     stack.emulator.activate(monkeypatch)
     app_token = ManagedIdentityCredential().get_token("api://obo-proxy/.default").token

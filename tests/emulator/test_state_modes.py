@@ -53,3 +53,16 @@ def test_a_private_folder_closes_what_is_already_in_it(tmp_path: Path) -> None:
 
 def test_the_running_emulators_state_folder_is_private(emulator) -> None:
     assert mode(emulator.state_dir) == 0o700
+
+
+@pytest.mark.parametrize(("host", "warned"), [("0.0.0.0", True), ("192.0.2.1", True), ("127.0.0.1", False)])
+def test_listening_beyond_loopback_is_warned_loudly(tmp_path: Path, capsys, host: str, warned: bool) -> None:
+    from emulator.__main__ import main
+
+    # --system-identity names nobody: serve stops right after loading, before it would bind.
+    argv = ["--state-dir", str(tmp_path / "state"), "serve", "--host", host, "--system-identity", "nobody"]
+    assert main(argv) == 2
+    err = capsys.readouterr().err
+    assert ("WARNING: the emulator listens on" in err) is warned
+    if warned:
+        assert host in err
