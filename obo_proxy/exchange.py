@@ -26,7 +26,7 @@ import jwt
 import msal
 
 from appsettings import SettingError
-from outbound import build_credential, retrying_session
+from outbound import TokenProvider, build_credential, credential_tokens, retrying_session
 
 from .settings import ProxySettings
 
@@ -34,6 +34,9 @@ log = logging.getLogger(__name__)
 TOKEN_EXCHANGE_SCOPE = "api://AzureADTokenExchange/.default"
 # What msal.ConfidentialClientApplication accepts as client_credential: a secret, or a callable assertion.
 ClientCredential = dict[str, Callable[[], str]] | str
+# Entra refused the client assertion: its signature (signed by a key Entra has since withdrawn, as in an
+# emergency key roll) or its time. The cached managed identity token is then useless: ask for a new one.
+STALE_ASSERTION = {700027, 700024}
 
 
 class OboFailure(Exception):
@@ -47,12 +50,30 @@ class OboFailure(Exception):
         super().__init__(self.description or self.error)
 
 
+class FederatedAssertion:
+    """MSAL's client assertion: the managed identity's token for ``api://AzureADTokenExchange``.
+
+    MSAL calls it for every token request; the credential caches the token for hours. ``renew`` makes
+    the next call skip that cache, once, after Entra refused the cached token.
+    """
+
+    def __init__(self, tokens: TokenProvider) -> None:
+        self._tokens = tokens
+        self._renew = False
+
+    def __call__(self) -> str:
+        fresh, self._renew = self._renew, False
+        return self._tokens(fresh)
+
+    def renew(self) -> None:
+        self._renew = True
+
+
 def client_credential(settings: ProxySettings) -> ClientCredential:
     """How the proxy authenticates to Entra: its managed identity (federated), or a secret."""
     if settings.managed_identity_client_id:
         identity = build_credential(settings.managed_identity_client_id)  # once per process: it caches
-        # MSAL calls this for every token request; the identity's token is cached for hours.
-        return {"client_assertion": lambda: identity.get_token(TOKEN_EXCHANGE_SCOPE).token}
+        return {"client_assertion": FederatedAssertion(credential_tokens(identity, TOKEN_EXCHANGE_SCOPE))}
     if settings.client_secret:
         log.warning("on-behalf-of uses OBO_CLIENT_SECRET; a federated managed identity needs no secret")
         return settings.client_secret
@@ -98,6 +119,8 @@ class OnBehalfOf:
             token_cache=msal.TokenCache(),
         )
         self.exchanged = _ExchangedAssertions()
+        assertion = credential.get("client_assertion") if isinstance(credential, dict) else None
+        self._assertion = assertion if isinstance(assertion, FederatedAssertion) else None
 
     @classmethod
     def from_settings(cls, settings: ProxySettings) -> OnBehalfOf:
@@ -117,6 +140,11 @@ class OnBehalfOf:
             if token is not None:
                 return token
         result = self.app.acquire_token_on_behalf_of(user_assertion, [scope])
+        if self._assertion is not None and STALE_ASSERTION & set(result.get("error_codes") or []):
+            log.warning("Entra refused the cached client assertion (%s); exchanging once with a new one",
+                        result.get("error_codes"))  # fmt: skip
+            self._assertion.renew()
+            result = self.app.acquire_token_on_behalf_of(user_assertion, [scope])
         token = _access_token(result)
         if token is None:
             raise OboFailure(result)
