@@ -14,9 +14,9 @@ DATA = json.loads((ROOT / "directory.json").read_text())
 def test_a_principal_is_found_by_name_object_id_client_id_or_upn() -> None:
     directory = Directory(DATA)
     alice, agents = directory.principal("alice"), directory.principal("build-agents")
-    for key in ("alice", alice.object_id, alice.object_id.upper(), alice.upn):
+    for key in ("alice", alice.object_id, alice.object_id.upper(), str(alice.upn)):
         assert directory.principal_name(key) == "alice", key
-    for key in (agents.object_id, agents.app_id):
+    for key in (agents.object_id, str(agents.app_id)):
         assert directory.principal_name(key) == "build-agents", key
     assert directory.assign(agents.object_id, "notification-api", "notification.read")
     assert ("build-agents", "notification-api", "notification.read") in directory.assignments
