@@ -41,6 +41,7 @@ EXERCISED = {
     "python -m emulator assign": "tests/emulator/test_users.py::test_assign_and_unassign_cli_*",
     "python -m emulator unassign": "the same test",
     "python -m emulator credential-reset": "tests/emulator/test_token_endpoint.py::test_credential_reset_cli_*",
+    "python -m emulator keys": "tests/emulator/test_signing_keys.py::test_the_keys_command",
     "python -m caller_app.get_token": "tests/e2e/test_caller.py (table, --json, --raw, --client-id, --expect)",
     "python -m localdev exec": "run below against a stack `make run` started; tests/e2e/test_local_stack.py",
     "python -m localdev settings": "tests/localdev/test_settings.py; tests/e2e/test_core_tools.py (the steps)",
