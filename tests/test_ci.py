@@ -7,6 +7,7 @@ from __future__ import annotations
 import re
 import shlex
 import subprocess
+import tomllib
 from typing import Any
 
 import yaml
@@ -50,9 +51,47 @@ def test_workflow_runs_on_pushes_and_pull_requests() -> None:
 
 def test_workflow_runs_the_ci_script_on_debian() -> None:
     (job,) = load(".github/workflows/ci.yml")["jobs"].values()
-    assert job["container"].startswith("debian:")
+    # The official Python images' bookworm variants are Debian bookworm (Debian's chromium packages).
+    assert re.fullmatch(r"python:\$\{\{ matrix\.python \}\}-bookworm", job["container"])
     commands = [step["run"].strip() for step in job["steps"] if "run" in step]
     assert commands[-1] == "bash .ci/run"
+
+
+def supported_pythons() -> list[str]:
+    """The versions pyproject.toml states, from its classifiers."""
+    project = tomllib.loads((ROOT / "pyproject.toml").read_text())["project"]
+    prefix = "Programming Language :: Python :: 3."
+    return [
+        c.removeprefix("Programming Language :: Python :: ") for c in project["classifiers"] if c.startswith(prefix)
+    ]
+
+
+def test_workflow_tests_every_supported_python() -> None:
+    """3.11, 3.12 (what infra/ deploys) and 3.13: each in its own job, and one failing hides none."""
+    (job,) = load(".github/workflows/ci.yml")["jobs"].values()
+    matrix = job["strategy"]["matrix"]["python"]
+    assert matrix == supported_pythons() == ["3.11", "3.12", "3.13"]
+    assert job["strategy"]["fail-fast"] is False
+    deployed = re.search(
+        r"param pythonVersion string = '([\d.]+)'", (ROOT / "infra/modules/functionapp.bicep").read_text()
+    )
+    assert deployed
+    assert deployed.group(1) in matrix
+    project = tomllib.loads((ROOT / "pyproject.toml").read_text())["project"]
+    assert project["requires-python"] == f">={matrix[0]}"
+    # The job checks that the python3 it runs is the matrix's (Debian's own python3 must not win).
+    checks = [step["run"] for step in job["steps"] if "sys.version_info" in step.get("run", "")]
+    assert len(checks) == 1
+    assert "${{ matrix.python }}" in checks[0]
+    checkout = next(i for i, step in enumerate(job["steps"]) if step.get("uses", "").startswith("actions/checkout@"))
+    assert [i for i, step in enumerate(job["steps"]) if "sys.version_info" in step.get("run", "")][0] < checkout
+    assert not any("python3" in line.split() for line in job["steps"][0]["run"].splitlines())  # no second Python
+
+
+def test_ci_script_keeps_one_python() -> None:
+    """.ci/run uses the machine's python3 (the workflow picks which): no version of its own."""
+    script = (ROOT / ".ci/run").read_text()
+    assert not re.search(r"python3\.\d+|PYTHON=|pyenv|setup-python", script)
 
 
 def test_workflow_checks_out_before_running_the_script() -> None:

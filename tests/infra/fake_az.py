@@ -12,6 +12,7 @@ one JSON line in $FAKE_AZ_LOG, and behaves as the environment says:
 - $FAKE_AZ_VAULT_TAGGED: ``0`` leaves the vault's tags off (found by its name only).
 - $FAKE_AZ_UNHEALTHY: space-separated app names whose ``config-zip`` fails Flex's health check.
 - $FAKE_AZ_DROP_OUTPUT: an output name the deployment does not return.
+- $FAKE_AZ_FORBIDDEN: ``1`` makes ARM refuse to show the vault's secret (403, not 404).
 
 Successful creates print outputs whose names have lost their case, as ARM's sometimes do.
 """
@@ -140,6 +141,13 @@ def main(args: list[str]) -> int:
         print(outputs())
         return 0
     if command[:2] == ["resource", "show"]:
+        if os.environ.get("FAKE_AZ_FORBIDDEN") == "1":
+            print(
+                "ERROR: (AuthorizationFailed) The client 'dev@contoso.com' with object id '1b2c' does not have "
+                "authorization to perform action 'Microsoft.KeyVault/vaults/secrets/read' over scope '...'",
+                file=sys.stderr,
+            )
+            return 1
         if existing in ("all", "vault") and option(args, "--parent") == "vaults/kvt1abc123":
             return 0
         print("ERROR: (ResourceNotFound) The Resource ... was not found.", file=sys.stderr)

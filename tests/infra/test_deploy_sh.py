@@ -188,6 +188,17 @@ def test_a_failed_earlier_run_never_rotates_the_secret(az, tagged: str) -> None:
     assert calls(("deployment", "group", "show")) == []  # the outputs of the last run play no part
 
 
+def test_a_secret_lookup_that_fails_stops_before_anything_changes(az) -> None:
+    # Not knowing is not "absent": a new secret would overwrite the one the receiver uses.
+    run, calls = az
+    result = run("rg-t1", "westeurope", "t1", existing="vault", FAKE_AZ_FORBIDDEN="1")
+    assert result.returncode == 1
+    assert "AuthorizationFailed" in result.stderr
+    assert "could not tell whether kvt1abc123 holds webhook-signing-key" in result.stderr
+    assert calls(CREATE) == []
+    assert calls(("group", "create")) == []
+
+
 def test_an_empty_group_gets_a_new_secret(az) -> None:
     run, calls = az
     assert run("rg-t1", "westeurope", "t1", existing="group").returncode == 0
