@@ -336,7 +336,10 @@ def test_the_proxy_requests_azure_resource_manager_as_the_user(entra, main) -> N
         # Observed in tenants and Microsoft's scripts, not on a reference page.
         "resourceAccess": [{"id": "41094075-9dad-400e-a0bd-54e686782033", "type": "Scope"}],
     }
-    # Where directory.json describes the first-party app, it agrees.
+    # Where directory.json names it (the local proxy's requests, a first-party app), it agrees.
+    for request in DIRECTORY["applications"]["obo-proxy"]["requiredResourceAccess"]:
+        if request["resourceAppId"] == arm["resourceAppId"]:
+            assert request["resourceAccess"] == arm["resourceAccess"]
     for app in DIRECTORY["applications"].values():
         if app.get("appId") == arm["resourceAppId"]:
             ids = {s["id"] for s in app.get("scopes", []) if s["value"] == "user_impersonation"}
