@@ -69,11 +69,11 @@ def api_as_user(req: func.HttpRequest) -> BearerClient:
 AFTER_THE_FIX = "After the fix, sign in again for a new token, or retry in a minute."
 
 
-def consent_challenge() -> func.HttpResponse:
-    """403 with what a front end needs to ask the user (or an admin) for consent (AADSTS65001)."""
+def consent_challenge(tenant_id: str) -> func.HttpResponse:
+    """403 with what a front end needs to ask the user (or an admin) of ``tenant_id`` for consent (AADSTS65001)."""
     config = settings()
     client_id, scope = config.client_id, config.api_scope
-    authority = f"{config.auth.authority_host}/{config.auth.tenant_id}"
+    authority = f"{config.auth.authority_host}/{tenant_id or config.auth.tenant_id}"
     consent_uri = f"{authority}/oauth2/v2.0/authorize?" + urlencode(
         {"client_id": client_id, "response_type": "code", "scope": scope, "prompt": "consent"}
     )
@@ -109,7 +109,7 @@ def exchange_failed(failure: OboFailure, req: func.HttpRequest) -> func.HttpResp
         caller.tenant_id,
     )
     if failure.code == 65001:
-        return consent_challenge()
+        return consent_challenge(failure.tenant_id)
     if failure.code == 50105:
         return problems.problem(
             403,

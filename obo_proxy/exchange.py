@@ -1,6 +1,9 @@
 """On-behalf-of: trade the signed-in user's token for a token to the API, as that same user.
 
-One MSAL confidential client per process, with one token cache. MSAL for Python does not look in
+One MSAL confidential client per tenant, each with its token cache. The exchange goes to the
+*user's* tenant (the ``tid`` of their validated token, as Microsoft.Identity.Web does): a customer's
+user is known there, with the roles that tenant's admins assigned, and nowhere else. Only tenants
+the proxy serves (``OBO_ALLOWED_TENANTS``) get this far, so the clients are few. MSAL for Python does not look in
 its cache during ``acquire_token_on_behalf_of`` (it always calls Entra); its documented pattern
 is ``acquire_token_silent`` for the user's account first, then the exchange. Here the cache is
 used only for a user token (assertion) that was already exchanged once: a new sign-in is a new
@@ -40,9 +43,10 @@ STALE_ASSERTION = {700027, 700024}
 
 
 class OboFailure(Exception):
-    """Entra refused the exchange; ``code`` is the first AADSTS number."""
+    """Entra refused the exchange; ``code`` is the first AADSTS number, ``tenant_id`` the tenant asked."""
 
-    def __init__(self, result: Mapping[str, Any]) -> None:
+    def __init__(self, result: Mapping[str, Any], tenant_id: str = "") -> None:
+        self.tenant_id = tenant_id
         self.error = result.get("error", "")
         self.codes = result.get("error_codes") or []
         self.code = self.codes[0] if self.codes else None
@@ -107,47 +111,59 @@ class _ExchangedAssertions:
 
 
 class OnBehalfOf:
-    def __init__(self, client_id: str, tenant_id: str, authority_host: str, credential: ClientCredential) -> None:
-        self.app = msal.ConfidentialClientApplication(
-            client_id,
-            client_credential=credential,
-            authority=f"{authority_host.rstrip('/')}/{tenant_id}",
-            # Our authority comes from our own settings; no need to ask the public cloud to vouch for it.
-            instance_discovery=False,
-            http_client=retrying_session(),
-            timeout=10,
-            token_cache=msal.TokenCache(),
-        )
+    def __init__(self, client_id: str, authority_host: str, credential: ClientCredential) -> None:
+        self.client_id, self.authority_host, self.credential = client_id, authority_host.rstrip("/"), credential
+        self._apps: dict[str, msal.ConfidentialClientApplication] = {}
+        self._apps_lock = threading.Lock()
+        self._http = retrying_session()
         self.exchanged = _ExchangedAssertions()
         assertion = credential.get("client_assertion") if isinstance(credential, dict) else None
         self._assertion = assertion if isinstance(assertion, FederatedAssertion) else None
 
     @classmethod
     def from_settings(cls, settings: ProxySettings) -> OnBehalfOf:
-        auth = settings.auth
-        return cls(settings.client_id, auth.tenant_id, auth.authority_host, client_credential(settings))
+        return cls(settings.client_id, settings.auth.authority_host, client_credential(settings))
+
+    def app(self, tenant_id: str) -> msal.ConfidentialClientApplication:
+        """The confidential client whose authority is ``tenant_id``: one per tenant, made on first use."""
+        with self._apps_lock:
+            if tenant_id not in self._apps:
+                self._apps[tenant_id] = msal.ConfidentialClientApplication(
+                    self.client_id,
+                    client_credential=self.credential,
+                    authority=f"{self.authority_host}/{tenant_id}",
+                    # Our authority comes from our own settings; no need to ask the public cloud to vouch for it.
+                    instance_discovery=False,
+                    http_client=self._http,
+                    timeout=10,
+                    token_cache=msal.TokenCache(),
+                )
+            return self._apps[tenant_id]
 
     def token(self, user_assertion: str, home_account_id: str, scope: str, fresh: bool = False) -> str:
         """The user's token for ``scope``: from the cache when it holds one, else one exchange.
 
-        ``home_account_id`` is ``<oid>.<tid>`` of the validated incoming token (MSAL's account key,
-        from the exchange's client_info). ``fresh`` skips the cache (once, after the API said 401).
+        ``home_account_id`` is ``<oid>.<tid>`` of the validated incoming token: MSAL's account key (from
+        the exchange's client_info), and its ``tid`` is the tenant the exchange goes to, the user's.
+        ``fresh`` skips the cache (once, after the API said 401).
         """
+        tenant_id = home_account_id.rpartition(".")[2]
+        app = self.app(tenant_id)
         if not fresh and user_assertion in self.exchanged:
-            account = next((a for a in self.app.get_accounts() if a.get("home_account_id") == home_account_id), None)
-            cached = self.app.acquire_token_silent([scope], account=account) if account else None
+            account = next((a for a in app.get_accounts() if a.get("home_account_id") == home_account_id), None)
+            cached = app.acquire_token_silent([scope], account=account) if account else None
             token = _access_token(cached)
             if token is not None:
                 return token
-        result = self.app.acquire_token_on_behalf_of(user_assertion, [scope])
+        result = app.acquire_token_on_behalf_of(user_assertion, [scope])
         if self._assertion is not None and STALE_ASSERTION & set(result.get("error_codes") or []):
             log.warning("Entra refused the cached client assertion (%s); exchanging once with a new one",
                         result.get("error_codes"))  # fmt: skip
             self._assertion.renew()
-            result = self.app.acquire_token_on_behalf_of(user_assertion, [scope])
+            result = app.acquire_token_on_behalf_of(user_assertion, [scope])
         token = _access_token(result)
         if token is None:
-            raise OboFailure(result)
+            raise OboFailure(result, tenant_id)
         self.exchanged.add(user_assertion, _expiry(user_assertion))
         return token
 
