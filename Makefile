@@ -49,11 +49,16 @@ host: setup
 demo: setup
 	$(PY) -m localdev demo
 
+# pytest runs test files in TEST_WORKERS processes, each file whole in one worker (--dist loadfile:
+# module fixtures such as a stack or a signed-in az are built once). More workers than cores on purpose:
+# most of the suite's time is spent waiting on the processes it starts (stacks, az, make run).
+# `make test TEST_WORKERS=0` runs everything in one process.
+TEST_WORKERS := 4
 test: setup
 	$(PY) -m ruff check .
 	$(PY) -m ruff format --check .
 	$(MAKE) --no-print-directory typecheck
-	$(PY) -m pytest
+	$(PY) -m pytest -n $(TEST_WORKERS) --dist loadfile
 
 lint: setup
 	$(PY) -m ruff check .
