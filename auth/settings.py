@@ -111,7 +111,11 @@ def check_environment() -> None:
     if not running_in_azure():
         return
     # IDENTITY_ENDPOINT is loopback in Azure too (the platform's token service): not checked.
-    suspicious = [name for name in ("AZURE_AUTHORITY_HOST", "KEY_VAULT_URL") if is_loopback(optional(name))]
+    suspicious = [
+        name
+        for name in ("AZURE_AUTHORITY_HOST", "KEY_VAULT_URL", "RESOURCE_MANAGER_URL")
+        if is_loopback(optional(name))
+    ]
     if suspicious:
         raise SettingError(
             ", ".join(suspicious),

@@ -78,6 +78,7 @@ def env_values(config: Config, tenant_id: str, bundle: Path) -> dict[str, str]:
         "REQUESTS_CA_BUNDLE": str(bundle),
         "SSL_CERT_FILE": str(bundle),
         "KEY_VAULT_URL": f"{config.origin}/",
+        "RESOURCE_MANAGER_URL": config.origin,
     }
 
 

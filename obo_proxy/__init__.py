@@ -1,8 +1,10 @@
-"""On-behalf-of proxy blueprint: calls the notification API as the signed-in user.
+"""On-behalf-of proxy blueprint: calls the notification API, and Azure Resource Manager for the
+support portal, as the signed-in user.
 
 The proxy has no permissions of its own. A request carries the user's token for the proxy
-(scope ``access_as_user``); the proxy exchanges it for the user's token to the API; the API then
-decides with the *user's* roles. One request, step by step: docs/on-behalf-of.md.
+(scope ``access_as_user``); the proxy exchanges it for the user's token to the API (or to ARM); the
+API (or ARM, with the user's Azure RBAC) then decides with the *user's* roles. One request, step by
+step: docs/on-behalf-of.md; the portal: docs/support-portal.md.
 """
 
 from __future__ import annotations
@@ -20,8 +22,9 @@ from auth import Authorizer, bearer_token, principal_of
 from outbound import BearerClient, DownstreamError, retrying_session
 from web import bodies, json_response, problems
 
-from . import openapi
+from . import azure_rbac, openapi
 from .exchange import OboFailure, OnBehalfOf
+from .portal import ARM_SCOPE, GROUP_NAME, SITE_NAME, ArmRefusal, Portal
 from .settings import ProxySettings
 
 log = logging.getLogger(__name__)
@@ -50,18 +53,23 @@ def api_session() -> requests.Session:
     return retrying_session()
 
 
-def api_as_user(req: func.HttpRequest) -> BearerClient:
-    """A client for the API whose tokens are the caller's own, by exchange of their token."""
+def as_user(req: func.HttpRequest, base_url: str, scope: str) -> BearerClient:
+    """A client for ``base_url`` whose tokens for ``scope`` are the caller's own, by exchange of their token."""
     user, user_token = principal_of(req), bearer_token(req)
     if user_token is None:  # principal_of() passed, so the guard validated a bearer token
-        raise RuntimeError("api_as_user() outside a guarded handler")
+        raise RuntimeError("as_user() outside a guarded handler")
     account = f"{user.object_id}.{user.tenant_id}"
-    scope = settings().api_scope
-    return BearerClient(
-        settings().api_url,
-        lambda fresh: on_behalf_of().token(user_token, account, scope, fresh),
-        api_session(),
-    )
+    return BearerClient(base_url, lambda fresh: on_behalf_of().token(user_token, account, scope, fresh), api_session())
+
+
+def api_as_user(req: func.HttpRequest) -> BearerClient:
+    """The notification API, as the caller."""
+    return as_user(req, settings().api_url, settings().api_scope)
+
+
+def portal_as_user(req: func.HttpRequest) -> Portal:
+    """Azure Resource Manager, as the caller: their Azure RBAC decides, never the proxy's."""
+    return Portal(as_user(req, settings().resource_manager_url, ARM_SCOPE), settings().portal_subscription_id)
 
 
 # MSAL answers an identical refused token request from memory for 60 s (its HTTP cache keeps 400s),
@@ -69,17 +77,19 @@ def api_as_user(req: func.HttpRequest) -> BearerClient:
 AFTER_THE_FIX = "After the fix, sign in again for a new token, or retry in a minute."
 
 
-def consent_challenge(tenant_id: str) -> func.HttpResponse:
+def consent_challenge(
+    tenant_id: str, scope: str | None = None, service: str = "the notification API"
+) -> func.HttpResponse:
     """403 with what a front end needs to ask the user (or an admin) of ``tenant_id`` for consent (AADSTS65001)."""
     config = settings()
-    client_id, scope = config.client_id, config.api_scope
+    client_id, scope = config.client_id, scope or config.api_scope
     authority = f"{config.auth.authority_host}/{tenant_id or config.auth.tenant_id}"
     consent_uri = f"{authority}/oauth2/v2.0/authorize?" + urlencode(
         {"client_id": client_id, "response_type": "code", "scope": scope, "prompt": "consent"}
     )
     detail = (
-        "Nobody has consented to this proxy calling the notification API for you (AADSTS65001). Ask for "
-        "consent with the consentUri, or have an admin grant it or pre-authorize the proxy on the API. " + AFTER_THE_FIX
+        f"Nobody has consented to this proxy calling {service} for you (AADSTS65001). Ask for consent with the "
+        "consentUri, or have an admin grant it (or, for our own API, pre-authorize the proxy). " + AFTER_THE_FIX
     )
     response = problems.problem(
         403, detail, title="Consent required", clientId=client_id, scopes=[scope], consentUri=consent_uri
@@ -94,7 +104,9 @@ def consent_challenge(tenant_id: str) -> func.HttpResponse:
     return response
 
 
-def exchange_failed(failure: OboFailure, req: func.HttpRequest) -> func.HttpResponse:
+def exchange_failed(
+    failure: OboFailure, req: func.HttpRequest, scope: str | None = None, service: str = "the notification API"
+) -> func.HttpResponse:
     """Each AADSTS outcome of the exchange, as what happened and what fixes it.
 
     The log names the code and the caller's ids, never Entra's text: that names the user (AADSTS50105
@@ -109,7 +121,7 @@ def exchange_failed(failure: OboFailure, req: func.HttpRequest) -> func.HttpResp
         caller.tenant_id,
     )
     if failure.code == 65001:
-        return consent_challenge(failure.tenant_id)
+        return consent_challenge(failure.tenant_id, scope, service)
     if failure.code == 50105:
         return problems.problem(
             403,
@@ -169,3 +181,104 @@ def obo_create(req: func.HttpRequest) -> func.HttpResponse:
     created = api.json("POST", "/notifications", json=body, headers={"Idempotency-Key": key} if key else None)
     # The notification lives on the API, wherever it is deployed; the proxy has no such route.
     return json_response(created, 201, {"Location": f"{settings().api_url}/notifications/{created['id']}"})
+
+
+# -- the support portal: Azure Resource Manager as the signed-in user ------------------------------
+
+
+def arm_refused(refusal: ArmRefusal, action: str, scope: str) -> func.HttpResponse:
+    """ARM's answer, for a person: which action on which scope, and the built-in role that grants it."""
+    if refusal.status == 403:
+        action, scope = refusal.refused_action(action, scope)
+        roles = azure_rbac.roles_granting(action)
+        grant = f" The built-in role {roles[0]} at this scope or above grants it." if roles else ""
+        return problems.problem(
+            403,
+            f"Azure Resource Manager refused {action} on {scope}: your Azure role assignments do not grant it "
+            f"(AuthorizationFailed).{grant} In Azure a new role assignment can take up to 10 minutes to apply.",
+            title="Forbidden by Azure RBAC",
+            action=action,
+            scope=scope,
+            roles=roles,
+            missing=[f"Azure role {roles[0] if roles else 'granting ' + action} at {scope}"],
+        )
+    if refusal.status == 404:
+        return problems.problem(404, refusal.message or "Not found.", title="Not found")
+    if refusal.status in (400, 401):  # the proxy's request or token, not the user's doing
+        log.error("Azure Resource Manager refused the portal's request: %s %s", refusal.status, refusal.code)
+        return problems.problem(
+            502,
+            f"Azure Resource Manager refused the portal's request ({refusal.status} {refusal.code}). Check "
+            "RESOURCE_MANAGER_URL and PORTAL_SUBSCRIPTION_ID.",
+            title="Resource Manager refused",
+        )
+    return problems.unavailable(
+        f"Azure Resource Manager is unavailable ({refusal.status or 'no answer'}); retry later."
+    )
+
+
+def _portal_errors(action: str) -> Callable[[Handler], Handler]:
+    """Map the exchange's and ARM's failures to problems; ``action`` is what the route asks ARM to do."""
+
+    def decorate(handler: Handler) -> Handler:
+        @functools.wraps(handler)
+        def run(req: func.HttpRequest) -> func.HttpResponse:
+            scope = f"/subscriptions/{settings().portal_subscription_id}"
+            try:
+                return handler(req)
+            except OboFailure as failure:
+                return exchange_failed(failure, req, ARM_SCOPE, "Azure Resource Manager")
+            except ArmRefusal as refusal:
+                return arm_refused(refusal, action, scope)
+            except (requests.RequestException, AzureError) as exc:
+                log.error("on-behalf-of unavailable: %s", type(exc).__name__)
+                return problems.unavailable("The sign-in service is unavailable; retry later.")
+
+        return run
+
+    return decorate
+
+
+@bp.route(route="portal/sites", methods=["GET"])
+@proxy.requires(scope=USER_SCOPE)
+@_portal_errors("Microsoft.Web/sites/read")
+def portal_sites(req: func.HttpRequest) -> func.HttpResponse:
+    """The function apps the signed-in user may read, with state and whether they may restart each."""
+    portal = portal_as_user(req)
+    user = principal_of(req)
+    return json_response(
+        {"subscriptionId": portal.subscription_id, "user": user.username or user.object_id, "sites": portal.sites()}
+    )
+
+
+@bp.route(route="portal/sites/{resourceGroup}/{name}/restart", methods=["POST"])
+@proxy.requires(scope=USER_SCOPE)
+@_portal_errors("Microsoft.Web/sites/restart/action")
+def portal_restart(req: func.HttpRequest) -> func.HttpResponse:
+    """Restart one function app as the signed-in user (their Azure role decides; the activity log names them)."""
+    group, name = req.route_params.get("resourceGroup", ""), req.route_params.get("name", "")
+    errors = [
+        {"pointer": f"/path/{field}", "detail": f"not a valid {what} name"}
+        for field, value, pattern, what in (
+            ("resourceGroup", group, GROUP_NAME, "resource group"),
+            ("name", name, SITE_NAME, "function app"),
+        )
+        if not pattern.fullmatch(value)
+    ]
+    if errors:
+        return problems.problem(400, "The resource group or function app name is not one Azure accepts.", errors=errors)
+    portal = portal_as_user(req)
+    portal.restart(group, name)
+    user = principal_of(req)
+    return json_response(
+        {"id": portal.site_id(group, name), "resourceGroup": group, "name": name, "result": "Restarted",
+         "by": user.username or user.object_id}
+    )  # fmt: skip
+
+
+@bp.route(route="portal/activity", methods=["GET"])
+@proxy.requires(scope=USER_SCOPE)
+@_portal_errors("Microsoft.Insights/eventtypes/values/read")
+def portal_activity(req: func.HttpRequest) -> func.HttpResponse:
+    """Recent restarts, stops and starts of function apps (last 7 days): who, what, when, the result."""
+    return json_response({"items": portal_as_user(req).recent_restarts()})

@@ -78,6 +78,124 @@ def part(scope: str, auth: Callable[[], AuthSettings]) -> Json:
                         **problems.problem_responses(400, 401, 403, 413, 415, 422, 502, 503),
                     },
                 },
+            },
+            **portal_paths(security),
+        },
+    }
+
+
+SITE = {
+    "type": "object",
+    "required": ["id", "name", "resourceGroup", "state", "mayRestart"],
+    "properties": {
+        "id": {"type": "string"},
+        "name": {"type": "string"},
+        "resourceGroup": {"type": "string"},
+        "location": {"type": ["string", "null"]},
+        "kind": {"type": ["string", "null"]},
+        "state": {"type": ["string", "null"], "description": "Running or Stopped, as App Service says."},
+        "defaultHostName": {"type": ["string", "null"]},
+        "mayRestart": {
+            "type": "boolean",
+            "description": "Whether your Azure roles grant Microsoft.Web/sites/restart/action on this app.",
+        },
+    },
+}
+SITES = {
+    "type": "object",
+    "required": ["subscriptionId", "user", "sites"],
+    "properties": {
+        "subscriptionId": {"type": "string"},
+        "user": {"type": "string"},
+        "sites": {"type": "array", "items": SITE},
+    },
+}
+RESTARTED = {
+    "type": "object",
+    "required": ["id", "resourceGroup", "name", "result", "by"],
+    "properties": {name: {"type": "string"} for name in ("id", "resourceGroup", "name", "result", "by")},
+}
+ACTIVITY = {
+    "type": "object",
+    "required": ["items"],
+    "properties": {
+        "items": {
+            "type": "array",
+            "items": {
+                "type": "object",
+                "properties": {
+                    "when": {"type": ["string", "null"]},
+                    "who": {
+                        "type": ["string", "null"],
+                        "description": "The UPN Azure recorded: the user, never the proxy.",
+                    },
+                    "whoName": {"type": ["string", "null"]},
+                    "action": {"type": "string", "examples": ["restart", "stop", "start"]},
+                    "operation": {"type": "string"},
+                    "site": {"type": "string"},
+                    "resourceGroup": {"type": ["string", "null"]},
+                    "result": {"type": ["string", "null"], "examples": ["Succeeded", "Failed"]},
+                },
+            },
+        }
+    },
+}
+PORTAL = (
+    "The support portal acts only as you: the proxy exchanges your token on behalf of you for an Azure Resource "
+    "Manager token (delegated permission Azure Service Management `user_impersonation`), and your Azure RBAC "
+    "decides; the proxy's own identity holds no Azure role. A refusal is a 403 problem naming the `action`, the "
+    "`scope` and the built-in `roles` that grant it; ARM's 404 stays a 404."
+)
+
+
+def portal_paths(security: list[Json]) -> dict[str, Json]:
+    """The portal's three routes (docs/support-portal.md)."""
+    name_parameters = [
+        {"name": "resourceGroup", "in": "path", "required": True,
+         "schema": {"type": "string", "pattern": "^[\\w.()-]{1,90}$"}},
+        {"name": "name", "in": "path", "required": True,
+         "schema": {"type": "string", "pattern": "^[A-Za-z0-9][A-Za-z0-9-]{0,58}[A-Za-z0-9]$"}},
+    ]  # fmt: skip
+    return {
+        "/portal/sites": {
+            "get": {
+                "operationId": "portal_sites",
+                "summary": "The function apps you may read, and whether you may restart each",
+                "description": PORTAL,
+                "security": security,
+                "responses": {
+                    "200": {"description": "Your view of the subscription.", "content": json_content(SITES)},
+                    **problems.problem_responses(401, 403, 502, 503),
+                },
+            }
+        },
+        "/portal/sites/{resourceGroup}/{name}/restart": {
+            "post": {
+                "operationId": "portal_restart",
+                "summary": "Restart a function app as you",
+                "description": PORTAL + " Needs Microsoft.Web/sites/restart/action (Website Contributor).",
+                "security": security,
+                "parameters": name_parameters,
+                "responses": {
+                    "200": {
+                        "description": "Restarted; the activity log names you.",
+                        "content": json_content(RESTARTED),
+                    },
+                    **problems.problem_responses(400, 401, 403, 404, 502, 503),
+                },
+            }
+        },
+        "/portal/activity": {
+            "get": {
+                "operationId": "portal_activity",
+                "summary": "Recent restarts, stops and starts (7 days): who, what, when, the result",
+                "description": PORTAL
+                + " Needs Microsoft.Insights/eventtypes/values/read on the subscription (Reader).",
+                "security": security,
+                "responses": {
+                    "200": {"description": "Newest first.", "content": json_content(ACTIVITY)},
+                    **problems.problem_responses(401, 403, 502, 503),
+                },
             }
         },
     }

@@ -18,6 +18,10 @@ class ProxySettings:
     # (federated, no secret), or else a client secret. Exactly one is used.
     managed_identity_client_id: str | None
     client_secret: str | None
+    # The support portal: Azure Resource Manager's origin (the emulator locally; the production guard
+    # refuses loopback in Azure) and the subscription whose function apps it shows.
+    resource_manager_url: str = "https://management.azure.com"
+    portal_subscription_id: str = ""
 
     @classmethod
     def from_env(cls) -> ProxySettings:
@@ -35,4 +39,6 @@ class ProxySettings:
             api_scope=required("NOTIFICATION_API_SCOPE"),
             managed_identity_client_id=identity,
             client_secret=secret,
+            resource_manager_url=url("RESOURCE_MANAGER_URL", default="https://management.azure.com"),
+            portal_subscription_id=required("PORTAL_SUBSCRIPTION_ID"),
         )

@@ -50,6 +50,7 @@ def test_the_sample_settings_load_every_app() -> None:
         ("obo_proxy", "OBO_CLIENT_ID"),
         ("obo_proxy", "OBO_AUDIENCES"),
         ("obo_proxy", "OBO_MANAGED_IDENTITY_CLIENT_ID"),
+        ("obo_proxy", "PORTAL_SUBSCRIPTION_ID"),
         ("notification_api", "NOTIFICATION_API_ALLOWED_TENANTS"),  # the sample is multi-tenant
     ],
 )
@@ -65,6 +66,7 @@ def test_a_missing_setting_stops_the_host_at_start_naming_it(apps: str, setting:
         ("caller_app", "NOTIFICATION_API_URL", "localhost:7071/api", "is not an absolute http(s) URL"),
         ("obo_proxy", "AZURE_AUTHORITY_HOST", "login.microsoftonline.com", "is not an absolute http(s) URL"),
         ("caller_app", "KEY_VAULT_VERIFY_CHALLENGE_RESOURCE", "no", "must be true or false"),
+        ("obo_proxy", "RESOURCE_MANAGER_URL", "management.azure.com", "is not an absolute http(s) URL"),
         ("notification_api", "NOTIFICATION_API_AUDIENCES", " , ", "lists no values"),
         ("obo_proxy", "TOKEN_KEYS_COOLDOWN_SECONDS", "5m", "must be a whole number of seconds"),
     ],

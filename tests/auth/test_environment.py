@@ -17,6 +17,7 @@ def in_azure(monkeypatch):
     monkeypatch.setenv("WEBSITE_INSTANCE_ID", "0123abcd")
     monkeypatch.setenv("AZURE_AUTHORITY_HOST", "https://login.microsoftonline.com")
     monkeypatch.setenv("KEY_VAULT_URL", "https://notifications-kv.vault.azure.net/")
+    monkeypatch.setenv("RESOURCE_MANAGER_URL", "https://management.azure.com")
     monkeypatch.setenv("IDENTITY_ENDPOINT", "http://localhost:8081/msi/token")  # App Service's own, loopback
     return monkeypatch
 
@@ -37,6 +38,9 @@ def test_real_azure_settings_pass(in_azure) -> None:
         ("KEY_VAULT_URL", "https://[::ffff:127.0.0.1]:8443/"),
         ("KEY_VAULT_URL", "https://2130706433:8443/"),
         ("AZURE_AUTHORITY_HOST", "https://0.0.0.0:8443"),
+        # The portal would send users' ARM tokens to a laptop.
+        ("RESOURCE_MANAGER_URL", "https://localhost:8443"),
+        ("RESOURCE_MANAGER_URL", "https://127.0.0.1:8443/"),
     ],
 )
 def test_emulator_settings_in_azure_refuse_to_start(in_azure, name: str, value: str) -> None:
