@@ -12,6 +12,7 @@ it does leaves this machine.
 
 from __future__ import annotations
 
+import configparser
 import os
 import re
 import shutil
@@ -120,6 +121,29 @@ class AzureCli:
             raise AzureCliError(f"az {' '.join(args[:3])} failed: {(result.stderr or '').strip()}")
         return result
 
+    def cloud_is_current(self) -> bool:
+        """Whether az's config already has the local cloud, at this emulator's address, as the active one.
+
+        Read from az's own files (``config``: the active cloud; ``clouds.config``: registered clouds), so
+        that each ``localdev az`` call does not pay for two more az runs (a second or more each).
+        """
+        active, clouds = configparser.ConfigParser(), configparser.ConfigParser()
+        try:
+            active.read(self.config_dir / "config")
+            clouds.read(self.config_dir / "clouds.config")
+        except configparser.Error:
+            return False  # az will say what is wrong with its files; registering again is harmless
+        return (
+            active.get("cloud", "name", fallback=None) == CLOUD
+            and clouds.get(CLOUD, "endpoint_resource_manager", fallback=None) == self.origin
+        )
+
+    def use_local_cloud(self) -> None:
+        """Make sure az talks to this emulator: without the local cloud az uses AzureCloud, which the
+        proxy guard stops ("Unable to connect to proxy"), so this runs before every az command."""
+        if not self.cloud_is_current():
+            self.register_cloud()
+
     def register_cloud(self) -> None:
         """The local cloud, discovered from the emulator's ``/metadata/endpoints``, made the active one."""
         arm = self.origin  # az appends /metadata/endpoints to it
@@ -135,7 +159,7 @@ class AzureCli:
     def login(self, user: str | None) -> int:
         """``az login --use-device-code``; with ``user``, the emulator approves the code for that user."""
         if user is None:  # a person enters the code on the emulator's page
-            self.register_cloud()
+            self.use_local_cloud()
             self.run("account", "clear")
             command = [self.az, "login", "--use-device-code", "--allow-no-subscriptions", "--output", "none"]
             return subprocess.run(command, env=self.env, stdin=subprocess.DEVNULL).returncode
@@ -148,7 +172,7 @@ class AzureCli:
         Signs everyone out first (``az account clear``): az keeps each access token it got for up to an
         hour, so after a role change only a fresh sign-in shows it at once (in Azure too).
         """
-        self.register_cloud()
+        self.use_local_cloud()
         self.run("account", "clear")
         command = [self.az, "login", "--use-device-code", "--allow-no-subscriptions", "--output", "none"]
         process = subprocess.Popen(
@@ -216,6 +240,7 @@ def main(args) -> int:
         cli = AzureCli(args.state_dir, args.config_dir)
         if args.az_command == "login":
             return cli.login(args.user)
+        cli.use_local_cloud()  # a fresh config would otherwise send az to AzureCloud
         return cli.run(*args.az_args, capture=False, check=False).returncode
     except AzureCliError as exc:
         print(f"error: {exc}", file=sys.stderr)

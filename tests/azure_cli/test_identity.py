@@ -103,3 +103,13 @@ def test_user_assigned_identity(local_az: LocalAz, recorder: Recorder, az: str) 
     assert token["oid"] == agents["principalId"]
     assert token["roles"] == ["notification.create"]
     assert recorder.seen == []
+
+
+def test_any_localdev_az_command_works_on_a_fresh_config(local_az: LocalAz) -> None:
+    """Regression: `python -m localdev az -- login --identity` as the first command of a fresh clone
+    failed with "Unable to connect to proxy": only `localdev az login` registered the local cloud, so
+    az used AzureCloud, which the proxy guard stops."""
+    assert not (local_az.config_dir / "clouds.config").exists()
+    local_az("login", "--identity", "--allow-no-subscriptions", "-o", "none")
+    assert local_az("cloud", "show", "--query", "name", "-o", "tsv").stdout.strip() == "LocalEmulator"
+    assert local_az.token(API).stdout.strip()
