@@ -27,7 +27,7 @@ def _table(headers: list[str], rows: list[list], table_id: str = "") -> str:
     return f"<table{attribute}><tr>{head}</tr>{body}</table>"
 
 
-def _inspector(state: State, token: str, chosen: str) -> str:
+def _inspector(state: State, token: str, chosen: str, tenants: str) -> str:
     options = "".join(
         f'<option value="{html.escape(p.key)}"{" selected" if p.key == chosen else ""}>{html.escape(p.label)}</option>'
         for p in permissions(state)
@@ -37,12 +37,15 @@ def _inspector(state: State, token: str, chosen: str) -> str:
         '<p><label for="token">Paste an access token</label></p>'
         f'<textarea id="token" name="token" spellcheck="false">{html.escape(token)}</textarea>'
         '<p><label for="permission">Would it pass a route that requires</label> '
-        f'<select id="permission" name="permission">{options}</select> '
+        f'<select id="permission" name="permission">{options}</select></p>'
+        '<p><label for="tenants">in an API that serves the tenants</label> '
+        f'<input id="tenants" name="tenants" size="80" value="{html.escape(tenants)}" '
+        'placeholder="tenant ids, comma-separated (empty: the app&#39;s local allow-list)"> '
         '<button id="inspect" type="submit">Inspect</button></p></form>'
     )
     if not token:
         return form
-    found = inspect_token(state, token, chosen)
+    found = inspect_token(state, token, chosen, tenants or None)
     css = "allowed" if found.verdict == "allowed" else "refused"
     reasons = "".join(f"<li>{html.escape(r)}</li>" for r in found.reasons)
     claims = [[k, json.dumps(v) if not isinstance(v, str) else v] for k, v in found.claims.items()]
@@ -59,14 +62,15 @@ def _inspector(state: State, token: str, chosen: str) -> str:
 
 async def home(request: Request) -> HTMLResponse:
     state: State = request.app.state.emulator
-    token, chosen = "", ""
+    token, chosen, tenants = "", "", ""
     if request.method == "POST":
         form = await request.form()
         token, chosen = str(form.get("token", "")), str(form.get("permission", ""))
+        tenants = str(form.get("tenants", ""))
     summary = state.directory.summary()
     origin, tid = state.config.origin, state.directory.tenant_id
     sections = [
-        _inspector(state, token, chosen),
+        _inspector(state, token, chosen, tenants),
         "<h2>Endpoints</h2>"
         + _table(
             ["what", "where"],

@@ -114,6 +114,9 @@ def claim_ports(port: int, emulator_port: int, storage_port: int) -> tuple[int, 
     )
 
 
+INSPECTED_SETTINGS = ("NOTIFICATION_API_ALLOWED_TENANTS", "OBO_ALLOWED_TENANTS")
+
+
 def storage_connection_string(blob: int, queue: int, table: int) -> str:
     if (blob, queue, table) == DEFAULT_STORAGE_PORTS:
         return "UseDevelopmentStorage=true"
@@ -352,7 +355,8 @@ class Stack:
                 "--port",
                 str(self.emulator_port),
             ],
-            dict(os.environ),
+            # The token inspector states the apps' rules; these two are the apps' allow-lists.
+            {**os.environ, **{k: v for k, v in local_settings(ROOT).items() if k in INSPECTED_SETTINGS}},
             ready="emulator ready on ",
         )
         return dict(line.split("=", 1) for line in (self.state_dir / "env").read_text().splitlines() if "=" in line)

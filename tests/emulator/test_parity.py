@@ -21,6 +21,9 @@ from emulator import inspector
 from tests.emulator_process import EmulatorProcess
 
 API = "api://notification-api/.default"
+# The API's allow-list in these tests: the home tenant and a customer; STRANGER is served by neither.
+SERVED = ("7812c330-acf6-4d59-acac-aae48e763f41", "45483bf2-f888-444c-a7c2-9ddd848c19b0")
+STRANGER = "4c81c03b-2df7-40a1-b5f7-242ebd403875"
 ROUTES = [("notification.read", "Notifications.Read"), ("notification.create", "Notifications.Create")]
 ROLE_SETS = [[], ["notification.read"], ["notification.create"], ["notification.read", "notification.create"]]
 SCOPE_SETS = [
@@ -42,8 +45,10 @@ def auth_verdict(validator: TokenValidator, token: str, role: str | None, scope:
 
 
 def inspector_verdict(emulator: EmulatorProcess, token: str, role: str | None, scope: str) -> str:
+    """The inspector's verdict for an API serving SERVED (the validator's allow-list below)."""
     permission = f"notification-api|{role or ''}|{scope}"
-    response = emulator.session.post(f"{emulator.origin}/", data={"token": token, "permission": permission})
+    form = {"token": token, "permission": permission, "tenants": ",".join(SERVED)}
+    response = emulator.session.post(f"{emulator.origin}/", data=form)
     assert response.status_code == 200
     page = response.text
     if 'class="allowed">allowed' in page:
@@ -58,7 +63,9 @@ def inspector_verdict(emulator: EmulatorProcess, token: str, role: str | None, s
 @pytest.fixture
 def validator(emulator: EmulatorProcess) -> TokenValidator:
     api = emulator.directory["applications"]["notification-api"]
-    return TokenValidator(AuthSettings(emulator.tenant, emulator.origin, (api["appId"], *api["identifierUris"])))
+    assert emulator.tenant in SERVED
+    audiences = (api["appId"], *api["identifierUris"])
+    return TokenValidator(AuthSettings(emulator.tenant, emulator.origin, audiences, allowed_tenants=frozenset(SERVED)))
 
 
 @pytest.fixture
@@ -136,6 +143,15 @@ def bad_tokens(emulator: EmulatorProcess, claims: dict[str, Any]) -> dict[str, s
         "HS256": jwt.encode(claims, "secret-of-at-least-32-bytes-for-hmac!", "HS256", headers={"kid": kid}),
         "too large": emulator.mint({**claims, "padding": "x" * inspector.MAX_TOKEN_LENGTH}),
         "not a JWT": "not-a-jwt",
+        "the home tenant's issuer with another tid": emulator.mint({**claims, "tid": SERVED[1]}),
+        "tid not a GUID": emulator.mint({**claims, "tid": "contoso", "iss": "https://sts.windows.net/contoso/"}),
+        "tid a GUID in upper case": emulator.mint(
+            {**claims, "tid": emulator.tenant.upper(), "iss": f"https://sts.windows.net/{emulator.tenant.upper()}/"}
+        ),
+        "tid twice, in two letter cases": emulator.mint({**claims, "TID": STRANGER}),
+        "no oid": emulator.mint({k: v for k, v in claims.items() if k != "oid"}),
+        "neither roles nor scp": emulator.mint({**claims, "roles": []}),
+        "iss with a suffix": emulator.mint({**claims, "iss": claims["iss"] + "x"}),
     }
 
 
@@ -147,3 +163,19 @@ def test_named_bad_tokens_are_refused_by_both(
         for name, token in bad_tokens(emulator, {**app_claims, "roles": ["notification.read"]}).items()
     }
     assert {name: v for name, v in verdicts.items() if v != ("401", "401")} == {}
+
+
+def test_a_tenant_off_the_list_is_403_for_both_whatever_it_carries(
+    emulator: EmulatorProcess, validator: TokenValidator, app_claims: dict[str, Any]
+) -> None:
+    """mallory's token: signed, for the API, with the role; from a tenant the API does not serve.
+    Signed by anyone at all, it gets the same answer: no key of that tenant is ever looked at."""
+    theirs = {**app_claims, "tid": STRANGER, "iss": f"https://sts.windows.net/{STRANGER}/", "roles": ROLE_SETS[3]}
+    kid = jwt.get_unverified_header(emulator.mint(theirs))["kid"]
+    attacker = rsa.generate_private_key(public_exponent=65537, key_size=2048)
+    for token in (emulator.mint(theirs), jwt.encode(theirs, attacker, "RS256", headers={"kid": kid})):
+        for role, scope in ROUTES:
+            assert (auth_verdict(validator, token, role, scope), inspector_verdict(emulator, token, role, scope)) == (
+                "403",
+                "403",
+            )
