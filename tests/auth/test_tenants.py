@@ -31,7 +31,7 @@ def served(tenant: HTTPServer, factory: TokenFactory) -> AuthSettings:
     return AuthSettings(
         factory.tenant,
         tenant_stub.authority_host(tenant),
-        (factory.api_app_id, "api://notification-api"),
+        (factory.api_app_id, factory.api_uri),
         allowed_tenants=frozenset({factory.tenant, CUSTOMER}),
     )
 
@@ -246,7 +246,7 @@ def test_mallory_gets_a_403_naming_her_tenant_as_not_a_customer(served: AuthSett
 @pytest.fixture
 def env(monkeypatch: pytest.MonkeyPatch, factory: TokenFactory) -> pytest.MonkeyPatch:
     monkeypatch.setenv("AZURE_TENANT_ID", factory.tenant)
-    monkeypatch.setenv("AUDIENCES", "api://notification-api")
+    monkeypatch.setenv("AUDIENCES", factory.api_uri)
     for name in ("TENANTS", "SIGN_IN"):
         monkeypatch.delenv(name, raising=False)
     return monkeypatch

@@ -42,6 +42,7 @@ class TokenFactory:
         self.v1_issuer = f"https://sts.windows.net/{self.tenant}/"
         self.v2_issuer = f"{authority_host}/{self.tenant}/v2.0"
         self.api_app_id = DIRECTORY["applications"]["notification-api"]["appId"]
+        self.api_uri = DIRECTORY["applications"]["notification-api"]["identifierUris"][0]
         self.caller = DIRECTORY["managedIdentities"]["caller-app"]
         self.alice = DIRECTORY["users"]["alice"]
         self.kid = "test-tenant-key"

@@ -21,9 +21,10 @@ from azure.data.tables import TableClient
 from azure.identity import ManagedIdentityCredential
 
 from localdev.stack import storage_connection_string
+from tests.auth.token_factory import DIRECTORY
 from tests.e2e.stack import Stack
 
-API = "api://notification-api/.default"
+API = DIRECTORY["applications"]["notification-api"]["identifierUris"][0] + "/.default"
 
 
 def call(stack: Stack, method: str, path: str, token: str, **kwargs) -> requests.Response:
