@@ -84,6 +84,7 @@ bench: setup
 	$(PY) bench/api_guard.py
 	$(PY) bench/caller.py
 	$(PY) bench/obo.py
+	$(PY) bench/key_rollover.py
 
 clean:
 	rm -rf $(VENV) .venv-worker $(AZ_VENV) node_modules .emulator .azurite .pytest_cache .ruff_cache .mypy_cache .azure-cli
