@@ -43,6 +43,8 @@ def test_every_scenario_passes(stack: Stack) -> None:
         "AADSTS65001",
         "Consent: fixed by pre-authorization",
         "signature does not verify",
+        "Key roll, planned: add, use, retire",
+        "Key roll, emergency: cached token",
     ):
         assert scenario in result.stdout, scenario
 
