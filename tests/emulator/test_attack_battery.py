@@ -19,6 +19,8 @@ import time
 from urllib.parse import parse_qs, urlencode, urlsplit
 
 import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 
 from emulator import redirect_uris
 from emulator.redirect_uris import RedirectUri
@@ -422,3 +424,55 @@ def test_the_admin_api_refuses_bad_bodies_with_a_400(emulator: EmulatorProcess, 
         )
         assert response.status_code == 400, (route, response.status_code, response.text[:200])
         assert "error" in response.json()
+
+
+# -- every form field, any text (hypothesis) ---------------------------------------------------
+
+FORM_FIELDS = (
+    "client_id",
+    "redirect_uri",
+    "response_type",
+    "response_mode",
+    "scope",
+    "state",
+    "nonce",
+    "code_challenge",
+    "code_challenge_method",
+    "username",
+    "password",
+    "user_code",
+    "grant_type",
+    "code",
+    "code_verifier",
+    "device_code",
+    "refresh_token",
+    "assertion",
+    "client_assertion",
+    "client_assertion_type",
+    "client_secret",
+    "requested_token_use",
+    "token",
+    "permission",
+)
+# Real values mixed with hostile text, so requests get past the first check as often as they fail it.
+REAL = st.sampled_from(
+    [AZURE_CLI, LISTENER, "code", "form_post", PROXY, "S256", "plain", "alice", "local-only-alice", "password"]
+)
+TEXT = st.text(st.characters(codec="utf-8"), max_size=300)  # any scalar but lone surrogates (not UTF-8)
+
+
+@settings(max_examples=100, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(form=st.dictionaries(st.sampled_from(FORM_FIELDS), REAL | TEXT, max_size=10), route=st.integers(0, 4))
+def test_any_form_on_any_sign_in_route_is_not_a_500(emulator: EmulatorProcess, form: dict, route: int) -> None:
+    url = [
+        f"{emulator.authority}/oauth2/v2.0/authorize",
+        f"{emulator.authority}/oauth2/v2.0/token",
+        f"{emulator.authority}/oauth2/v2.0/devicecode",
+        f"{emulator.origin}/devicelogin",
+        f"{emulator.origin}/",
+    ][route]
+    posted = emulator.session.post(url, data=form, allow_redirects=False, timeout=10)
+    assert posted.status_code < 500, (url, form, posted.text[:300])
+    if route == 0:
+        got = emulator.session.get(url, params=form, allow_redirects=False, timeout=10)
+        assert got.status_code < 500, (url, form, got.text[:300])
