@@ -476,3 +476,64 @@ def test_any_form_on_any_sign_in_route_is_not_a_500(emulator: EmulatorProcess, f
     if route == 0:
         got = emulator.session.get(url, params=form, allow_redirects=False, timeout=10)
         assert got.status_code < 500, (url, form, got.text[:300])
+
+
+# -- what a real browser does with the sign-in pages (headless Chromium) ------------------------
+
+
+class _Listener:
+    """A loopback HTTP listener that records what a browser POSTs to it (the app's redirect URI)."""
+
+    def __init__(self) -> None:
+        import http.server
+        import threading
+
+        received: list[bytes] = []
+
+        class Handler(http.server.BaseHTTPRequestHandler):
+            def do_POST(self) -> None:
+                received.append(self.rfile.read(int(self.headers.get("content-length") or 0)))
+                self.send_response(200)
+                self.end_headers()
+                self.wfile.write(b"<title>received</title>")
+
+            def log_message(self, *args: object) -> None:
+                pass
+
+        self.received = received
+        self.server = http.server.HTTPServer(("127.0.0.1", 0), Handler)
+        self.port = self.server.server_address[1]
+        threading.Thread(target=self.server.serve_forever, daemon=True).start()
+
+    def close(self) -> None:
+        self.server.shutdown()
+        self.server.server_close()
+
+
+def _browser_sign_in(browser, url: str) -> None:
+    from selenium.webdriver.common.by import By
+
+    browser.get(url)
+    browser.find_element(By.NAME, "username").send_keys("alice")
+    browser.find_element(By.NAME, "password").send_keys("local-only-alice")
+    browser.find_element(By.CSS_SELECTOR, "button[type=submit]").click()
+
+
+def test_chromium_posts_the_code_to_the_registered_listener_only(emulator: EmulatorProcess, browser) -> None:
+    from selenium.webdriver.support.ui import WebDriverWait
+
+    listener = _Listener()
+    try:
+        ours = f"http://localhost:{listener.port}"
+        _browser_sign_in(browser, _authorize(emulator, redirect_uri=ours, response_mode="form_post"))
+        WebDriverWait(browser, 20).until(lambda b: b.title == "received")
+        assert len(listener.received) == 1
+        assert b"code=" in listener.received[0]
+        # The classic disagreement: Python reads localhost, Chromium would go to evil.example.
+        evil = f"http://evil.example:{listener.port}\\@localhost:{listener.port}/"
+        _browser_sign_in(browser, _authorize(emulator, redirect_uri=evil, response_mode="form_post"))
+        WebDriverWait(browser, 20).until(lambda b: "AADSTS50011" in b.page_source)
+        assert browser.current_url.startswith(emulator.origin)
+        assert len(listener.received) == 1
+    finally:
+        listener.close()

@@ -2,19 +2,15 @@
 
 from __future__ import annotations
 
-import os
 import struct
 import time
-from pathlib import Path
 
 import jwt
-import pytest
 from azure.identity import ManagedIdentityCredential
 from cryptography.hazmat.primitives.asymmetric import rsa
 
 from tests.emulator_process import EmulatorProcess
 
-CHROMIUM, CHROMEDRIVER = Path("/usr/bin/chromium"), Path("/usr/bin/chromedriver")
 API = "api://notification-api/.default"
 
 
@@ -75,37 +71,6 @@ def test_forged_expired_and_garbage(emulator: EmulatorProcess) -> None:
     assert "expired 60 min ago" in inspect(emulator, expired, "notification-api|notification.read|Notifications.Read")
     assert "not a readable JWT" in inspect(emulator, "<script>alert(1)</script>", "")
     assert "<script>alert(1)</script>" not in inspect(emulator, "<script>alert(1)</script>", "")  # escaped
-
-
-@pytest.fixture
-def browser(tmp_path):
-    if not (CHROMIUM.exists() and CHROMEDRIVER.exists()):
-        if os.environ.get("REQUIRE_BROWSER"):
-            pytest.fail("REQUIRE_BROWSER is set but Debian's chromium/chromium-driver are not installed")
-        pytest.skip("Debian's chromium and chromium-driver are not installed (.ci/run installs them)")
-    from selenium import webdriver
-    from selenium.webdriver.chrome.service import Service
-
-    options = webdriver.ChromeOptions()
-    options.binary_location = str(CHROMIUM)
-    for argument in (
-        "--headless=new",
-        "--no-sandbox",
-        "--disable-gpu",
-        "--disable-dev-shm-usage",
-        "--disable-background-networking",
-        "--disable-component-update",
-        "--disable-sync",
-        "--no-first-run",
-        "--window-size=1280,1400",
-        f"--user-data-dir={tmp_path / 'profile'}",
-        # The emulator's CA is local to this test run; trusting it system-wide is not ours to do.
-        "--ignore-certificate-errors",
-    ):
-        options.add_argument(argument)
-    driver = webdriver.Chrome(service=Service(str(CHROMEDRIVER)), options=options)
-    yield driver
-    driver.quit()
 
 
 def png_size(data: bytes) -> tuple[int, int]:
