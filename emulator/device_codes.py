@@ -25,8 +25,8 @@ from .token_endpoint import NO_STORE, read_form
 
 # Entra's user codes are short, upper case and typed by hand: no 0/O or 1/I to confuse.
 _ALPHABET = "ABCDEFGHJKLMNPQRSTUVWXYZ23456789"
-# Limits Entra applies without publishing numbers: codes issued per client, and wrong codes or
-# passwords on the verification page, within a sliding window. Guessing and flooding stop here.
+# Limits Entra applies without publishing numbers: codes issued (by all clients together), and wrong
+# codes or passwords on the verification page, within a sliding window. Guessing and flooding stop here.
 ISSUE_LIMIT, ISSUE_WINDOW = 20, 60.0
 FAILURE_LIMIT, FAILURE_WINDOW = 10, 300.0
 

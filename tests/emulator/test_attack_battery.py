@@ -537,3 +537,18 @@ def test_chromium_posts_the_code_to_the_registered_listener_only(emulator: Emula
         assert len(listener.received) == 1
     finally:
         listener.close()
+
+
+def test_expired_codes_and_their_nonces_are_dropped() -> None:
+    """The emulator keeps a code (and the caller's nonce in it) for its ten minutes, not forever."""
+    from types import SimpleNamespace
+
+    from emulator.authorize import _purge_expired
+    from emulator.state import AuthCode
+
+    def code(expires: float) -> AuthCode:
+        return AuthCode(AZURE_CLI, LISTENER, "oid", PROXY, None, "plain", "a nonce", expires)
+
+    state = SimpleNamespace(codes={"old": code(time.time() - 1), "live": code(time.time() + 600)})
+    _purge_expired(state)  # type: ignore[arg-type]
+    assert list(state.codes) == ["live"]
