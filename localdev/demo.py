@@ -14,6 +14,7 @@ from __future__ import annotations
 import json
 import os
 import random
+import textwrap
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
@@ -23,7 +24,7 @@ import requests
 from cryptography.hazmat.primitives.asymmetric import rsa
 from rich.console import Console
 from rich.progress import Progress
-from rich.table import Table
+from rich.text import Text
 
 API_RESOURCE = "api://notification-api"
 AZURE_CLI = "04b07795-8ddb-461a-bbee-02f9e1bf7b46"
@@ -92,6 +93,17 @@ def claims(token: str) -> dict:
     return jwt.decode(token, options={"verify_signature": False})  # display only: our own tokens
 
 
+def as_sentence(text: str) -> str:
+    """A reason shown on its own: a capital first letter and a full stop (error texts start lower case)."""
+    text = text.strip()
+    return text[:1].upper() + text[1:] + ("" if text.endswith((".", "!", "?")) else ".")
+
+
+def in_words(values: object) -> str:
+    """A claim's list of values as words: "notification.read, notification.create", or "none"."""
+    return ", ".join(map(str, values)) if isinstance(values, list) and values else "none"
+
+
 def bearer(token: str) -> dict:
     return {"Authorization": f"Bearer {token}"}
 
@@ -134,7 +146,9 @@ class Demo:
     def s2s_allowed(self) -> Outcome:
         response = self.call("GET", "/caller/notifications")
         roles = claims(self.t.identity_token(None, API_RESOURCE)).get("roles")
-        return Outcome("S2S: caller-app (system identity) lists", "200", str(response.status_code), f"roles={roles}")
+        return Outcome(
+            "S2S: caller-app (system identity) lists", "200", str(response.status_code), f"roles {in_words(roles)}"
+        )
 
     def s2s_missing_role(self) -> Outcome:
         response = self.call("POST", "/caller/notifications", json=self.note())
@@ -149,7 +163,7 @@ class Demo:
             "S2S: user-assigned build-agents creates",
             "201",
             str(response.status_code),
-            f"roles={claims(token).get('roles')}",
+            f"roles {in_words(claims(token).get('roles'))}",
         )
 
     def audience_forms(self) -> Outcome:
@@ -159,7 +173,9 @@ class Demo:
             token = self.t.identity_token(None, resource)
             answers[claims(token)["aud"]] = self.call("GET", "/notifications", token).status_code
         actual = "both 200" if set(answers.values()) == {200} and len(answers) == 2 else str(answers)
-        return Outcome("Audience: App ID URI and app id GUID", "both 200", actual, f"aud in {sorted(answers)}")
+        return Outcome(
+            "Audience: App ID URI and app id GUID", "both 200", actual, "aud " + " and ".join(sorted(answers))
+        )
 
     def key_vault(self) -> Outcome:
         response = self.call("GET", "/caller/secret")
@@ -192,13 +208,15 @@ class Demo:
                 "Cache trap: role assigned, cached token",
                 "role missing",
                 "role missing" if trapped else "role present",
-                f"same token as before: {after.get('uti') == before.get('uti')}; roles={after.get('roles')}",
+                f"{'the same cached token' if after.get('uti') == before.get('uti') else 'a new token'}, "
+                f"roles {in_words(after.get('roles'))}",
             ),
             Outcome(
                 "Cache trap workaround: other letter case",
                 "201",
                 str(created.status_code),
-                f"{variant} → roles={claims(fresh_token).get('roles')}, aud={claims(fresh_token)['aud']}",
+                f"asked for {variant}: a new token, roles {in_words(claims(fresh_token).get('roles'))}, "
+                f"aud still {claims(fresh_token)['aud']}",
             ),
         ]
 
@@ -259,7 +277,9 @@ class Demo:
         try:
             cli = AzureCli(self.t.state_dir, self.t.state_dir / "demo-azure-cli")
         except AzureCliError as exc:
-            return [Outcome("Developer: Azure CLI scenarios", "5 outcomes", "skipped", str(exc)[:100], skipped=True)]
+            return [
+                Outcome("Developer: Azure CLI scenarios", "5 outcomes", "skipped", as_sentence(str(exc)), skipped=True)
+            ]
 
         def api_token() -> str:
             result = cli.access_token(API_RESOURCE)
@@ -288,7 +308,7 @@ class Demo:
                 "Developer: alice (Azure CLI) lists",
                 "200",
                 str(listed.status_code),
-                f"appid=Azure CLI, roles={claims(alice).get('roles')}",
+                f"a token of the Azure CLI (appid), roles {in_words(claims(alice).get('roles'))}",
             ),
             Outcome("Developer: alice creates", "403", str(refused.status_code), problem_reason(refused)),
             Outcome(
@@ -332,7 +352,7 @@ class Demo:
             "v1 token (API) and v2 token (proxy)",
             "both 200",
             "both 200" if statuses == (200, 200) else str(statuses),
-            f"ver {claims(v1)['ver']} iss {claims(v1)['iss'][:24]}…; ver {claims(v2)['ver']} iss …/v2.0",
+            "; ".join(f"ver {c['ver']}, iss {c['iss'].replace(c['tid'], '{tid}')}" for c in (claims(v1), claims(v2))),
         )
 
     def scenarios(self) -> list[Callable[[], Outcome | list[Outcome]]]:
@@ -369,10 +389,46 @@ def answers(base_url: str) -> bool:
     return True
 
 
+WIDTH = 80  # the table reads in an 80-column terminal; wider terminals change nothing
+VERDICT_STYLE = {"PASS": "green", "FAIL": "bold red", "SKIP": "yellow"}
+
+
 def verdict(outcome: Outcome) -> str:
     if outcome.skipped:
-        return "[yellow]SKIP[/yellow]"
-    return "[green]PASS[/green]" if outcome.passed else "[bold red]FAIL[/bold red]"
+        return "SKIP"
+    return "PASS" if outcome.passed else "FAIL"
+
+
+def result_of(outcome: Outcome) -> str:
+    """What happened, in a few characters: the expected answer when it came, else both."""
+    if outcome.skipped:
+        return "skipped"
+    return outcome.actual if outcome.passed else f"expected {outcome.expected}, got {outcome.actual}"
+
+
+def layout(outcomes: list[Outcome], width: int = WIDTH) -> list[str]:
+    """Two lines or more per scenario, never wider than ``width``, words never cut:
+
+        PASS  S2S: caller-app creates without the role                      403
+              missing app role notification.create
+
+    The first line: verdict, scenario, what happened (right-aligned); below it, indented, what
+    decided it (a claim, an AADSTS code), or why it was skipped, whole.
+    """
+    lines: list[str] = []
+    indent = " " * 6
+    for outcome in outcomes:
+        head, result = f"{verdict(outcome)}  ", result_of(outcome)
+        room = width - len(head) - len(result) - 2
+        title = textwrap.wrap(outcome.scenario, max(room, 20)) or [""]
+        if len(title) == 1 and len(title[0]) <= room:
+            lines.append(f"{head}{title[0]}{' ' * (width - len(head) - len(title[0]) - len(result))}{result}")
+        else:  # a long title or result: each on lines of its own
+            lines += [head + title[0], *(indent + line for line in title[1:])]
+            lines += [indent + line for line in textwrap.wrap(result, width - len(indent))]
+        detail = textwrap.wrap(outcome.decided_by, width - len(indent), break_long_words=False, break_on_hyphens=False)
+        lines += [indent + line for line in detail]
+    return lines
 
 
 def run(base_url: str, state_dir: Path, directory: Path, console: Console | None = None) -> int:
@@ -390,22 +446,13 @@ def run(base_url: str, state_dir: Path, directory: Path, console: Console | None
                 result = Outcome(scenario.__name__.replace("_", " "), "runs", "error", f"{type(exc).__name__}: {exc}")
             outcomes += result if isinstance(result, list) else [result]
             progress.advance(task)
-    table = Table(title=f"Auth patterns against {base_url}", show_lines=False)
-    for column in ("scenario", "expected", "actual", "decided by", "result"):
-        table.add_column(column, overflow="fold")
-    for o in outcomes:
-        table.add_row(
-            o.scenario,
-            o.expected,
-            o.actual,
-            o.decided_by,
-            "[yellow]SKIP[/yellow]"
-            if o.skipped
-            else "[green]PASS[/green]"
-            if o.passed
-            else "[bold red]FAIL[/bold red]",
-        )
-    console.print(table)
+    console.print(f"Auth patterns against {base_url}\n", highlight=False)
+    for line in layout(outcomes):
+        styled = Text(line)
+        if line[:4] in VERDICT_STYLE:
+            styled.stylize(VERDICT_STYLE[line[:4]], 0, 4)
+        console.print(styled, highlight=False, overflow="ignore", crop=False)
+    console.print()
     failed = [o for o in outcomes if not o.passed]
     skipped = [o for o in outcomes if o.skipped]
     summary = f"{len(outcomes) - len(failed) - len(skipped)} passed, {len(failed)} failed"
