@@ -299,7 +299,22 @@ def test_device_code_issue_is_rate_limited(emulator: EmulatorProcess) -> None:
 
 # -- forged and oddly shaped tokens at the emulator's own trust points --------------------------
 
-ODD_VALUES = [None, 0, 1.5, True, [], ["a", "b"], {"a": 1}, "x\r\nSet-Cookie: a=b", 10**30, -1, "", "é" * 300]
+ODD_VALUES = [
+    None,
+    0,
+    1.5,
+    True,
+    [],
+    ["a", "b"],
+    [{"a": 1}],
+    [[1]],
+    {"a": 1},
+    "x\r\nSet-Cookie: a=b",
+    10**30,
+    -1,
+    "",
+    "é" * 300,
+]
 CLAIMS = ("sub", "aud", "exp", "iat", "nbf", "oid", "tid", "scp", "roles", "ver", "appid", "azp", "idtyp")
 FIC = "urn:ietf:params:oauth:client-assertion-type:jwt-bearer"
 READ = "notification-api|notification.read|Notifications.Read"
@@ -369,13 +384,25 @@ def test_odd_claim_types_are_refused_not_a_500(emulator: EmulatorProcess) -> Non
         "scp": "access_as_user",
         "oid": emulator.user("alice")["id"],
     }
+    # What the inspector checks a route against: a v1 token for the API, which passes up to the roles.
+    api_claims = {
+        **user_claims,
+        "iss": f"https://sts.windows.net/{emulator.tenant}/",
+        "aud": "api://notification-api",
+        "ver": "1.0",
+        "tid": emulator.tenant,
+        "scp": "Notifications.Read",
+        "roles": ["notification.read"],
+    }
+    assert 'class="allowed"' in _inspect(emulator, emulator.mint(api_claims)).text
     for claim in CLAIMS:
         for value in ODD_VALUES:
             federated = emulator.mint({**_federated_claims(emulator), claim: value})
             obo = emulator.mint({**user_claims, claim: value})
+            api = emulator.mint({**api_claims, claim: value})
             answers = [_federated_grant(emulator, federated), _obo_grant(emulator, obo, secret)]
-            answers += [_inspect(emulator, federated), _inspect(emulator, obo)]
-            assert [r.status_code < 500 for r in answers] == [True] * 4, (claim, value)
+            answers += [_inspect(emulator, federated), _inspect(emulator, obo), _inspect(emulator, api)]
+            assert [r.status_code < 500 for r in answers] == [True] * 5, (claim, value)
     assert _federated_grant(emulator, emulator.mint(_federated_claims(emulator))).status_code == 200
 
 
