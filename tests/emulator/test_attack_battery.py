@@ -422,7 +422,7 @@ def test_forged_tokens_are_refused_everywhere(emulator: EmulatorProcess) -> None
 
 # -- the admin API -----------------------------------------------------------------------------
 
-ADMIN_ROUTES = ("assignments", "grants", "pre-authorizations", "credentials", "mint", "device-codes")
+ADMIN_ROUTES = ("assignments", "grants", "pre-authorizations", "credentials", "mint", "device-codes", "keys/signing")
 ADMIN_BODIES = {
     "5,000-digit integer": '{"principal": ' + "1" * 5000 + "}",
     "deep array": "[" * 100_000 + "]" * 100_000,
