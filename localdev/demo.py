@@ -356,6 +356,8 @@ class Demo:
         )
 
     def scenarios(self) -> list[Callable[[], Outcome | list[Outcome]]]:
+        from . import demo_portal  # its rows use this module's Outcome: imported here, not at the top
+
         return [
             self.s2s_allowed,
             self.s2s_missing_role,
@@ -370,6 +372,7 @@ class Demo:
             self.developer,
             self.forged,
             self.versions,
+            *demo_portal.scenarios(self),
             *self.key_rolls(),
         ]
 

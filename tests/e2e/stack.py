@@ -154,5 +154,5 @@ def demo_summary() -> str:
     try:
         find_az()
     except AzureCliError:
-        return "17 passed, 0 failed, 1 skipped"
-    return "22 passed, 0 failed"
+        return "23 passed, 0 failed, 1 skipped"
+    return "28 passed, 0 failed"
