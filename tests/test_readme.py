@@ -152,6 +152,13 @@ def test_pages_speak_to_users() -> None:
     assert found == []
 
 
+def test_every_docs_page_is_in_the_readme_table() -> None:
+    """A new page in docs/ gets its row in the README's "Documentation" table (say what it is for)."""
+    table = README.split("## Documentation", 1)[1].split("\n## ", 1)[0]
+    listed = set(re.findall(r"\]\(docs/([\w.-]+\.md)\)", table))
+    assert listed == {path.name for path in PAGES[1:]}
+
+
 def excerpts(text: str) -> Iterator[tuple[str, list[str]]]:
     """Python blocks as (source file, lines): each part starts with a `# path.py` comment line."""
     for block in re.findall(r"```python\n(.*?)```", text, re.S):

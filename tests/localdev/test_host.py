@@ -212,3 +212,24 @@ def test_local_settings_json_is_read_as_func_start_reads_it(tmp_path) -> None:
         ]
     finally:
         process.stop()
+
+
+def test_the_dev_host_serves_another_projects_function_app(tmp_path) -> None:
+    """What the README promises someone who adopts the patterns: run from this clone, in their project."""
+    (tmp_path / "function_app.py").write_text(
+        "import os\n\nimport azure.functions as func\n\n"
+        "app = func.FunctionApp(http_auth_level=func.AuthLevel.ANONYMOUS)\n\n\n"
+        '@app.route(route="hello")\n'
+        "def hello(req: func.HttpRequest) -> func.HttpResponse:\n"
+        '    return func.HttpResponse(os.environ["GREETING"])\n'
+    )
+    (tmp_path / "host.json").write_text('{"version": "2.0"}')
+    (tmp_path / "local.settings.json").write_text(json.dumps({"Values": {"GREETING": "hello from the file"}}))
+    shell = {"PATH": os.environ["PATH"], "HOME": os.environ.get("HOME", "/root"), "PYTHONPATH": str(ROOT)}
+    command = [sys.executable, "-m", "localdev", "host", "--port", "0"]
+    process = ReadyProcess(command, READY, tmp_path / "host.log", env=shell, inherit_env=False, cwd=tmp_path)
+    try:
+        base = process.ready_line.removeprefix(READY).split()[0]
+        assert requests.get(f"{base}/hello", timeout=5).text == "hello from the file"
+    finally:
+        process.stop()
