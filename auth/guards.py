@@ -27,7 +27,7 @@ from typing import TYPE_CHECKING, TypeVar, overload
 
 import azure.functions as func
 
-from web import problems
+from web import Problem, problems
 
 from .errors import KeysUnavailable, TenantNotAllowed, TokenError
 from .principal import Principal
@@ -101,7 +101,7 @@ def debug_only(handler: HttpHandler) -> HttpHandler:
     @functools.wraps(handler)
     def guarded(req: func.HttpRequest) -> func.HttpResponse:
         if not debug_endpoints_enabled():
-            return problems.problem(404, "Not found.")
+            return Problem(404, "Not found.").response()
         return handler(req)
 
     return _declare(guarded, DEBUG_ONLY)
@@ -153,24 +153,24 @@ class Authorizer:
         token = bearer_token(req)
         if token is None:
             log.info("401 %s: no bearer token", route)
-            return problems.unauthorized("A bearer token is required.", token_presented=False)
+            return problems.unauthorized("A bearer token is required.", token_presented=False).response()
         try:
             caller = self.validator.validate(token)
         except TokenError as exc:
             log.warning("401 %s: %s", route, exc.detail)  # the detail, never the token
-            return problems.unauthorized(exc.reason)
+            return problems.unauthorized(exc.reason).response()
         except TenantNotAllowed as exc:
             log.warning("403 %s: tenant %s is not served", route, exc.tenant_id)
-            return problems.tenant_not_served(exc.tenant_id)
+            return problems.tenant_not_served(exc.tenant_id).response()
         except KeysUnavailable as exc:
             log.error("503 %s: %s", route, exc)
-            return problems.unavailable("The API cannot check tokens right now.")
+            return problems.unavailable("The API cannot check tokens right now.").response()
         lacks = requirement.missing(caller)
         if lacks:
             who = "app" if caller.is_app else "user"
             log.warning("403 %s: %s oid=%s appid=%s lacks %s", route, who, caller.object_id, caller.app_id, lacks)
             scopes = requirement.missing_scopes(caller)
-            return problems.forbidden(f"The caller lacks {' and '.join(lacks)}.", lacks, scopes)
+            return problems.forbidden(f"The caller lacks {' and '.join(lacks)}.", lacks, scopes).response()
         attach_principal(req, caller)
         return None
 

@@ -14,7 +14,6 @@ from __future__ import annotations
 
 import functools
 import logging
-from collections.abc import Callable
 
 import azure.functions as func
 import requests
@@ -22,18 +21,17 @@ from azure.core.credentials import TokenCredential
 
 from auth import debug_only
 from outbound import BearerClient, build_credential, credential_tokens, retrying_session
-from web import bodies, json_response, problems
+from web import answers_problems, bodies, json_response
 
-from . import diagnosis, openapi
-from .api import DownstreamError, NotificationApi, TokenRefused
+from . import openapi
+from .api import NotificationApi
 from .delivery import deliver_pending as deliver
 from .settings import CallerSettings
 from .token_report import describe
-from .vault import CachedSecret, SecretForbidden, SecretUnavailable, secret_client
+from .vault import CachedSecret, secret_client
 
 log = logging.getLogger(__name__)
 bp = func.Blueprint()
-Handler = Callable[[func.HttpRequest], func.HttpResponse]
 OPENAPI = openapi.PART  # this blueprint's routes in /api/openapi.json
 
 
@@ -54,7 +52,7 @@ def credential() -> TokenCredential:
 @functools.cache
 def notification_api() -> NotificationApi:
     tokens = credential_tokens(credential(), settings().api_scope)
-    return NotificationApi(BearerClient(settings().api_url, tokens))
+    return NotificationApi(BearerClient(settings().api_url, tokens, service="notification API"))
 
 
 @functools.cache
@@ -69,56 +67,9 @@ def webhook_session() -> requests.Session:
     return retrying_session()
 
 
-def _token_refused(exc: TokenRefused) -> func.HttpResponse:
-    """No token for the API: Entra's decision (an AADSTS code, 403 with the fix) or an outage (503)."""
-    if not exc.permanent:
-        return problems.unavailable(f"The identity endpoint did not answer: {exc}")
-    return problems.problem(
-        403,
-        f"No token for the notification API: {exc}",
-        codes=list(exc.codes),
-        fix=diagnosis.token_refused(str(exc)),
-    )
-
-
-def _api_refused(exc: DownstreamError) -> func.HttpResponse:
-    """The API said no. A 403 is about this app's own identity, so it says which and how to fix it."""
-    if exc.status == 403:
-        return problems.problem(403, **diagnosis.forbidden(exc.problem, notification_api().token()))
-    return problems.from_downstream(exc.status, exc.problem, service="notification API")
-
-
-def _errors_as_problems(handler: Handler) -> Handler:
-    """Every failure of the calls this app makes (API, Entra, Key Vault), as a problem response."""
-
-    @functools.wraps(handler)
-    def run(req: func.HttpRequest) -> func.HttpResponse:
-        try:
-            return handler(req)
-        except TokenRefused as exc:
-            log.warning("%s %s: no token: %s", req.method, req.url, exc)
-            return _token_refused(exc)
-        except DownstreamError as exc:
-            log.warning("%s %s: %s", req.method, req.url, exc)
-            return _api_refused(exc)
-        except SecretForbidden as exc:
-            return problems.problem(
-                403,
-                f"Key Vault refused this app's identity: {exc}",
-                fix=[
-                    "Assign 'Key Vault Secrets User' on the vault to this identity (secretsUsers in directory.json "
-                    "locally; infra/ in Azure)."
-                ],
-            )
-        except SecretUnavailable as exc:
-            return problems.unavailable(str(exc))
-
-    return run
-
-
 @bp.route(route="caller/notifications", methods=["GET"])
 @debug_only
-@_errors_as_problems
+@answers_problems
 def caller_list(req: func.HttpRequest) -> func.HttpResponse:
     """Pending notifications, fetched from the API with this app's identity."""
     return json_response({"items": notification_api().pending()})
@@ -126,19 +77,16 @@ def caller_list(req: func.HttpRequest) -> func.HttpResponse:
 
 @bp.route(route="caller/notifications", methods=["POST"])
 @debug_only
-@_errors_as_problems
+@answers_problems
 def caller_create(req: func.HttpRequest) -> func.HttpResponse:
-    try:
-        notification = bodies.json_object(req)
-    except bodies.BodyError as exc:
-        return exc.problem()
+    notification = bodies.json_object(req)
     created = notification_api().create(notification, req.headers.get("Idempotency-Key"))
     return json_response(created, 201)
 
 
 @bp.route(route="caller/token", methods=["GET"])
 @debug_only
-@_errors_as_problems
+@answers_problems
 def caller_token(req: func.HttpRequest) -> func.HttpResponse:
     """The claims of the token this app holds for the API. Never the token itself."""
     token = notification_api().token()
@@ -147,7 +95,7 @@ def caller_token(req: func.HttpRequest) -> func.HttpResponse:
 
 @bp.route(route="caller/secret", methods=["GET"])
 @debug_only
-@_errors_as_problems
+@answers_problems
 def caller_secret(req: func.HttpRequest) -> func.HttpResponse:
     """Proof that Key Vault answered: the secret's name and version. Never its value."""
     secret = webhook_secret()

@@ -9,19 +9,27 @@ from typing import Any
 from azure.core.exceptions import AzureError
 
 from outbound import BearerClient, DownstreamError
+from web import Problem, problems
 
-__all__ = ["DownstreamError", "NotificationApi", "TokenRefused"]
+from . import diagnosis
+
+__all__ = ["NotificationApi", "TokenRefused"]
 
 _AADSTS = re.compile(r"\bAADSTS(\d+):")
 
 
-class TokenRefused(Exception):
-    """No token for the API: Entra refused it (``codes``: its AADSTS numbers), or the identity
-    endpoint did not answer (no codes)."""
+class TokenRefused(Problem):
+    """No token for the API: Entra refused it (``codes``: its AADSTS numbers; 403 with the fix), or
+    the identity endpoint did not answer (no codes; 503, retry later)."""
 
     def __init__(self, message: str, codes: tuple[int, ...] = ()) -> None:
-        super().__init__(message)
-        self.codes = codes
+        self.message, self.codes = message, codes
+        if codes:
+            fix = diagnosis.token_refused(message)
+            super().__init__(403, f"No token for the notification API: {message}", codes=list(codes), fix=fix)
+        else:
+            detail = f"The identity endpoint did not answer: {message}"
+            super().__init__(503, detail, headers=problems.RETRY_LATER)
 
     @property
     def permanent(self) -> bool:
@@ -77,6 +85,11 @@ class NotificationApi:
             return self._client.json(method, path, params=params, json=json, headers=headers)
         except AzureError as exc:
             raise TokenRefused.from_azure_error(exc) from exc
+        except DownstreamError as refused:
+            if refused.downstream_status != 403:
+                raise
+            # About this app's own identity: the answer says which identity it is and how to fix it.
+            raise Problem(403, **diagnosis.forbidden(refused.downstream_problem, self.token())) from refused
 
     def pending(self, limit: int = 500) -> list[dict[str, Any]]:
         items: list[dict[str, Any]] = []

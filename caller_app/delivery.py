@@ -19,7 +19,9 @@ from dataclasses import dataclass, field
 
 import requests
 
-from .api import DownstreamError, NotificationApi
+from web import Problem
+
+from .api import NotificationApi
 from .vault import CachedSecret
 
 log = logging.getLogger(__name__)
@@ -68,7 +70,7 @@ def deliver_pending(
         try:
             api.acknowledge(notification["id"])
             report.delivered.append(notification["id"])
-        except DownstreamError as exc:  # delivered, not acknowledged: it will be delivered again
+        except Problem as exc:  # refused or unanswered: delivered, not acknowledged; it will be delivered again
             log.warning("delivered %s but the ack failed (%s); it stays pending", notification["id"], exc)
             report.failed.append(notification["id"])
     log.info("delivery: %d delivered, %d failed", len(report.delivered), len(report.failed))

@@ -15,17 +15,32 @@ from azure.core.credentials import TokenCredential
 from azure.core.exceptions import AzureError, HttpResponseError
 from azure.keyvault.secrets import SecretClient
 
+from web import Problem, problems
+
 log = logging.getLogger(__name__)
 
 TTL = 300
 
 
-class SecretUnavailable(Exception):
+class SecretUnavailable(Problem):
     """Key Vault could not be read and no earlier value exists (503)."""
 
+    def __init__(self, detail: str) -> None:
+        super().__init__(503, detail, headers=problems.RETRY_LATER)
 
-class SecretForbidden(Exception):
+
+class SecretForbidden(Problem):
     """Key Vault refused this identity (403): it needs "Key Vault Secrets User" on the vault."""
+
+    def __init__(self, refusal: str) -> None:
+        super().__init__(
+            403,
+            f"Key Vault refused this app's identity: {refusal}",
+            fix=[
+                "Assign 'Key Vault Secrets User' on the vault to this identity (secretsUsers in directory.json "
+                "locally; infra/ in Azure)."
+            ],
+        )
 
 
 def secret_client(credential: TokenCredential, vault_url: str, verify_challenge_resource: bool) -> SecretClient:

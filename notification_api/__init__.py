@@ -1,6 +1,7 @@
 """Notification API blueprint: the role-protected API (docs/notification-api.md) and the health probe.
 
-Each handler: authorize (the decorator), parse, call the store, map the result. Who sees what:
+Each handler: authorize (the guard), parse, call the store, answer; what fails on the way (the
+payload checks, the store) raises a ``Problem``, which ``answers_problems`` sends. Who sees what:
 everything is within the caller's tenant (``tid``); there, app callers holding the role see every
 notification, and users (delegated tokens) only those addressed to their object id (``oid``).
 A notification they may not see, or another tenant's, is a 404. The store applies that rule
@@ -10,20 +11,16 @@ A notification they may not see, or another tenant's, is a 404. The store applie
 from __future__ import annotations
 
 import functools
-import logging
-from collections.abc import Callable
 
 import azure.functions as func
 
 from auth import Authorizer, Principal, anonymous, principal_of
-from web import bodies, json_response, problems
+from web import Problem, answers_problems, json_response
 
 from . import openapi, payloads
 from .settings import ApiSettings
-from .store import IdempotencyKeyReused, InvalidPageToken, NotificationStore, StorageUnavailable, Visibility
+from .store import NotificationStore, Visibility
 
-log = logging.getLogger(__name__)
-Handler = Callable[[func.HttpRequest], func.HttpResponse]
 bp = func.Blueprint()
 # Delegated scopes: values of their own, because Entra refuses a role and a scope sharing one
 # (the roles, notification.read and notification.create, keep the article's names).
@@ -55,27 +52,7 @@ def visibility(caller: Principal) -> Visibility:
     return Visibility.mailbox(caller.tenant_id, caller.object_id)
 
 
-def _handle_errors(handler: Handler) -> Handler:
-    """Map the store's and the parser's exceptions to problem responses, in one place."""
-
-    def run(req: func.HttpRequest) -> func.HttpResponse:
-        try:
-            return handler(req)
-        except bodies.BodyError as exc:
-            return exc.problem()
-        except payloads.PayloadError as exc:
-            if exc.errors:
-                return problems.problem(exc.status, exc.detail, errors=exc.errors)
-            return problems.problem(exc.status, exc.detail)
-        except InvalidPageToken:
-            return problems.problem(400, "pageToken is not one this API issued.")
-        except IdempotencyKeyReused:
-            return problems.problem(422, "This Idempotency-Key was used with a different request body.")
-        except StorageUnavailable as exc:
-            log.error("storage unavailable: %s", exc)
-            return problems.unavailable("Notification storage is unavailable; nothing was changed. Retry later.")
-
-    return functools.wraps(handler)(run)
+NOT_FOUND = "No such notification."
 
 
 @bp.route(route="health", methods=["GET"])
@@ -87,7 +64,7 @@ def health(req: func.HttpRequest) -> func.HttpResponse:
 
 @bp.route(route="notifications", methods=["GET"])
 @api.requires("notification.read", scope=READ_SCOPE)
-@_handle_errors
+@answers_problems
 def list_notifications(req: func.HttpRequest) -> func.HttpResponse:
     status, top, page_token = payloads.list_query(req)
     items, next_token = store().list(visibility(principal_of(req)), status=status, top=top, page_token=page_token)
@@ -96,7 +73,7 @@ def list_notifications(req: func.HttpRequest) -> func.HttpResponse:
 
 @bp.route(route="notifications", methods=["POST"])
 @api.requires("notification.create", scope=CREATE_SCOPE)
-@_handle_errors
+@answers_problems
 def create_notification(req: func.HttpRequest) -> func.HttpResponse:
     new = payloads.new_notification(req)
     key = payloads.idempotency_key(req)
@@ -111,25 +88,25 @@ def create_notification(req: func.HttpRequest) -> func.HttpResponse:
 
 @bp.route(route="notifications/{id}", methods=["GET"])
 @api.requires("notification.read", scope=READ_SCOPE)
-@_handle_errors
+@answers_problems
 def get_notification(req: func.HttpRequest) -> func.HttpResponse:
     notification_id = payloads.notification_id(req)
     found = store().get(notification_id, visibility(principal_of(req))) if notification_id is not None else None
     if found is None:
-        return problems.problem(404, "No such notification.")
+        raise Problem(404, NOT_FOUND)
     return json_response(found)
 
 
 @bp.route(route="notifications/{id}/ack", methods=["POST"])
 @api.requires("notification.read", scope=READ_SCOPE)
-@_handle_errors
+@answers_problems
 def acknowledge_notification(req: func.HttpRequest) -> func.HttpResponse:
     caller = principal_of(req)
     notification_id = payloads.notification_id(req)
     if notification_id is None:
-        return problems.problem(404, "No such notification.")
+        raise Problem(404, NOT_FOUND)
     result = store().acknowledge(notification_id, by=caller.object_id, visible=visibility(caller))
     if result is None:
-        return problems.problem(404, "No such notification.")
+        raise Problem(404, NOT_FOUND)
     notification, changed = result
     return json_response(notification, headers={"X-Acknowledged-Now": "true" if changed else "false"})

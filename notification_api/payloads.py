@@ -3,11 +3,10 @@
 from __future__ import annotations
 
 import re
-from typing import Any
 
 import azure.functions as func
 
-from web import bodies
+from web import Problem, bodies
 
 from .store import NewNotification
 
@@ -27,14 +26,8 @@ RECIPIENT_RULE = (
 )
 
 
-class PayloadError(Exception):
-    def __init__(self, status: int, detail: str, errors: list[dict[str, Any]] | None = None) -> None:
-        super().__init__(detail)
-        self.status, self.detail, self.errors = status, detail, errors or []
-
-
 def new_notification(req: func.HttpRequest) -> NewNotification:
-    """``bodies.BodyError`` when the body is not a JSON object; ``PayloadError`` naming each bad field."""
+    """The checked notification, or a ``Problem``: 400 naming each bad field (``errors``), or the body's own 4xx."""
     data = bodies.json_object(req)
     errors = [{"pointer": f"#/{name}", "detail": "unknown field"} for name in data if name not in LIMITS]
     for name, limit in LIMITS.items():
@@ -48,7 +41,7 @@ def new_notification(req: func.HttpRequest) -> NewNotification:
         elif len(value) > limit:
             errors.append({"pointer": f"#/{name}", "detail": f"at most {limit} characters"})
     if errors:
-        raise PayloadError(400, "The notification is not valid.", errors)
+        raise Problem(400, "The notification is not valid.", errors=errors)
     # One spelling per object id: the mailbox key compares exactly.
     return NewNotification(data["recipient"].lower(), data["title"].strip(), data["body"])
 
@@ -67,18 +60,18 @@ def idempotency_key(req: func.HttpRequest) -> str | None:
     if key is None:
         return None
     if not _IDEMPOTENCY_KEY.fullmatch(key):
-        raise PayloadError(400, "Idempotency-Key must be 1-255 visible ASCII characters.")
+        raise Problem(400, "Idempotency-Key must be 1-255 visible ASCII characters.")
     return key
 
 
 def list_query(req: func.HttpRequest) -> tuple[str | None, int, str | None]:
     status = req.params.get("status")
     if status is not None and status not in STATUSES:
-        raise PayloadError(400, f"status must be one of {', '.join(STATUSES)}.")
+        raise Problem(400, f"status must be one of {', '.join(STATUSES)}.")
     top = req.params.get("top", str(DEFAULT_TOP))
     # ASCII digits only: str.isdigit() also accepts "²" and "①", which int() refuses.
     if not _TOP.fullmatch(top) or not 1 <= int(top) <= MAX_TOP:
-        raise PayloadError(400, f"top must be a whole number from 1 to {MAX_TOP}.")
+        raise Problem(400, f"top must be a whole number from 1 to {MAX_TOP}.")
     return status, int(top), req.params.get("pageToken") or None
 
 

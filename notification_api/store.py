@@ -49,6 +49,7 @@ from azure.core.exceptions import (
 from azure.data.tables import TableClient, TableEntity, TableServiceClient, TableTransactionError, UpdateMode
 
 from outbound import build_credential
+from web import Problem, problems
 
 from .settings import ApiSettings
 
@@ -70,16 +71,26 @@ class _ClientOptions(TypedDict):
 CLIENT_OPTIONS = _ClientOptions(retry_total=2, retry_backoff_factor=0.2, connection_timeout=2, read_timeout=5)
 
 
-class StorageUnavailable(Exception):
-    """Storage did not answer or failed: 503 with Retry-After. Nothing was acknowledged."""
+class StorageUnavailable(Problem):
+    """Storage did not answer or failed: 503 with Retry-After. Nothing was changed."""
+
+    def __init__(self, reason: str) -> None:
+        detail = "Notification storage is unavailable; nothing was changed. Retry later."
+        super().__init__(503, detail, headers=problems.RETRY_LATER, reason=f"storage unavailable: {reason}")
 
 
-class IdempotencyKeyReused(Exception):
+class IdempotencyKeyReused(Problem):
     """The same Idempotency-Key came with a different request body (422)."""
 
+    def __init__(self) -> None:
+        super().__init__(422, "This Idempotency-Key was used with a different request body.")
 
-class InvalidPageToken(ValueError):
-    pass
+
+class InvalidPageToken(Problem):
+    """A pageToken this API did not issue, or not for this caller (400); ``reason`` (logged) says which."""
+
+    def __init__(self, reason: str) -> None:
+        super().__init__(400, "pageToken is not one this API issued.", reason=f"pageToken refused: {reason}")
 
 
 @dataclass(frozen=True)
@@ -227,7 +238,7 @@ class NotificationStore:
         # The key was used before (or by a racing retry that won): answer with that notification.
         earlier = _storage_errors(lambda: self.table.get_entity(tenant_id, record["RowKey"]))
         if earlier["fingerprint"] != record["fingerprint"]:
-            raise IdempotencyKeyReused(idempotency_key)
+            raise IdempotencyKeyReused()
         return public(_storage_errors(lambda: self.table.get_entity(tenant_id, f"n-{earlier['notificationId']}"))), True
 
     def _read(self, notification_id: str, visible: Visibility) -> TableEntity | None:

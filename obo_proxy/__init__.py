@@ -11,25 +11,23 @@ from __future__ import annotations
 
 import functools
 import logging
-from collections.abc import Callable
 from urllib.parse import urlencode
 
 import azure.functions as func
 import requests
 from azure.core.exceptions import AzureError
 
-from auth import Authorizer, bearer_token, principal_of
-from outbound import BearerClient, DownstreamError, retrying_session
-from web import bodies, json_response, problems
+from auth import Authorizer, Principal, bearer_token, principal_of
+from outbound import BearerClient, retrying_session
+from web import Problem, answers_problems, bodies, json_response, problems
 
-from . import azure_rbac, openapi
+from . import openapi
 from .exchange import OboFailure, OnBehalfOf
-from .portal import ARM_SCOPE, GROUP_NAME, SITE_NAME, ArmRefusal, Portal
+from .portal import ARM_SCOPE, GROUP_NAME, SITE_NAME, Portal
 from .settings import ProxySettings
 
 log = logging.getLogger(__name__)
 bp = func.Blueprint()
-Handler = Callable[[func.HttpRequest], func.HttpResponse]
 USER_SCOPE = "access_as_user"
 
 
@@ -53,23 +51,35 @@ def api_session() -> requests.Session:
     return retrying_session()
 
 
-def as_user(req: func.HttpRequest, base_url: str, scope: str) -> BearerClient:
-    """A client for ``base_url`` whose tokens for ``scope`` are the caller's own, by exchange of their token."""
+def as_user(req: func.HttpRequest, base_url: str, scope: str, service: str) -> BearerClient:
+    """A client for ``base_url`` (``service``) whose tokens for ``scope`` are the caller's own, by
+    exchange of their token. The exchange's failures are raised as what our client hears."""
     user, user_token = principal_of(req), bearer_token(req)
     if user_token is None:  # principal_of() passed, so the guard validated a bearer token
         raise RuntimeError("as_user() outside a guarded handler")
     account = f"{user.object_id}.{user.tenant_id}"
-    return BearerClient(base_url, lambda fresh: on_behalf_of().token(user_token, account, scope, fresh), api_session())
+
+    def token(fresh: bool) -> str:
+        try:
+            return on_behalf_of().token(user_token, account, scope, fresh)
+        except OboFailure as failure:
+            raise exchange_failed(failure, user, scope, service) from failure
+        except (requests.RequestException, AzureError) as exc:  # token endpoint or identity endpoint down
+            reason = f"on-behalf-of unavailable: {type(exc).__name__}"
+            raise problems.unavailable("The sign-in service is unavailable; retry later.", reason=reason) from exc
+
+    return BearerClient(base_url, token, api_session(), service=service)
 
 
 def api_as_user(req: func.HttpRequest) -> BearerClient:
     """The notification API, as the caller."""
-    return as_user(req, settings().api_url, settings().api_scope)
+    return as_user(req, settings().api_url, settings().api_scope, "notification API")
 
 
 def portal_as_user(req: func.HttpRequest) -> Portal:
     """Azure Resource Manager, as the caller: their Azure RBAC decides, never the proxy's."""
-    return Portal(as_user(req, settings().resource_manager_url, ARM_SCOPE), settings().portal_subscription_id)
+    arm = as_user(req, settings().resource_manager_url, ARM_SCOPE, "Azure Resource Manager")
+    return Portal(arm, settings().portal_subscription_id)
 
 
 # MSAL answers an identical refused token request from memory for 60 s (its HTTP cache keeps 400s),
@@ -77,42 +87,42 @@ def portal_as_user(req: func.HttpRequest) -> Portal:
 AFTER_THE_FIX = "After the fix, sign in again for a new token, or retry in a minute."
 
 
-def consent_challenge(
-    tenant_id: str, scope: str | None = None, service: str = "the notification API"
-) -> func.HttpResponse:
+def consent_challenge(tenant_id: str, scope: str, service: str) -> Problem:
     """403 with what a front end needs to ask the user (or an admin) of ``tenant_id`` for consent (AADSTS65001)."""
     config = settings()
-    client_id, scope = config.client_id, scope or config.api_scope
+    client_id = config.client_id
     authority = f"{config.auth.authority_host}/{tenant_id or config.auth.tenant_id}"
     consent_uri = f"{authority}/oauth2/v2.0/authorize?" + urlencode(
         {"client_id": client_id, "response_type": "code", "scope": scope, "prompt": "consent"}
     )
     detail = (
-        f"Nobody has consented to this proxy calling {service} for you (AADSTS65001). Ask for consent with the "
+        f"Nobody has consented to this proxy calling the {service} for you (AADSTS65001). Ask for consent with the "
         "consentUri, or have an admin grant it (or, for our own API, pre-authorize the proxy). " + AFTER_THE_FIX
     )
-    response = problems.problem(
-        403, detail, title="Consent required", clientId=client_id, scopes=[scope], consentUri=consent_uri
-    )
-    response.headers["WWW-Authenticate"] = problems.bearer_challenge(
+    challenge = problems.bearer_challenge(
         error="insufficient_scope",
         error_description="consent required",
         client_id=client_id,
         consent_uri=consent_uri,
         scope=scope,
     )
-    return response
+    return Problem(
+        403,
+        detail,
+        title="Consent required",
+        headers={"WWW-Authenticate": challenge},
+        clientId=client_id,
+        scopes=[scope],
+        consentUri=consent_uri,
+    )
 
 
-def exchange_failed(
-    failure: OboFailure, req: func.HttpRequest, scope: str | None = None, service: str = "the notification API"
-) -> func.HttpResponse:
+def exchange_failed(failure: OboFailure, caller: Principal, scope: str, service: str) -> Problem:
     """Each AADSTS outcome of the exchange, as what happened and what fixes it.
 
     The log names the code and the caller's ids, never Entra's text: that names the user (AADSTS50105
     quotes the UPN), and user names stay out of logs.
     """
-    caller = principal_of(req)
     log.warning(
         "on-behalf-of refused: AADSTS%s %s for oid=%s tid=%s",
         failure.code,
@@ -123,7 +133,7 @@ def exchange_failed(
     if failure.code == 65001:
         return consent_challenge(failure.tenant_id, scope, service)
     if failure.code == 50105:
-        return problems.problem(
+        return Problem(
             403,
             "You are not assigned to the notification API (AADSTS50105). An admin must "
             f"assign you, or a group you are in, an app role on it. {AFTER_THE_FIX}",
@@ -135,30 +145,12 @@ def exchange_failed(
         )
     if failure.error == "temporarily_unavailable" or (failure.code or 0) >= 90000 and failure.error == "server_error":
         return problems.unavailable("The identity provider is unavailable; retry later.")
-    return problems.problem(502, f"The on-behalf-of exchange failed: {failure.description}", title="Exchange failed")
-
-
-def _exchange_errors(handler: Handler) -> Handler:
-    """Map every failure of the exchange or the API call to a problem response."""
-
-    @functools.wraps(handler)
-    def run(req: func.HttpRequest) -> func.HttpResponse:
-        try:
-            return handler(req)
-        except OboFailure as failure:
-            return exchange_failed(failure, req)
-        except DownstreamError as exc:  # the user's own permissions decide: their 403 is relayed
-            return problems.from_downstream(exc.status, exc.problem, service="notification API")
-        except (requests.RequestException, AzureError) as exc:  # token endpoint or identity endpoint down
-            log.error("on-behalf-of unavailable: %s", type(exc).__name__)
-            return problems.unavailable("The sign-in service is unavailable; retry later.")
-
-    return run
+    return Problem(502, f"The on-behalf-of exchange failed: {failure.description}", title="Exchange failed")
 
 
 @bp.route(route="obo/notifications", methods=["GET"])
 @proxy.requires(scope=USER_SCOPE)
-@_exchange_errors
+@answers_problems
 def obo_list(req: func.HttpRequest) -> func.HttpResponse:
     """The signed-in user's notifications, fetched as the user."""
     api = api_as_user(req)
@@ -168,13 +160,10 @@ def obo_list(req: func.HttpRequest) -> func.HttpResponse:
 
 @bp.route(route="obo/notifications", methods=["POST"])
 @proxy.requires(scope=USER_SCOPE)
-@_exchange_errors
+@answers_problems
 def obo_create(req: func.HttpRequest) -> func.HttpResponse:
     """Create a notification as the signed-in user (needs their notification.create role)."""
-    try:
-        body = bodies.json_object(req)  # the API checks the fields; the proxy refuses what it cannot forward
-    except bodies.BodyError as exc:
-        return exc.problem()
+    body = bodies.json_object(req)  # the API checks the fields; the proxy refuses what it cannot forward
     api = api_as_user(req)
     # The client's own key, so its retries are de-duplicated too; without one the bearer client makes one.
     key = req.headers.get("Idempotency-Key")
@@ -186,62 +175,9 @@ def obo_create(req: func.HttpRequest) -> func.HttpResponse:
 # -- the support portal: Azure Resource Manager as the signed-in user ------------------------------
 
 
-def arm_refused(refusal: ArmRefusal, action: str, scope: str) -> func.HttpResponse:
-    """ARM's answer, for a person: which action on which scope, and the built-in role that grants it."""
-    if refusal.status == 403:
-        action, scope = refusal.refused_action(action, scope)
-        roles = azure_rbac.roles_granting(action)
-        grant = f" The built-in role {roles[0]} at this scope or above grants it." if roles else ""
-        return problems.problem(
-            403,
-            f"Azure Resource Manager refused {action} on {scope}: your Azure role assignments do not grant it "
-            f"(AuthorizationFailed).{grant} In Azure a new role assignment can take up to 10 minutes to apply.",
-            title="Forbidden by Azure RBAC",
-            action=action,
-            scope=scope,
-            roles=roles,
-            missing=[f"Azure role {roles[0] if roles else 'granting ' + action} at {scope}"],
-        )
-    if refusal.status == 404:
-        return problems.problem(404, refusal.message or "Not found.", title="Not found")
-    if refusal.status in (400, 401):  # the proxy's request or token, not the user's doing
-        log.error("Azure Resource Manager refused the portal's request: %s %s", refusal.status, refusal.code)
-        return problems.problem(
-            502,
-            f"Azure Resource Manager refused the portal's request ({refusal.status} {refusal.code}). Check "
-            "RESOURCE_MANAGER_URL and PORTAL_SUBSCRIPTION_ID.",
-            title="Resource Manager refused",
-        )
-    return problems.unavailable(
-        f"Azure Resource Manager is unavailable ({refusal.status or 'no answer'}); retry later."
-    )
-
-
-def _portal_errors(action: str) -> Callable[[Handler], Handler]:
-    """Map the exchange's and ARM's failures to problems; ``action`` is what the route asks ARM to do."""
-
-    def decorate(handler: Handler) -> Handler:
-        @functools.wraps(handler)
-        def run(req: func.HttpRequest) -> func.HttpResponse:
-            scope = f"/subscriptions/{settings().portal_subscription_id}"
-            try:
-                return handler(req)
-            except OboFailure as failure:
-                return exchange_failed(failure, req, ARM_SCOPE, "Azure Resource Manager")
-            except ArmRefusal as refusal:
-                return arm_refused(refusal, action, scope)
-            except (requests.RequestException, AzureError) as exc:
-                log.error("on-behalf-of unavailable: %s", type(exc).__name__)
-                return problems.unavailable("The sign-in service is unavailable; retry later.")
-
-        return run
-
-    return decorate
-
-
 @bp.route(route="portal/sites", methods=["GET"])
 @proxy.requires(scope=USER_SCOPE)
-@_portal_errors("Microsoft.Web/sites/read")
+@answers_problems
 def portal_sites(req: func.HttpRequest) -> func.HttpResponse:
     """The function apps the signed-in user may read, with state and whether they may restart each."""
     portal = portal_as_user(req)
@@ -253,7 +189,7 @@ def portal_sites(req: func.HttpRequest) -> func.HttpResponse:
 
 @bp.route(route="portal/sites/{resourceGroup}/{name}/restart", methods=["POST"])
 @proxy.requires(scope=USER_SCOPE)
-@_portal_errors("Microsoft.Web/sites/restart/action")
+@answers_problems
 def portal_restart(req: func.HttpRequest) -> func.HttpResponse:
     """Restart one function app as the signed-in user (their Azure role decides; the activity log names them)."""
     group, name = req.route_params.get("resourceGroup", ""), req.route_params.get("name", "")
@@ -266,7 +202,7 @@ def portal_restart(req: func.HttpRequest) -> func.HttpResponse:
         if not pattern.fullmatch(value)
     ]
     if errors:
-        return problems.problem(400, "The resource group or function app name is not one Azure accepts.", errors=errors)
+        raise Problem(400, "The resource group or function app name is not one Azure accepts.", errors=errors)
     portal = portal_as_user(req)
     portal.restart(group, name)
     user = principal_of(req)
@@ -278,7 +214,7 @@ def portal_restart(req: func.HttpRequest) -> func.HttpResponse:
 
 @bp.route(route="portal/activity", methods=["GET"])
 @proxy.requires(scope=USER_SCOPE)
-@_portal_errors("Microsoft.Insights/eventtypes/values/read")
+@answers_problems
 def portal_activity(req: func.HttpRequest) -> func.HttpResponse:
     """Recent restarts, stops and starts of function apps (last 7 days): who, what, when, the result."""
     return json_response({"items": portal_as_user(req).recent_restarts()})

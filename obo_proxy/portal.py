@@ -23,6 +23,7 @@ from urllib.parse import quote
 import requests
 
 from outbound import BearerClient
+from web import Problem, problems
 
 from . import azure_rbac
 
@@ -33,6 +34,7 @@ PERMISSIONS_API = "2022-04-01"
 ACTIVITY_API = "2015-04-01"
 READ = "Microsoft.Web/sites/read"
 RESTART = "Microsoft.Web/sites/restart/action"
+READ_ACTIVITY = "Microsoft.Insights/eventtypes/values/read"
 SITE_ACTIONS = (
     "microsoft.web/sites/restart/action",
     "microsoft.web/sites/stop/action",
@@ -45,12 +47,47 @@ SITE_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9-]{0,58}[A-Za-z0-9]$")
 _REFUSAL = re.compile(r"perform action '(?P<action>[^']+)' over scope '(?P<scope>[^']+)'")
 
 
-class ArmRefusal(Exception):
-    """ARM answered ``status`` with its error ``code`` and ``message`` (None: it did not answer)."""
+class ArmRefusal(Problem):
+    """ARM answered ``arm_status`` with its error ``code`` and ``message`` (None: it did not answer), to
+    a call for ``action`` on ``scope``. What our client hears, for a person: which action on which
+    scope was refused and the built-in role that grants it; ARM's 404 stays a 404; our own request's
+    faults are a 502; the rest 503."""
 
-    def __init__(self, status: int | None, code: str, message: str) -> None:
-        super().__init__(f"{status} {code}: {message}")
-        self.status, self.code, self.message = status, code, message
+    def __init__(self, status: int | None, code: str, message: str, *, action: str, scope: str) -> None:
+        self.arm_status, self.code, self.message = status, code, message
+        reason = f"Azure Resource Manager answered {status} {code}"
+        if status == 403:
+            action, scope = self.refused_action(action, scope)
+            roles = azure_rbac.roles_granting(action)
+            grant = f" The built-in role {roles[0]} at this scope or above grants it." if roles else ""
+            super().__init__(
+                403,
+                f"Azure Resource Manager refused {action} on {scope}: your Azure role assignments do not grant it "
+                f"(AuthorizationFailed).{grant} In Azure a new role assignment can take up to 10 minutes to apply.",
+                title="Forbidden by Azure RBAC",
+                reason=reason,
+                action=action,
+                scope=scope,
+                roles=roles,
+                missing=[f"Azure role {roles[0] if roles else 'granting ' + action} at {scope}"],
+            )
+        elif status == 404:
+            super().__init__(404, message or "Not found.", title="Not found", reason=reason)
+        elif status in (400, 401):  # the proxy's request or token, not the user's doing
+            super().__init__(
+                502,
+                f"Azure Resource Manager refused the portal's request ({status} {code}). Check "
+                "RESOURCE_MANAGER_URL and PORTAL_SUBSCRIPTION_ID.",
+                title="Resource Manager refused",
+                reason=reason,
+            )
+        else:
+            super().__init__(
+                503,
+                f"Azure Resource Manager is unavailable ({status or 'no answer'}); retry later.",
+                headers=problems.RETRY_LATER,
+                reason=reason,
+            )
 
     def refused_action(self, fallback_action: str, fallback_scope: str) -> tuple[str, str]:
         """The action and scope ARM's ``AuthorizationFailed`` names (its message is the only place it says)."""
@@ -67,11 +104,13 @@ class Portal:
 
     # -- ARM calls -----------------------------------------------------------------------------
 
-    def _send(self, method: str, path: str, params: dict[str, str]) -> requests.Response:
+    def _send(self, method: str, path: str, params: dict[str, str], action: str) -> requests.Response:
+        """ARM's answer to a call for ``action`` (the permission it needs), or ``ArmRefusal``."""
         try:
             response = self.arm.request(method, path, params=params)
         except requests.RequestException as exc:
-            raise ArmRefusal(None, type(exc).__name__, "Azure Resource Manager did not answer.") from exc
+            silent = "Azure Resource Manager did not answer."
+            raise ArmRefusal(None, type(exc).__name__, silent, action=action, scope=self.scope) from exc
         if response.ok:
             return response
         try:
@@ -83,12 +122,15 @@ class Portal:
             response.status_code,
             code if isinstance(code, str) else "",
             message if isinstance(message, str) else response.text[:300],
+            action=action,
+            scope=self.scope,
         )
 
-    def _get(self, path: str, api_version: str, **params: str) -> dict[str, Any]:
-        body = self._send("GET", path, {"api-version": api_version, **params}).json()
+    def _get(self, path: str, api_version: str, action: str, **params: str) -> dict[str, Any]:
+        body = self._send("GET", path, {"api-version": api_version, **params}, action).json()
         if not isinstance(body, dict):
-            raise ArmRefusal(502, "", "Azure Resource Manager answered JSON that is not an object.")
+            message = "Azure Resource Manager answered JSON that is not an object."
+            raise ArmRefusal(502, "", message, action=action, scope=self.scope)
         return body
 
     @property
@@ -103,13 +145,13 @@ class Portal:
     def sites(self) -> list[dict[str, object]]:
         """The function apps this user may read, each with whether this user may restart it."""
         path = f"{self.scope}/providers/Microsoft.Web/sites"
-        body = self._get(path, SITES_API)
+        body = self._get(path, SITES_API, READ)
         found = list(body.get("value") or [])
         for _ in range(MAX_PAGES):  # ARM pages large lists; nextLink is an absolute URL on the same host
             next_link = body.get("nextLink")
             if not isinstance(next_link, str) or not next_link.startswith(self.arm.base_url + "/"):
                 break
-            body = self._send("GET", next_link.removeprefix(self.arm.base_url), {}).json()
+            body = self._send("GET", next_link.removeprefix(self.arm.base_url), {}, READ).json()
             found += list(body.get("value") or [])
         apps = [s for s in found if isinstance(s, dict) and "functionapp" in str(s.get("kind", "")).lower()]
         return sorted((self._site(s) for s in apps), key=lambda s: (str(s["resourceGroup"]), str(s["name"])))
@@ -118,7 +160,7 @@ class Portal:
         properties = site.get("properties") or {}
         site_id = str(site.get("id", ""))
         group = str(properties.get("resourceGroup") or _segment(site_id, "resourceGroups"))
-        permissions = self._get(f"{site_id}/providers/Microsoft.Authorization/permissions", PERMISSIONS_API)
+        permissions = self._get(f"{site_id}/providers/Microsoft.Authorization/permissions", PERMISSIONS_API, READ)
         return {
             "id": site_id,
             "name": site.get("name"),
@@ -132,13 +174,14 @@ class Portal:
 
     def restart(self, group: str, name: str) -> None:
         """POST .../restart: ARM answers 200 with an empty body once App Service accepted it."""
-        self._send("POST", f"{self.site_id(group, name)}/restart", {"api-version": SITES_API})
+        self._send("POST", f"{self.site_id(group, name)}/restart", {"api-version": SITES_API}, RESTART)
 
     def recent_restarts(self, days: int = 7) -> list[dict[str, object]]:
         """Restarts, stops and starts of function apps in the activity log: who, what, when, and the result."""
         since = (datetime.now(UTC) - timedelta(days=days)).strftime("%Y-%m-%dT%H:%M:%SZ")
         path = f"{self.scope}/providers/Microsoft.Insights/eventtypes/management/values"
-        events = self._get(path, ACTIVITY_API, **{"$filter": f"eventTimestamp ge '{since}'"}).get("value") or []
+        activity = self._get(path, ACTIVITY_API, READ_ACTIVITY, **{"$filter": f"eventTimestamp ge '{since}'"})
+        events = activity.get("value") or []
         return [_event(e) for e in events if isinstance(e, dict) and _operation(e).lower() in SITE_ACTIONS]
 
 

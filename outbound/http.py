@@ -23,6 +23,8 @@ from azure.identity import ManagedIdentityCredential
 from requests.adapters import HTTPAdapter
 from urllib3.util.retry import Retry
 
+from web import Problem, problems
+
 log = logging.getLogger(__name__)
 
 
@@ -77,22 +79,70 @@ def credential_tokens(credential: TokenCredential, scope: str) -> TokenProvider:
     return token
 
 
-class DownstreamError(Exception):
-    """The API answered with an error (``status``), or did not answer at all (``status`` None).
+# A downstream API refused the request itself (bad input, unknown id, conflict, size, type): our client
+# made the mistake, so it hears the API's own status and words.
+RELAYED_STATUSES = frozenset({400, 404, 409, 413, 415, 422})
 
-    ``problem`` is the API's problem details body (RFC 9457) when it sent one.
+
+def _heard(status: int | None, body: Mapping[str, object], service: str) -> Problem:
+    """What our client hears when ``service`` answered ``status`` with problem ``body`` (None: no answer).
+
+    A 403 names what the API said was missing; a 401 (after the bearer client's one retry with a fresh
+    token) is our configuration's fault, so 502; anything else means the service is unavailable (503).
+    """
+    detail = body.get("detail")
+    said = detail if isinstance(detail, str) and detail else None
+    if status in RELAYED_STATUSES:
+        relayed = said or f"The {service} refused the request."
+        return Problem(status, relayed, errors=body["errors"]) if "errors" in body else Problem(status, relayed)
+    if status == 403:
+        missing = body.get("missing")
+        return Problem(
+            403,
+            said or f"The {service} refused.",
+            title=f"Forbidden by the {service}",
+            missing=missing if isinstance(missing, list) else [],
+        )
+    if status == 401:
+        return Problem(
+            502,
+            f"The {service} refused our token (401) twice{f': {said}' if said else ''}. Check the scope we "
+            "request (NOTIFICATION_API_SCOPE) against the API's audiences (app id and App ID URI).",
+        )
+    return problems.unavailable(f"The {service} is unavailable ({status or 'no answer'}); retry later.")
+
+
+class DownstreamError(Problem):
+    """The API answered with an error (``downstream_status``), or did not answer at all (None).
+
+    ``downstream_problem`` is the API's problem details body (RFC 9457) when it sent one. As a
+    ``Problem`` it carries what our own client hears: the one mapping every app uses for the APIs
+    it calls (their refusal of the client's input relayed, our configuration's faults as 502, the
+    rest 503).
     """
 
-    def __init__(self, status: int | None, problem: dict[str, Any], headers: dict[str, str] | None = None) -> None:
-        super().__init__(f"{status}: {problem.get('detail') or problem}")
-        self.status, self.problem, self.headers = status, problem, headers or {}
+    def __init__(self, status: int | None, problem: dict[str, Any], *, service: str) -> None:
+        self.downstream_status, self.downstream_problem, self.service = status, problem, service
+        heard = _heard(status, problem, service)
+        super().__init__(
+            heard.status,
+            heard.detail,
+            title=heard.title,
+            headers=heard.headers,
+            reason=f"the {service} answered {status or 'nothing'}",
+        )
+        self.extensions = heard.extensions
 
 
 class BearerClient:
-    """Calls one API with tokens from ``tokens``. Share one session per process."""
+    """Calls one API with tokens from ``tokens``. Share one session per process. ``service`` names
+    the API in what our client hears when it fails ("The notification API is unavailable ...")."""
 
-    def __init__(self, base_url: str, tokens: TokenProvider, session: requests.Session | None = None) -> None:
+    def __init__(
+        self, base_url: str, tokens: TokenProvider, session: requests.Session | None = None, *, service: str
+    ) -> None:
         self.base_url = base_url.rstrip("/")
+        self.service = service
         self._tokens = tokens
         self.session = session or retrying_session()
 
@@ -140,16 +190,16 @@ class BearerClient:
         try:
             response = self.request(method, path, params=params, json=json, headers=headers)
         except requests.RequestException as exc:  # unreachable after the retries
-            raise DownstreamError(None, {"detail": f"the API did not answer: {type(exc).__name__}"}) from exc
+            detail = f"the API did not answer: {type(exc).__name__}"
+            raise DownstreamError(None, {"detail": detail}, service=self.service) from exc
         if response.ok:
             body = response.json()
             if not isinstance(body, dict):
-                raise DownstreamError(response.status_code, {"detail": "the API answered JSON that is not an object"})
+                detail = "the API answered JSON that is not an object"
+                raise DownstreamError(response.status_code, {"detail": detail}, service=self.service)
             return body
         try:
             problem = response.json()
         except ValueError:
             problem = {"detail": response.text[:200]}
-        raise DownstreamError(
-            response.status_code, problem if isinstance(problem, dict) else {}, dict(response.headers)
-        )
+        raise DownstreamError(response.status_code, problem if isinstance(problem, dict) else {}, service=self.service)

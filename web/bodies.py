@@ -2,8 +2,8 @@
 
 Order matters: the size limit first (nothing large is parsed), then the nesting depth (Python's
 ``json`` recurses once per level, so ``[[[[...`` deep enough raises ``RecursionError``, a 500 in
-``req.get_json()``), then the parse. Every failure is a ``BodyError`` that ``problem()`` turns into
-an RFC 9457 answer: 413 too large, 415 not JSON, 400 anything else.
+``req.get_json()``), then the parse. Every failure is a ``Problem``: 413 too large, 415 not JSON,
+400 anything else.
 """
 
 from __future__ import annotations
@@ -14,7 +14,7 @@ from typing import Any
 
 import azure.functions as func
 
-from . import problems
+from .problems import Problem
 
 MAX_BODY_BYTES = 64 * 1024
 MAX_DEPTH = 16  # our bodies are flat objects; deeper than this is never a notification
@@ -23,17 +23,6 @@ MAX_DEPTH = 16  # our bodies are flat objects; deeper than this is never a notif
 # value does not count. Linear: the two alternatives never match the same character.
 _STRING = re.compile(rb'"(?:[^"\\]|\\.)*"', re.DOTALL)
 _BRACKET = re.compile(rb"[\[\]{}]")
-
-
-class BodyError(Exception):
-    """The body cannot be accepted; ``status`` is 400, 413 or 415 and ``detail`` says why."""
-
-    def __init__(self, status: int, detail: str) -> None:
-        super().__init__(detail)
-        self.status, self.detail = status, detail
-
-    def problem(self) -> func.HttpResponse:
-        return problems.problem(self.status, self.detail)
 
 
 def _depth(raw: bytes) -> int:
@@ -51,26 +40,26 @@ def _no_constants(name: str) -> object:
 
 
 def json_body(req: func.HttpRequest, *, max_bytes: int = MAX_BODY_BYTES) -> object:
-    """The parsed JSON body (any JSON value: callers check the shape), or ``BodyError``."""
+    """The parsed JSON body (any JSON value: callers check the shape), or a ``Problem`` (400, 413 or 415) saying why."""
     content_type = (req.headers.get("Content-Type") or "").split(";", 1)[0].strip().lower()
     if content_type != "application/json":
-        raise BodyError(415, "Send the body as application/json.")
+        raise Problem(415, "Send the body as application/json.")
     raw = req.get_body() or b""
     if len(raw) > max_bytes:
-        raise BodyError(413, f"The body is {len(raw)} bytes; the limit is {max_bytes}.")
+        raise Problem(413, f"The body is {len(raw)} bytes; the limit is {max_bytes}.")
     if _depth(raw) > MAX_DEPTH:
-        raise BodyError(400, f"The body nests deeper than {MAX_DEPTH} levels.")
+        raise Problem(400, f"The body nests deeper than {MAX_DEPTH} levels.")
     try:
         return json.loads(raw.decode("utf-8"), parse_constant=_no_constants)
     except UnicodeDecodeError:
-        raise BodyError(400, "The body is not UTF-8.") from None
+        raise Problem(400, "The body is not UTF-8.") from None
     except (ValueError, RecursionError) as exc:  # ValueError: JSONDecodeError, and ints over 4300 digits
-        raise BodyError(400, f"The body is not valid JSON: {str(exc)[:120]}.") from None
+        raise Problem(400, f"The body is not valid JSON: {str(exc)[:120]}.") from None
 
 
 def json_object(req: func.HttpRequest, *, max_bytes: int = MAX_BODY_BYTES) -> dict[str, Any]:
     """As ``json_body``, and the value must be an object."""
     value = json_body(req, max_bytes=max_bytes)
     if not isinstance(value, dict):
-        raise BodyError(400, "The body must be a JSON object.")
+        raise Problem(400, "The body must be a JSON object.")
     return value

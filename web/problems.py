@@ -1,43 +1,112 @@
-"""Answers that fail: RFC 9457 problem details, the bearer challenges of RFC 6750, and the one mapping
-from a downstream API's refusal to what our own client hears."""
+"""Answers that fail: one exception, ``Problem``, and one decorator, ``answers_problems``.
+
+Code that finds a failure (a body, a payload, storage, a downstream API, a token request) raises a
+``Problem`` (or a subclass naming the failure) with the status and words the client should get;
+the decorator on each handler turns it into an RFC 9457 ``application/problem+json`` answer. Handlers
+hold no try/except of their own. The guards in ``auth/`` answer their 401s and 403s with the same
+type, with the bearer challenges of RFC 6750.
+"""
 
 from __future__ import annotations
 
+import functools
+import inspect
 import json
-from collections.abc import Mapping
+import logging
+from collections.abc import Awaitable, Callable, Mapping
 from http import HTTPStatus
+from typing import overload
 
 import azure.functions as func
 
 from .responses import Json
 
+log = logging.getLogger(__name__)
+
+HttpHandler = Callable[[func.HttpRequest], func.HttpResponse]
+AsyncHttpHandler = Callable[[func.HttpRequest], Awaitable[func.HttpResponse]]
+
+RETRY_LATER = {"Retry-After": "5"}  # a 503 tells the client to wait a few seconds before trying again
 # RFC 6750 §3.1 defines invalid_token and insufficient_scope; its text is the documentation.
 BEARER_ERRORS = "https://www.rfc-editor.org/rfc/rfc6750#section-3.1"
 
 
-def problem(
-    status: int,
-    detail: str,
-    *,
-    title: str | None = None,
-    type_: str = "about:blank",
-    headers: dict[str, str] | None = None,
-    **extensions: object,
-) -> func.HttpResponse:
-    body = {
-        "type": type_,
-        "title": title or HTTPStatus(status).phrase,
-        "status": status,
-        "detail": detail,
-        **extensions,
-    }
-    return func.HttpResponse(
-        json.dumps(body),
-        status_code=status,
-        headers=headers or {},
-        mimetype="application/problem+json",
-        charset="utf-8",
-    )
+class Problem(Exception):
+    """An error answer: ``status``, the ``detail`` the client reads, and RFC 9457 extension members.
+
+    ``reason`` is for the log only (what went wrong inside; never sent). The log gets the reason or
+    the title, never the detail: a detail may quote what others wrote (Entra's text names users).
+    Raise it where the failure is found; ``answers_problems`` sends it.
+    """
+
+    def __init__(
+        self,
+        status: int,
+        detail: str,
+        *,
+        title: str | None = None,
+        type_: str = "about:blank",
+        headers: Mapping[str, str] | None = None,
+        reason: str | None = None,
+        **extensions: object,
+    ) -> None:
+        super().__init__(detail)
+        self.status, self.detail = status, detail
+        self.title = title or HTTPStatus(status).phrase
+        self.type = type_
+        self.headers = dict(headers or {})
+        self.reason = reason
+        self.extensions = extensions
+
+    def body(self) -> Json:
+        return {"type": self.type, "title": self.title, "status": self.status, "detail": self.detail, **self.extensions}
+
+    def response(self) -> func.HttpResponse:
+        return func.HttpResponse(
+            json.dumps(self.body()),
+            status_code=self.status,
+            headers=self.headers,
+            mimetype="application/problem+json",
+            charset="utf-8",
+        )
+
+
+def _answer(req: func.HttpRequest, problem: Problem) -> func.HttpResponse:
+    level = logging.WARNING if problem.status >= 500 else logging.INFO
+    route = f"{req.method} {req.url.split('?', 1)[0]}"  # no query string: it may carry what is not ours to log
+    log.log(level, "%d %s: %s", problem.status, route, problem.reason or problem.title)
+    return problem.response()
+
+
+@overload
+def answers_problems(handler: AsyncHttpHandler) -> AsyncHttpHandler: ...
+@overload
+def answers_problems(handler: HttpHandler) -> HttpHandler: ...
+def answers_problems(handler: HttpHandler | AsyncHttpHandler) -> HttpHandler | AsyncHttpHandler:
+    """The one way a handler's failure becomes an answer: a ``Problem`` raised inside is sent as
+    problem details (and logged: status, route without its query, reason or title); anything else is a bug and stays one."""
+    if inspect.iscoroutinefunction(handler):
+        async_handler: AsyncHttpHandler = handler
+
+        @functools.wraps(handler)
+        async def run_async(req: func.HttpRequest) -> func.HttpResponse:
+            try:
+                return await async_handler(req)
+            except Problem as problem:
+                return _answer(req, problem)
+
+        return run_async
+
+    sync_handler: HttpHandler = handler  # type: ignore[assignment]
+
+    @functools.wraps(handler)
+    def run(req: func.HttpRequest) -> func.HttpResponse:
+        try:
+            return sync_handler(req)
+        except Problem as problem:
+            return _answer(req, problem)
+
+    return run
 
 
 def _quoted(value: str) -> str:
@@ -52,10 +121,10 @@ def bearer_challenge(**params: str) -> str:
     return f"Bearer {quoted}" if quoted else "Bearer"
 
 
-def unauthorized(detail: str, *, token_presented: bool = True) -> func.HttpResponse:
+def unauthorized(detail: str, *, token_presented: bool = True) -> Problem:
     """401. With no token at all RFC 6750 says to send the bare challenge, without an error code."""
     challenge = bearer_challenge(error="invalid_token", error_description=detail) if token_presented else "Bearer"
-    return problem(
+    return Problem(
         401,
         detail,
         title="Invalid or missing access token",
@@ -64,13 +133,13 @@ def unauthorized(detail: str, *, token_presented: bool = True) -> func.HttpRespo
     )
 
 
-def forbidden(detail: str, missing: list[str], scopes: list[str]) -> func.HttpResponse:
+def forbidden(detail: str, missing: list[str], scopes: list[str]) -> Problem:
     """403 ``insufficient_scope``. ``missing`` says in words what the caller lacks (the body's list);
     ``scopes`` are the scope values a new token would need (the challenge's ``scope``, when any)."""
     params = {"error": "insufficient_scope", "error_description": detail}
     if scopes:
         params["scope"] = " ".join(scopes)
-    return problem(
+    return Problem(
         403,
         detail,
         title="Insufficient permissions",
@@ -80,10 +149,10 @@ def forbidden(detail: str, missing: list[str], scopes: list[str]) -> func.HttpRe
     )
 
 
-def tenant_not_served(tenant_id: str) -> func.HttpResponse:
+def tenant_not_served(tenant_id: str) -> Problem:
     """403 for a token from a tenant off the allow-list. No challenge: no scope, and no other token
     from that tenant, would change the answer; its roles were granted by that tenant's own admins."""
-    return problem(
+    return Problem(
         403,
         f"Tenant {tenant_id} is not a customer of this API: tokens from it are not accepted, whatever roles "
         "they carry.",
@@ -92,42 +161,9 @@ def tenant_not_served(tenant_id: str) -> func.HttpResponse:
     )
 
 
-def unavailable(detail: str, retry_after: int = 5) -> func.HttpResponse:
-    return problem(503, detail, headers={"Retry-After": str(retry_after)})
-
-
-# A downstream API refused the request itself (bad input, unknown id, conflict, size, type): our client
-# made the mistake, so it hears the API's own status and words.
-RELAYED_STATUSES = frozenset({400, 404, 409, 413, 415, 422})
-
-
-def from_downstream(status: int | None, body: Mapping[str, object], *, service: str) -> func.HttpResponse:
-    """What our client hears when ``service`` answered ``status`` with problem ``body`` (None: no answer).
-
-    The one mapping every app uses for the APIs it calls. A 403 names what the API said was
-    missing; a 401 (after the bearer client's one retry with a fresh token) is our configuration's
-    fault, so 502; anything else means the service is unavailable (503, retry later).
-    """
-    detail = body.get("detail")
-    said = detail if isinstance(detail, str) and detail else None
-    if status in RELAYED_STATUSES:
-        relayed = said or f"The {service} refused the request."
-        return problem(status, relayed, errors=body["errors"]) if "errors" in body else problem(status, relayed)
-    if status == 403:
-        missing = body.get("missing")
-        return problem(
-            403,
-            said or f"The {service} refused.",
-            title=f"Forbidden by the {service}",
-            missing=missing if isinstance(missing, list) else [],
-        )
-    if status == 401:
-        return problem(
-            502,
-            f"The {service} refused our token (401) twice{f': {said}' if said else ''}. Check the scope we "
-            "request (NOTIFICATION_API_SCOPE) against the API's audiences (app id and App ID URI).",
-        )
-    return unavailable(f"The {service} is unavailable ({status or 'no answer'}); retry later.")
+def unavailable(detail: str, *, reason: str | None = None) -> Problem:
+    """503: a dependency is down; nothing was changed, and the client may retry after a few seconds."""
+    return Problem(503, detail, headers=RETRY_LATER, reason=reason)
 
 
 # -- the same answers, described for the OpenAPI document -----------------------------------------

@@ -45,7 +45,9 @@ def problem(status: int, **body: object) -> Response:
 
 def test_the_token_goes_in_the_authorization_header(httpserver: HTTPServer) -> None:
     seen = answers(httpserver, Response('{"items": []}', content_type="application/json"))
-    assert BearerClient(httpserver.url_for(""), Tokens()).json("GET", "/notifications") == {"items": []}
+    assert BearerClient(httpserver.url_for(""), Tokens(), service="test API").json("GET", "/notifications") == {
+        "items": []
+    }
     assert seen[0].headers["Authorization"] == "Bearer cached"
 
 
@@ -53,15 +55,17 @@ def test_a_401_is_retried_once_with_a_fresh_token_then_refused(httpserver: HTTPS
     tokens = Tokens()
     seen = answers(httpserver, problem(401, detail="expired"), problem(401, detail="still no"))
     with pytest.raises(DownstreamError) as refused:
-        BearerClient(httpserver.url_for(""), tokens).json("GET", "/notifications")
-    assert refused.value.status == 401
+        BearerClient(httpserver.url_for(""), tokens, service="test API").json("GET", "/notifications")
+    assert refused.value.downstream_status == 401
     assert [r.headers["Authorization"] for r in seen] == ["Bearer cached", "Bearer fresh-1"]
     assert tokens.fresh_calls == 1
 
 
 def test_every_post_carries_one_idempotency_key_across_its_retries(httpserver: HTTPServer) -> None:
     seen = answers(httpserver, problem(401), Response('{"id": "1"}', status=201, content_type="application/json"))
-    BearerClient(httpserver.url_for(""), Tokens()).json("POST", "/notifications", json={"title": "t"})
+    BearerClient(httpserver.url_for(""), Tokens(), service="test API").json(
+        "POST", "/notifications", json={"title": "t"}
+    )
     keys = [r.headers.get("Idempotency-Key") for r in seen]
     assert len(keys) == 2
     assert keys[0]
@@ -70,7 +74,7 @@ def test_every_post_carries_one_idempotency_key_across_its_retries(httpserver: H
 
 def test_the_callers_own_idempotency_key_is_kept(httpserver: HTTPServer) -> None:
     seen = answers(httpserver, Response('{"id": "1"}', status=201, content_type="application/json"))
-    client = BearerClient(httpserver.url_for(""), Tokens())
+    client = BearerClient(httpserver.url_for(""), Tokens(), service="test API")
     client.json("POST", "/notifications", json={}, headers={"Idempotency-Key": "mine"})
     assert seen[0].headers["Idempotency-Key"] == "mine"
 
@@ -78,12 +82,12 @@ def test_the_callers_own_idempotency_key_is_kept(httpserver: HTTPServer) -> None
 def test_an_error_answer_is_a_downstream_error_with_the_apis_problem(httpserver: HTTPServer) -> None:
     answers(httpserver, problem(422, detail="title is required", errors=[{"field": "title"}]))
     with pytest.raises(DownstreamError) as refused:
-        BearerClient(httpserver.url_for(""), Tokens()).json("POST", "/notifications", json={})
-    assert refused.value.status == 422
-    assert refused.value.problem["errors"] == [{"field": "title"}]
+        BearerClient(httpserver.url_for(""), Tokens(), service="test API").json("POST", "/notifications", json={})
+    assert refused.value.downstream_status == 422
+    assert refused.value.downstream_problem["errors"] == [{"field": "title"}]
 
 
 def test_no_answer_is_a_downstream_error_without_status() -> None:
     with pytest.raises(DownstreamError) as refused:
-        BearerClient("http://127.0.0.1:9", Tokens()).json("GET", "/notifications")
-    assert refused.value.status is None
+        BearerClient("http://127.0.0.1:9", Tokens(), service="test API").json("GET", "/notifications")
+    assert refused.value.downstream_status is None
