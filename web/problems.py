@@ -83,8 +83,8 @@ def answers_problems(handler: AsyncHttpHandler) -> AsyncHttpHandler: ...
 @overload
 def answers_problems(handler: HttpHandler) -> HttpHandler: ...
 def answers_problems(handler: HttpHandler | AsyncHttpHandler) -> HttpHandler | AsyncHttpHandler:
-    """The one way a handler's failure becomes an answer: a ``Problem`` raised inside is sent as
-    problem details (and logged: status, route without its query, reason or title); anything else is a bug and stays one."""
+    """The one way a handler's failure becomes an answer: a ``Problem`` raised inside is sent as problem
+    details (and logged: status, route without its query, reason or title); anything else is a bug."""
     if inspect.iscoroutinefunction(handler):
         async_handler: AsyncHttpHandler = handler
 
