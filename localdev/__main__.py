@@ -26,8 +26,9 @@ DEFAULT_BASE = "http://localhost:7071/api"
 
 def serve_host(args: argparse.Namespace) -> int:
     root = Path.cwd()
+    settings_file = None if args.no_local_settings else root / "local.settings.json"
     try:  # before the app is imported: its settings are read at import, as in the Functions host
-        skipped = apply_local_settings(root / "local.settings.json", os.environ)
+        skipped = apply_local_settings(settings_file, os.environ) if settings_file else []
     except ValueError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2
@@ -155,6 +156,11 @@ def main(argv: list[str] | None = None) -> int:
     host.add_argument("--app", default="function_app:app", help="module:attribute of the FunctionApp")
     host.add_argument("--run-timers", action="store_true", help="also run timer functions on their schedule")
     host.add_argument("--access-log", action="store_true")
+    host.add_argument(
+        "--no-local-settings",
+        action="store_true",
+        help="do not read local.settings.json: a host in front of this one (as func start is to its worker) did",
+    )
     demo = commands.add_parser("demo", help="run every scenario against the running stack and print a table")
     demo.add_argument("--base-url", help="the apps' base URL (default: the running stack's, else " + DEFAULT_BASE)
     demo.add_argument(

@@ -119,6 +119,7 @@ def test_env_file_has_the_contract_keys(emulator: EmulatorProcess) -> None:
         "REQUESTS_CA_BUNDLE",
         "SSL_CERT_FILE",
         "KEY_VAULT_URL",
+        "RESOURCE_MANAGER_URL",
     }
     assert emulator.env["IDENTITY_ENDPOINT"] == f"{emulator.origin}/msi/token"
     assert (emulator.state_dir / "ca.pem").exists()

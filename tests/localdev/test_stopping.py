@@ -30,7 +30,7 @@ def keep_alive_client(kind: str, port: int) -> socket.socket:
         tls.check_hostname, tls.verify_mode = False, ssl.CERT_NONE  # a raw socket: the CA is not the point
         sock = tls.wrap_socket(sock, server_hostname="localhost")
     path = "/common/v2.0/.well-known/openid-configuration" if kind == "emulator" else "/api/health"
-    sock.sendall(f"GET {path} HTTP/1.1\r\nHost: localhost\r\n\r\n".encode())
+    sock.sendall(f"GET {path} HTTP/1.1\r\nHost: localhost:{port}\r\n\r\n".encode())  # as clients send it
     assert sock.recv(64).startswith(b"HTTP/1.1 200")
     return sock
 
