@@ -7,9 +7,18 @@ from collections.abc import Callable
 from auth import AuthSettings
 from web import Json, json_content, problems
 
-from .payloads import LIMITS, MAX_TOP, OBJECT_ID_PATTERN, RECIPIENT_RULE, STATUSES
+from .payloads import (
+    DEFAULT_TOP,
+    IDEMPOTENCY_KEY_PATTERN,
+    LIMITS,
+    MAX_TOP,
+    OBJECT_ID_PATTERN,
+    RECIPIENT_RULE,
+    STATUSES,
+)
+from .store import ID_PATTERN
 
-ID = {"type": "string", "pattern": "^[0-9]{13}[0-9a-f]{12}$", "description": "Creation time in ms, then 12 hex."}
+ID = {"type": "string", "pattern": ID_PATTERN, "description": "Creation time in ms, then 12 hex."}
 NOTIFICATION = {
     "type": "object",
     "required": ["id", "recipient", "title", "body", "status", "createdAt", "createdBy"],
@@ -58,7 +67,7 @@ LIST_PARAMETERS = [
         "name": "top",
         "in": "query",
         "description": "Page size: ASCII digits only.",
-        "schema": {"type": "integer", "minimum": 1, "maximum": MAX_TOP, "default": 50},
+        "schema": {"type": "integer", "minimum": 1, "maximum": MAX_TOP, "default": DEFAULT_TOP},
         "example": 10,
     },
     {
@@ -74,7 +83,7 @@ IDEMPOTENCY_KEY = {
     "description": "Retries with the same key (per caller) and the same body return the first answer with "
     "`Idempotent-Replayed: true` and create nothing; the same key with another body is a 422. Keys are kept "
     "with the notification, so a retry after any failure is safe.",
-    "schema": {"type": "string", "pattern": "^[\\x21-\\x7e]{1,255}$"},
+    "schema": {"type": "string", "pattern": IDEMPOTENCY_KEY_PATTERN},
 }
 NOTIFICATION_ID = {
     "name": "id",

@@ -8,18 +8,25 @@ import azure.functions as func
 
 from web import Problem, bodies
 
-from .store import NewNotification
+from .store import ID_PATTERN, NewNotification
 
 LIMITS = {"recipient": 36, "title": 200, "body": 4000}  # recipient: an object id (a GUID, 36 characters)
 MAX_TOP, DEFAULT_TOP = 100, 50
 STATUSES = ("pending", "acknowledged")
-_IDEMPOTENCY_KEY = re.compile(r"[\x21-\x7e]{1,255}")  # visible ASCII, as the IETF draft suggests
-_ID = re.compile(r"[0-9]{13}[0-9a-f]{12}")  # fullmatch: "$" would let a trailing newline through
-_TOP = re.compile(r"[0-9]{1,3}")
+# Patterns as the OpenAPI document writes them (anchored); the checks here fullmatch the same text
+# ("$" alone would let a trailing newline through).
+IDEMPOTENCY_KEY_PATTERN = r"^[\x21-\x7e]{1,255}$"  # visible ASCII, as the IETF draft suggests
 # An object id as Graph writes it, in either letter case: GUIDs are case-insensitive, and only ASCII
 # hex is accepted (no Unicode digit or letter that some case folding would turn into one).
 OBJECT_ID_PATTERN = "^[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}$"
-_OBJECT_ID = re.compile(OBJECT_ID_PATTERN.strip("^$"))
+
+
+def _fullmatch(pattern: str) -> re.Pattern[str]:
+    return re.compile(pattern.removeprefix("^").removesuffix("$"))
+
+
+_IDEMPOTENCY_KEY, _ID, _OBJECT_ID = map(_fullmatch, (IDEMPOTENCY_KEY_PATTERN, ID_PATTERN, OBJECT_ID_PATTERN))
+_TOP = re.compile(r"[0-9]{1,3}")
 RECIPIENT_RULE = (
     "the recipient's object id (a GUID) in your tenant; names (UPN, e-mail) are not accepted, "
     "because they can be changed and given to someone else"

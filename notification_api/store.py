@@ -55,8 +55,8 @@ from .settings import ApiSettings
 
 TABLE = "notifications"
 LEGACY_PARTITION = "notifications"  # where an earlier version kept every notification, recipients by name
-ROW_KEY = re.compile(r"n-[0-9]{13}[0-9a-f]{12}")  # a notification's row key: "n-" and the id _new_id makes
-# Fail fast when storage is down: the API answers 503 rather than holding the caller.
+ID_PATTERN = "^[0-9]{13}[0-9a-f]{12}$"  # the id _new_id makes: creation time in ms, then 12 hex
+ROW_KEY = re.compile("n-" + ID_PATTERN.removeprefix("^").removesuffix("$"))  # a notification's row key
 T = TypeVar("T")
 Entity = dict[str, Any]  # a table row as the SDK returns it (TableEntity) or as we write it
 
@@ -68,6 +68,7 @@ class _ClientOptions(TypedDict):
     read_timeout: int
 
 
+# Fail fast when storage is down: the API answers 503 rather than holding the caller.
 CLIENT_OPTIONS = _ClientOptions(retry_total=2, retry_backoff_factor=0.2, connection_timeout=2, read_timeout=5)
 
 
