@@ -84,6 +84,7 @@ bench: setup
 	$(PY) bench/api_guard.py
 	$(PY) bench/caller.py
 	$(PY) bench/obo.py
+	$(PY) bench/portal_imports.py
 	$(PY) bench/key_rollover.py
 
 clean:

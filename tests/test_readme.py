@@ -41,6 +41,7 @@ EXERCISED = {
     "python -m emulator assign": "tests/emulator/test_users.py::test_assign_and_unassign_cli_*",
     "python -m emulator unassign": "the same test",
     "python -m emulator credential-reset": "tests/emulator/test_token_endpoint.py::test_credential_reset_cli_*",
+    "python -m emulator role": "tests/emulator/test_resource_manager.py (assign); tests/e2e/test_portal.py",
     "python -m emulator keys": "tests/emulator/test_signing_keys.py::test_the_keys_command",
     "python -m caller_app.get_token": "tests/e2e/test_caller.py (table, --json, --raw, --client-id, --expect)",
     "python -m localdev exec": "run below against a stack `make run` started; tests/e2e/test_local_stack.py",
@@ -60,6 +61,7 @@ NOT_RUNNABLE_HERE = {
     "az ad app delete": "clean-up: needs an Entra tenant",
     "az keyvault list-deleted": "clean-up: needs an Azure subscription",
     "az keyvault purge": "clean-up: needs an Azure subscription",
+    "az role assignment": "needs an Azure subscription",
     "az rest": "clean-up: deletes for good from Entra's deleted items, needs an Entra tenant",
 }
 
@@ -207,6 +209,7 @@ RUN_AGAINST_THE_STACK = (
     "python -m emulator assign",
     "python -m emulator unassign",
     "python -m emulator credential-reset",
+    "python -m emulator role",
 )
 
 
