@@ -82,6 +82,16 @@ def test_carol_restarts_prod_and_the_activity_log_names_people(stack: Stack) -> 
     assert {i["action"] for i in items} <= {"restart", "stop", "start"}
 
 
+def test_the_proxys_identity_holds_no_azure_role_and_the_portal_works(stack: Stack) -> None:
+    """The portal acts only as its user: the proxy's identity has no role assignment anywhere."""
+    identity = stack.emulator.directory["managedIdentities"]["obo-proxy-identity"]
+    assignments = [a["properties"] for a in stack.emulator.admin("GET", "role-assignments")["roleAssignments"]]
+    assert assignments  # alice's and carol's
+    assert identity["principalId"] not in {a["principalId"] for a in assignments}
+    assert not {"obo-proxy", "obo-proxy-identity"} & {a["principalName"] for a in assignments}
+    assert sites(stack, "carol").status_code == 200
+
+
 def test_bob_has_no_azure_role(stack: Stack) -> None:
     refused = problem(sites(stack, "bob"), 403)
     assert refused["action"] == "Microsoft.Web/sites/read"

@@ -29,6 +29,7 @@ EXCHANGE = "api://AzureADTokenExchange/.default"
 PROD, STAGING = "rg-notify-prod", "rg-notify-staging"
 PROD_APP, STAGING_APP = "func-notify-api-prod", "func-notify-api-staging"
 RESTART = "Microsoft.Web/sites/restart/action"
+EVENTS = "/subscriptions/{sub}/providers/Microsoft.Insights/eventtypes/management/values"
 
 
 class UserCredential:
@@ -376,3 +377,35 @@ def test_api_versions_as_arm_answers_them(emulator: EmulatorProcess) -> None:
     # Paths are case-insensitive, as ARM's are (az sends "resourcegroups" in lower case).
     lower = f"/resourcegroups/{STAGING}/providers/microsoft.web/SITES/{STAGING_APP}"
     assert _sites(emulator, token, path=lower).json()["name"] == STAGING_APP
+
+
+@pytest.mark.parametrize(
+    ("method", "path", "params", "status"),
+    [
+        ("GET", "/subscriptions/%00/providers/Microsoft.Web/sites", {}, 404),
+        ("GET", "/subscriptions/{sub}/resourceGroups/%C3%BC/providers/Microsoft.Web/sites/x", {}, 404),
+        ("GET", "/subscriptions/{sub}/resourceGroups/a%0D%0Ab/providers/Microsoft.Web/sites/x", {}, 404),
+        ("GET", "/subscriptions/{sub}/resourceGroups/rg-notify-prod/providers/Microsoft.Web/sites/%FF", {}, 404),
+        ("PUT", "/subscriptions/{sub}/resourceGroups/rg-notify-prod/providers/Microsoft.Web/sites/x", {}, 405),
+        ("GET", "/subscriptions/{sub}/providers/Microsoft.Nothing/things", {}, 404),
+        ("GET", "/subscriptions/{sub}/providers/Microsoft.Authorization/permissions", {"api-version": "2022-04-01"},
+         200),
+        ("GET", "/subscriptions/{sub}/resourceGroups/nowhere/providers/Microsoft.Authorization/permissions",
+         {"api-version": "2022-04-01"}, 404),
+        ("GET", EVENTS, {"api-version": "2015-04-01", "$filter": "eventTimestamp ge 'not a date'"}, 400),
+        ("GET", EVENTS, {"api-version": "2015-04-01", "$filter": "eventTimestamp ge '2020-01-01T00:00:00'"}, 200),
+        ("GET", EVENTS, {"api-version": "2015-04-01", "$filter": "eventTimestamp ge '9999-12-31T23:59:59-01:00'"}, 200),
+        ("GET", EVENTS, {"api-version": "2015-04-01", "$filter": "eventTimestamp ge '2020-01-01' or 1 eq 1"}, 400),
+        ("GET", EVENTS, {"api-version": "2015-04-01", "$filter": "x" * 10_000}, 400),
+        ("GET", EVENTS, {"api-version": "2015-04-01\r\nX: y", "$filter": "eventTimestamp ge '2020-01-01'"}, 400),
+    ],
+)  # fmt: skip
+def test_odd_requests_get_arms_4xx_never_a_500(
+    emulator: EmulatorProcess, method: str, path: str, params: dict, status: int
+) -> None:
+    params = {"api-version": "2024-11-01", **params}
+    url = f"{emulator.origin}{path.replace('{sub}', subscription(emulator))}"
+    headers = {"Authorization": f"Bearer {emulator.user_token('alice', ARM)}"}
+    response = emulator.session.request(method, url, params=params, headers=headers, timeout=10)
+    assert response.status_code == status, response.text
+    assert ("error" in response.json()) is (status >= 400)
