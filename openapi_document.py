@@ -14,7 +14,8 @@ A part looks like::
                                       "scopes": {"Notifications.Read": "..."}, "roles": {...}}}}
 
 Operations name scopes by their short value (``{"notificationApi": ["Notifications.Read"]}``);
-the document names them in full (``api://notification-api/Notifications.Read``), as clients ask.
+the document names them in full (``api://<tenant id>/notification-api/Notifications.Read``), as
+clients ask.
 """
 
 from __future__ import annotations

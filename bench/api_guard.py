@@ -38,10 +38,14 @@ def main() -> None:
         stack = start_stack(tmp)
         cleanup.callback(stack.process.stop)
         os.environ.update(stack.emulator.env)
-        reader = ManagedIdentityCredential().get_token("api://notification-api/.default").token
+        reader = (
+            ManagedIdentityCredential()
+            .get_token("api://7812c330-acf6-4d59-acac-aae48e763f41/notification-api/.default")
+            .token
+        )
         writer = (
             ManagedIdentityCredential(client_id=stack.emulator.identity("build-agents")["clientId"])
-            .get_token("api://notification-api/.default")
+            .get_token("api://7812c330-acf6-4d59-acac-aae48e763f41/notification-api/.default")
             .token
         )
         for i in range(10):

@@ -44,7 +44,9 @@ def main() -> None:
             os.environ.update(emulator.env)
             claims = TokenFactory(emulator.origin)  # the claims' shape; the emulator signs them
             settings = AuthSettings(
-                emulator.tenant, emulator.origin, (emulator.app_id("notification-api"), "api://notification-api")
+                emulator.tenant,
+                emulator.origin,
+                (emulator.app_id("notification-api"), "api://7812c330-acf6-4d59-acac-aae48e763f41/notification-api"),
             )
             tokens = [emulator.mint(claims.app_claims(uti=str(i))) for i in range(1000)]
             emulator.reset()

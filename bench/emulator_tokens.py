@@ -40,7 +40,7 @@ def main() -> None:
                             "grant_type": "client_credentials",
                             "client_id": emulator.app_id("obo-proxy"),
                             "client_secret": emulator.new_secret("obo-proxy"),
-                            "scope": "api://obo-proxy/.default",
+                            "scope": "api://7812c330-acf6-4d59-acac-aae48e763f41/obo-proxy/.default",
                         }
                     },
                 ),
@@ -48,7 +48,10 @@ def main() -> None:
                     "GET",
                     env["IDENTITY_ENDPOINT"],
                     {
-                        "params": {"api-version": "2019-08-01", "resource": "api://notification-api"},
+                        "params": {
+                            "api-version": "2019-08-01",
+                            "resource": "api://7812c330-acf6-4d59-acac-aae48e763f41/notification-api",
+                        },
                         "headers": {"X-IDENTITY-HEADER": env["IDENTITY_HEADER"]},
                     },
                 ),

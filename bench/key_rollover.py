@@ -96,8 +96,12 @@ class Load:
         emulator, session = EmulatorClient(self.state_dir), requests.Session()
         user, scope, path = {
             "caller": ("", "", "/caller/notifications"),
-            "api": ("carol", "api://notification-api/.default", "/notifications"),
-            "proxy": ("alice", "api://obo-proxy/access_as_user", "/obo/notifications"),
+            "api": ("carol", "api://7812c330-acf6-4d59-acac-aae48e763f41/notification-api/.default", "/notifications"),
+            "proxy": (
+                "alice",
+                "api://7812c330-acf6-4d59-acac-aae48e763f41/obo-proxy/access_as_user",
+                "/obo/notifications",
+            ),
         }[kind]
         token, issued = "", 0.0
 
@@ -146,7 +150,7 @@ def forged(factory: TokenFactory) -> str:
 
 def flood(base_url: str, emulator: EmulatorClient, factory: TokenFactory) -> dict[str, float]:
     url = f"{base_url}/notifications"
-    good = emulator.user_token("carol", "api://notification-api/.default")
+    good = emulator.user_token("carol", "api://7812c330-acf6-4d59-acac-aae48e763f41/notification-api/.default")
     requests.get(url, headers={"Authorization": f"Bearer {good}"}, timeout=30).raise_for_status()  # keys known
     tokens = [forged(factory) for _ in range(FLOOD)]
     before = emulator.stats().get(KEYS_ROUTE, 0)

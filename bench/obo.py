@@ -32,7 +32,7 @@ def main() -> None:
         try:
             url = f"{stack.base_url}/obo/notifications"
             headers = {
-                "Authorization": f"Bearer {stack.emulator.user_token('alice', 'api://obo-proxy/access_as_user')}"
+                "Authorization": f"Bearer {stack.emulator.user_token('alice', 'api://7812c330-acf6-4d59-acac-aae48e763f41/obo-proxy/access_as_user')}"
             }
             requests.get(url, headers=headers, timeout=30).raise_for_status()  # warm: the one exchange
             before = stack.emulator.stats().get("token_requests", 0)

@@ -18,7 +18,8 @@ def cache_trap(audience: str) -> str:
     return (
         "If the role was assigned minutes ago: managed identity tokens are cached for up to 24 hours, per exact "
         "resource string, and the cached token lacks the new role. Request the resource with one letter's case "
-        "changed (for example api://Notification-API instead of api://notification-api) to get a fresh token now, "
+        "changed (for example api://<tenant id>/Notification-API instead of api://<tenant id>/notification-api) to "
+        "get a fresh token now, "
         f"or wait for the cached one to expire. `python -m caller_app.get_token {audience}` shows what a token holds "
         "(locally: python -m localdev exec -- python -m caller_app.get_token ...)."
     )

@@ -7,7 +7,9 @@ token cache, and the letter-case workaround), v1 vs v2 tokens, app id vs App ID 
 
 Run it where the app runs (Kudu / SSH console in Azure): it uses only the app's own packages.
 
-    python -m caller_app.get_token api://notification-api [--client-id ID] [--expect ROLE] [--raw | --json]
+    python -m caller_app.get_token RESOURCE [--client-id ID] [--expect ROLE] [--raw | --json]
+
+RESOURCE is an App ID URI or app id, for example api://7812c330-acf6-4d59-acac-aae48e763f41/notification-api.
 """
 
 from __future__ import annotations
@@ -44,7 +46,8 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m caller_app.get_token", description=__doc__.splitlines()[0])
     parser.add_argument(
         "resource",
-        help="App ID URI or app id, e.g. api://notification-api (case matters for the managed identity cache)",
+        help="App ID URI or app id, e.g. api://<tenant id>/notification-api (case matters for the managed identity "
+        "cache)",
     )
     parser.add_argument(
         "--client-id",

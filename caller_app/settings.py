@@ -11,7 +11,7 @@ from appsettings import flag, optional, required, url
 class CallerSettings:
     client_id: str | None  # AZURE_CLIENT_ID: a user-assigned identity; None: the system-assigned one
     api_url: str  # NOTIFICATION_API_URL, e.g. https://<api app>.azurewebsites.net/api
-    api_scope: str  # NOTIFICATION_API_SCOPE, e.g. api://notification-api/.default
+    api_scope: str  # NOTIFICATION_API_SCOPE, e.g. api://7812c330-acf6-4d59-acac-aae48e763f41/notification-api/.default
     key_vault_url: str
     # Checks that the vault's challenge names *.vault.azure.net; only the local emulator needs it off.
     verify_challenge_resource: bool

@@ -47,10 +47,24 @@ class EmulatorClient:
         return body
 
 
+def tenant_id(directory: dict, name: str | None) -> str | None:
+    """A tenant's id from its name in directory.json, its id or its domain; None: the home tenant."""
+    if name is None:
+        return None
+    tenants = {directory["tenant"].get("name", "home"): directory["tenant"], **directory.get("tenants", {})}
+    for key, tenant in tenants.items():
+        if name.lower() in (key.lower(), str(tenant["id"]).lower(), str(tenant.get("domain", "")).lower()):
+            return str(tenant["id"])
+    raise SystemExit(f"error: no tenant {name!r} in directory.json (known: {', '.join(tenants)})")
+
+
 def _token(args: argparse.Namespace) -> None:
+    directory = json.loads(Path(args.directory).read_text())
     password = args.password
     if password is None:
-        users = json.loads(Path(args.directory).read_text()).get("users", {})
+        users = dict(directory.get("users", {}))
+        for other in directory.get("tenants", {}).values():
+            users.update(other.get("users", {}))
         user = users.get(args.user) or next((u for u in users.values() if u["userPrincipalName"] == args.user), None)
         if user is None:
             raise SystemExit(f"error: no user {args.user!r} in {args.directory}; pass --password for another login")
@@ -58,9 +72,10 @@ def _token(args: argparse.Namespace) -> None:
     else:
         login = args.user
     client = EmulatorClient(args.state_dir)
+    tenant = tenant_id(directory, args.tenant) or client.tenant
     body = client.call(
         "POST",
-        f"/{client.tenant}/oauth2/v2.0/token",
+        f"/{tenant}/oauth2/v2.0/token",
         data={
             "grant_type": "password",
             "client_id": args.client_id,
@@ -75,12 +90,13 @@ def _token(args: argparse.Namespace) -> None:
 def _assignment(args: argparse.Namespace) -> None:
     client = EmulatorClient(args.state_dir)
     method = "POST" if args.command == "assign" else "DELETE"
-    body = client.call(
-        method, "/admin/assignments", json={"principal": args.principal, "resource": args.resource, "role": args.role}
-    )
+    request = {"principal": args.principal, "resource": args.resource, "role": args.role}
+    if args.tenant:
+        request["tenant"] = args.tenant
+    body = client.call(method, "/admin/assignments", json=request)
     verb = "assigned" if method == "POST" else "unassigned"
     state = verb if body["changed"] else f"already {verb}"
-    print(f"{args.principal} {state}: {args.role} on {args.resource}")
+    print(f"{args.principal} {state}: {args.role} on {args.resource} in {body['tenant']}")
 
 
 def _role(args: argparse.Namespace) -> None:
@@ -167,9 +183,12 @@ def main(argv: list[str] | None = None) -> int:
     add_serve_args(command("serve", "serve (the default)"))
     token = command("token", "sign a directory user in (Azure CLI client) and print the token")
     token.add_argument("--user", required=True, help="name or UPN from directory.json")
-    token.add_argument("--scope", required=True, help="for example api://obo-proxy/access_as_user")
+    token.add_argument(
+        "--scope", required=True, help="for example api://7812c330-acf6-4d59-acac-aae48e763f41/obo-proxy/access_as_user"
+    )
     token.add_argument("--password", help="defaults to the user's local password in directory.json")
     token.add_argument("--client-id", default=AZURE_CLI_CLIENT_ID)
+    token.add_argument("--tenant", help="tenant name, id or domain from directory.json (default: the home tenant)")
     for name in ("assign", "unassign"):
         p = command(name, f"{name} an app role at run time")
         p.add_argument(
@@ -179,6 +198,7 @@ def main(argv: list[str] | None = None) -> int:
         )
         p.add_argument("--resource", required=True, help="application name, for example notification-api")
         p.add_argument("--role", required=True, help="app role value, for example notification.create")
+        p.add_argument("--tenant", help="the tenant whose admin assigns (name, id or domain; default: home)")
     role = command("role", "assign or remove an Azure role (RBAC on the emulator's subscription)")
     role.add_argument("action", choices=["assign", "remove"])
     role.add_argument("--principal", required=True, help="user, group, managed identity or application name")

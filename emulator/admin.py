@@ -14,7 +14,7 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse
 
 from . import device_codes
-from .directory import DirectoryError
+from .directory import DirectoryError, Tenant
 from .signing_keys import KeyRollError, SigningKey
 from .state import State
 
@@ -71,6 +71,16 @@ def _browser_refusal(request: Request, own_origin: str) -> str | None:
     return None
 
 
+def _tenant(state: State, body: dict) -> Tenant:
+    """The optional ``tenant`` field (name in directory.json, id or domain); the home tenant without it."""
+    name = body.get("tenant")
+    if name is None:
+        return state.directory.home
+    if not isinstance(name, str) or not name:
+        raise DirectoryError("'tenant' must be a tenant name, id or domain")
+    return state.directory.tenant_named(name)
+
+
 def admin_endpoint(handler: Callable[[Request, State], Awaitable[dict | list]]) -> Callable:
     """Loopback only, JSON only, no other origin; the handler's result is the JSON body; a bad request
     is a 400 with the reason."""
@@ -118,23 +128,30 @@ async def reset(request: Request, state: State) -> dict:
 
 @admin_endpoint
 async def assignments(request: Request, state: State) -> dict:
-    """POST adds an app role assignment, DELETE removes one: {principal, resource, role}."""
-    principal, resource, role = _fields(await _json(request), "principal", "resource", "role")
+    """POST adds an app role assignment, DELETE removes one: {principal, resource, role, tenant?}.
+
+    In a tenant other than home, this is that tenant's admin assigning roles of our API.
+    """
+    body = await _json(request)
+    principal, resource, role = _fields(body, "principal", "resource", "role")
+    tenant = _tenant(state, body)
     if request.method == "POST":
-        changed = state.directory.assign(principal, resource, role)
+        changed = tenant.assign(principal, resource, role)
     else:
-        changed = state.directory.unassign(principal, resource, role)
-    return {"principal": principal, "resource": resource, "role": role, "changed": changed}
+        changed = tenant.unassign(principal, resource, role)
+    return {"principal": principal, "resource": resource, "role": role, "tenant": tenant.name, "changed": changed}
 
 
 @admin_endpoint
 async def grants(request: Request, state: State) -> dict:
-    """Admin consent: {clientAppId, resource, scopes}; DELETE revokes the client's grants on the resource."""
+    """A delegated permission grant: {clientAppId, resource, scopes, tenant?}; DELETE revokes the client's
+    grants on the resource."""
     body = await _json(request)
     client, resource = _fields(body, "clientAppId", "resource")
+    tenant = _tenant(state, body)
     if request.method == "DELETE":
-        return {"revoked": state.directory.revoke(client, resource)}
-    state.directory.grant(client, resource, _scopes(body))
+        return {"revoked": tenant.revoke(client, resource)}
+    tenant.grant(client, resource, _scopes(body))
     return {"granted": True}
 
 

@@ -7,8 +7,10 @@ the value, so the mistake is found on a laptop rather than in the first deployme
 What Entra does, in the words of its errors (quoted in the checks below): role and scope values
 share one namespace per app; ids and values are unique within an app; App ID URIs are unique in
 the tenant and of an accepted form; references (pre-authorizations, grants, required access,
-assignments, federated credentials) must name things that exist. Microsoft's own resources
-(Key Vault, Graph, the token exchange, ARM, ...) exist in every tenant: they are passed in as
+assignments, federated credentials, known client applications) must name things that exist; a
+multi-tenant app's App ID URI must be one Entra accepts for any tenant (its app id, the home
+tenant's id, or a verified domain of the home tenant), because it is unique across all tenants.
+Microsoft's own resources (Key Vault, Graph, the token exchange, ARM, ...) exist in every tenant: they are passed in as
 ``reserved`` so their app ids and URIs count as taken, and they are never checked themselves.
 """
 
@@ -23,6 +25,12 @@ from typing import NoReturn
 from . import redirect_uris
 
 MEMBER_TYPES = {"User", "Application"}
+SIGN_IN_AUDIENCES = (
+    "AzureADMyOrg",
+    "AzureADMultipleOrgs",
+    "AzureADandPersonalMicrosoftAccount",
+    "PersonalMicrosoftAccount",
+)
 # Principal kinds in directory.json and the allowedMemberTypes entry that admits them.
 _MEMBER_TYPE_OF = {"users": "User", "groups": "User", "managedIdentities": "Application", "applications": "Application"}
 # Entra accepts api://, https:// (verified domain, tenant policy permitting) and a few legacy
@@ -48,7 +56,7 @@ def _fail(app: str, message: str) -> NoReturn:
     raise AppModelError(f"app {app}: {message}")
 
 
-def _is_guid(value: object) -> bool:
+def is_guid(value: object) -> bool:
     try:
         uuid.UUID(str(value))
     except ValueError:
@@ -60,18 +68,31 @@ def check(data: Mapping, reserved: Iterable[Reserved] = ()) -> None:
     """Raise AppModelError for the first rule the file breaks."""
     reserved = tuple(reserved)
     apps: Mapping[str, Mapping] = data.get("applications", {})
+    home = data.get("tenant", {})
     for name, app in apps.items():
         _check_roles_and_scopes(name, app)
         _check_uri_forms(name, app)
         _check_redirect_uris(name, app)
         _check_federated_credentials(name, app, data.get("managedIdentities", {}))
     _check_tenant_uniqueness(apps, reserved)
+    for name, app in apps.items():
+        _check_sign_in_audience(name, app, home)
     known_clients = {a["appId"].lower() for a in apps.values()} | {r.app_id.lower() for r in reserved}
     for name, app in apps.items():
         _check_pre_authorizations(name, app, known_clients)
         _check_required_access(name, app, apps)
+        _check_known_clients(name, app, apps)
     _check_grants(data.get("oauth2PermissionGrants", []), apps, known_clients, reserved)
     _check_assignments(data, apps)
+    for tenant_name, tenant in data.get("tenants", {}).items():
+        # In another tenant, the principals holding roles are that tenant's, and the service
+        # principals of our apps there count as applications.
+        view = {**tenant, "applications": {sp: {} for sp in tenant.get("servicePrincipals", {})}}
+        try:
+            _check_grants(tenant.get("oauth2PermissionGrants", []), apps, known_clients, reserved)
+            _check_assignments(view, apps)
+        except AppModelError as exc:
+            raise AppModelError(f"tenant {tenant_name}: {exc}") from None
 
 
 def _check_roles_and_scopes(name: str, app: Mapping) -> None:
@@ -81,7 +102,7 @@ def _check_roles_and_scopes(name: str, app: Mapping) -> None:
         seen_values: set[str] = set()
         for entry in entries:
             value, entry_id = entry.get("value"), str(entry.get("id", ""))
-            if not _is_guid(entry_id):
+            if not is_guid(entry_id):
                 _fail(name, f"{kind} {value!r} has id {entry_id!r}, which is not a GUID")
             if not value or any(c.isspace() for c in value) or value.startswith("."):
                 # The portal and Graph refuse empty values, spaces and a leading dot in role/scope values.
@@ -125,7 +146,7 @@ def _check_roles_and_scopes(name: str, app: Mapping) -> None:
 
 
 def _check_uri_forms(name: str, app: Mapping) -> None:
-    if not _is_guid(app.get("appId")):
+    if not is_guid(app.get("appId")):
         _fail(name, f"appId {app.get('appId')!r} is not a GUID")
     for uri in app.get("identifierUris", []):
         # Graph refuses other forms; https:// URIs must also use a verified domain of the tenant
@@ -168,6 +189,46 @@ def _check_redirect_uris(name: str, app: Mapping) -> None:
             seen[uri] = platform
     if len(seen) > MAX_REDIRECT_URIS:
         _fail(name, f"{len(seen)} redirect URIs; Entra allows at most {MAX_REDIRECT_URIS}")
+
+
+def _check_sign_in_audience(name: str, app: Mapping, home: Mapping) -> None:
+    audience = app.get("signInAudience", "AzureADMyOrg")
+    if audience not in SIGN_IN_AUDIENCES:
+        _fail(name, f"signInAudience {audience!r} is not one of {', '.join(SIGN_IN_AUDIENCES)}")
+    if "Personal" in audience and app.get("requestedAccessTokenVersion") != 2:
+        # Graph: personal Microsoft accounts only get v2 tokens.
+        _fail(name, f"signInAudience {audience} needs requestedAccessTokenVersion 2")
+    if audience == "AzureADMyOrg":
+        return
+    # A multi-tenant App ID URI is unique across all tenants, so Entra accepts only forms that
+    # only this app's owner can claim: api://<appId>, api://<tenantId>/<name>, api://<name>/<appId>,
+    # or https:// on a verified domain of the home tenant (or a subdomain of one).
+    app_id, tenant_id = str(app.get("appId", "")).lower(), str(home.get("id", "")).lower()
+    domains = [d.lower() for d in (home.get("domain"), *home.get("verifiedDomains", [])) if d]
+    for uri in app.get("identifierUris", []):
+        scheme, _, rest = uri.lower().partition("://")
+        host, _, path = rest.partition("/")
+        if scheme == "api" and (
+            (host == app_id and not path) or (host == tenant_id and path) or (path and path == app_id)
+        ):
+            continue
+        if scheme == "https" and any(host == d or host.endswith(f".{d}") for d in domains):
+            continue
+        _fail(
+            name,
+            f"App ID URI {uri!r} is not accepted for a multi-tenant app ({audience}): use api://{app.get('appId')}, "
+            f"api://{home.get('id')}/<name> or https:// on a verified domain of the home tenant",
+        )
+
+
+def _check_known_clients(name: str, app: Mapping, apps: Mapping[str, Mapping]) -> None:
+    # knownClientApplications bundles consent for a client of the same owner: it must name an app.
+    app_ids = {str(a["appId"]).lower() for a in apps.values()}
+    for client in app.get("knownClientApplications", []):
+        if str(client).lower() not in app_ids:
+            _fail(name, f"knownClientApplications names {client!r}, which is not an app registration in the file")
+        if str(client).lower() == str(app["appId"]).lower():
+            _fail(name, "knownClientApplications names the app itself")
 
 
 def _check_tenant_uniqueness(apps: Mapping[str, Mapping], reserved: tuple[Reserved, ...]) -> None:

@@ -18,7 +18,7 @@ from starlette.responses import HTMLResponse, RedirectResponse, Response
 
 from . import errors, grants, redirect_uris
 from .directory import FIRST_PARTY_CLIENTS
-from .discovery import tenant_of
+from .discovery import path_tenant
 from .state import AuthCode, State
 from .token_endpoint import read_form
 
@@ -129,14 +129,19 @@ def _purge_expired(state: State) -> None:
 
 async def authorize(request: Request) -> Response:
     state: State = request.app.state.emulator
-    tenant_of(request)
+    tenant = path_tenant(request)
     params = dict(request.query_params)
     if request.method == "POST":
         params.update(await read_form(request))
     client_id = params.get("client_id", "")
-    known = client_id.lower() in FIRST_PARTY_CLIENTS or state.directory.application(client_id) is not None
+    application = state.directory.application(client_id)
+    where = tenant or state.directory.home
+    # A single-tenant app exists only at home; a multi-tenant one is known everywhere (consent decides).
+    known = client_id.lower() in FIRST_PARTY_CLIENTS or (
+        application is not None and (where.home or application.multi_tenant)
+    )
     if not known:
-        return _page(params, client_id, str(errors.application_not_found(client_id, state.directory.tenant_id)), 400)
+        return _page(params, client_id, str(errors.application_not_found(client_id, where.tenant_id)), 400)
     client_name = state.directory.client_name(client_id)
     refusal = _refusal_before_redirect(state, params, client_id)
     if refusal is not None:
@@ -153,7 +158,7 @@ async def authorize(request: Request) -> Response:
     if request.method == "GET":
         return _page(params, client_name)
 
-    user = state.directory.find_user(params.get("username", ""))
+    user = state.directory.find_user_anywhere(params.get("username", ""))
     # compare_digest takes non-ASCII only as bytes (a str raises TypeError): compare the UTF-8.
     if (
         user is None
@@ -161,9 +166,10 @@ async def authorize(request: Request) -> Response:
         or not secrets.compare_digest(user.password.encode(), params.get("password", "").encode())
     ):
         return _page(params, client_name, str(errors.invalid_password()), 200)
-    client = grants.Client(client_id, client_name, "0", "none")
+    client = grants.Client(client_id, client_name, "0", "none", application)
     try:
-        request_scope = grants.parse_scope(state, params.get("scope", "openid"))
+        member_of = grants.member_tenant(state, tenant, user, client)
+        request_scope = grants.parse_scope(state, params.get("scope", "openid"), member_of)
         grants.delegated_scopes(state, client, user, request_scope)
     except errors.EntraError as exc:
         return _redirect(params, error=exc.error, error_description=str(exc))

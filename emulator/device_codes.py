@@ -19,7 +19,7 @@ from starlette.responses import HTMLResponse, JSONResponse
 
 from . import errors, grants
 from .directory import FIRST_PARTY_CLIENTS, DirectoryError, Principal
-from .discovery import tenant_of
+from .discovery import path_tenant
 from .state import DeviceCode, State
 from .token_endpoint import NO_STORE, read_form
 
@@ -63,14 +63,18 @@ def verification_uri(state: State) -> str:
 
 async def devicecode(request: Request) -> JSONResponse:
     """``POST /{tenant}/oauth2/v2.0/devicecode``: ``client_id`` and ``scope`` in, codes and a message out."""
-    tenant_of(request)
+    tenant = path_tenant(request)
     state: State = request.app.state.emulator
     form = await read_form(request)
     client_id = grants.required(form, "client_id")
-    if client_id.lower() not in FIRST_PARTY_CLIENTS and state.directory.application(client_id) is None:
-        raise errors.application_not_found(client_id, state.directory.tenant_id)
+    where = tenant or state.directory.home
+    application = state.directory.application(client_id)
+    if client_id.lower() not in FIRST_PARTY_CLIENTS and (
+        application is None or not (where.home or application.multi_tenant)
+    ):
+        raise errors.application_not_found(client_id, where.tenant_id)
     scope = grants.required(form, "scope")
-    grants.parse_scope(state, scope)  # an unknown resource fails now (AADSTS500011), not after sign-in
+    grants.parse_scope(state, scope, where)  # an unknown resource fails now (AADSTS500011), not after sign-in
     if _recent(state.device_codes_issued, ISSUE_WINDOW) >= ISSUE_LIMIT:
         raise errors.EntraError(
             90055,
@@ -88,6 +92,7 @@ async def devicecode(request: Request) -> JSONResponse:
         client_id=client_id,
         scope=scope,
         expires=now + state.config.device_code_lifetime,
+        tenant_id=tenant.tenant_id if tenant else None,
     )
     state.device_codes[code.device_code] = code
     state.activity.count("device_code:issued")
@@ -129,8 +134,11 @@ def approve(state: State, user_code: str, user: Principal) -> DeviceCode:
         raise errors.EntraError(
             70018, "bad_verification_code", "Invalid verification code: it was mistyped, used or it expired."
         )
-    client = grants.Client(code.client_id, state.directory.client_name(code.client_id), "0", "none")
-    grants.delegated_scopes(state, client, user, grants.parse_scope(state, code.scope))
+    application = state.directory.application(code.client_id)
+    client = grants.Client(code.client_id, state.directory.client_name(code.client_id), "0", "none", application)
+    requested = state.directory.tenant_at(code.tenant_id) if code.tenant_id else None
+    member_of = grants.member_tenant(state, requested, user, client)
+    grants.delegated_scopes(state, client, user, grants.parse_scope(state, code.scope, member_of))
     code.user_oid = user.object_id
     state.activity.count("device_code:approved")
     return code
@@ -148,7 +156,7 @@ async def devicelogin(request: Request) -> HTMLResponse:
     form = await read_form(request)
     if _recent(state.device_login_failures, FAILURE_WINDOW) >= FAILURE_LIMIT:
         return _page(form.get("user_code", ""), f'<p class="error">{html.escape(str(too_many_attempts()))}</p>')
-    user = state.directory.find_user(form.get("username", ""))
+    user = state.directory.find_user_anywhere(form.get("username", ""))
     # Bytes: compare_digest raises TypeError on a non-ASCII str (a password typed with an accent).
     password = form.get("password", "").encode()
     if user is None or not user.password or not secrets.compare_digest(user.password.encode(), password):
@@ -171,7 +179,7 @@ def approve_for_admin(state: State, body: dict) -> dict:
     user_code, name = (body.get("userCode"), body.get("user"))
     if not isinstance(user_code, str) or not isinstance(name, str) or not user_code or not name:
         raise DirectoryError("missing field(s): userCode and user")
-    user = state.directory.find_user(name)
+    user = state.directory.find_user_anywhere(name)
     if user is None:
         raise DirectoryError(f"no user {name!r} in the directory")
     try:

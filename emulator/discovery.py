@@ -6,33 +6,47 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse
 
 from . import errors
+from .directory import Tenant
 from .state import State
+from .tokens import TENANT_ID_TEMPLATE
 
 # Entra's multi-tenant aliases: "organizations" (any work account) and "common" (work or personal).
-# The Azure CLI signs in through "organizations" when no tenant is given. With one tenant here, both
-# resolve to it; "consumers" (personal accounts only) has no user here and stays AADSTS90002.
+# The Azure CLI signs in through "organizations" when no tenant is given. A user signing in there
+# gets a token from their own tenant; app-only requests there are answered by the home tenant.
+# "consumers" (personal accounts only) has no user here and stays AADSTS90002.
 TENANT_ALIASES = ("organizations", "common")
 
 
-def tenant_of(request: Request) -> str:
-    """The tenant in the path, as id, domain or alias; anything else is AADSTS90002, as in Entra."""
+def path_tenant(request: Request) -> Tenant | None:
+    """The tenant the path names (id or domain), None for an alias; anything else is AADSTS90002."""
     state: State = request.app.state.emulator
-    tenant = request.path_params["tenant"]
-    known = (state.directory.tenant_id.lower(), state.directory.tenant_domain.lower(), *TENANT_ALIASES)
-    if tenant.lower() not in known:
-        raise errors.tenant_not_found(tenant)
-    return state.directory.tenant_id
+    segment = request.path_params["tenant"]
+    if segment.lower() in TENANT_ALIASES:
+        return None
+    tenant = state.directory.tenant_at(segment)
+    if tenant is None:
+        raise errors.tenant_not_found(segment)
+    return tenant
+
+
+def tenant_of(request: Request) -> str:
+    """The id of the tenant in the path; an alias answers as the home tenant."""
+    state: State = request.app.state.emulator
+    tenant = path_tenant(request)
+    return (tenant or state.directory.home).tenant_id
 
 
 def _path_tenant(request: Request) -> tuple[str, bool]:
     """The tenant segment for the endpoints of a discovery document, and whether it is an alias.
 
     Entra answers an alias with endpoints under the alias and an issuer with a ``{tenantid}``
-    placeholder (the real issuer is only known once someone signed in).
+    placeholder (the real issuer is only known once someone signed in); a tenant's own documents
+    name the tenant by id, whichever way (id or domain) the path named it.
     """
-    tid = tenant_of(request)
-    segment = request.path_params["tenant"].lower()
-    return (segment, True) if segment in TENANT_ALIASES else (tid, False)
+    tenant = path_tenant(request)
+    if tenant is None:
+        return request.path_params["tenant"].lower(), True
+    return tenant.tenant_id, False
 
 
 async def openid_configuration_v2(request: Request) -> JSONResponse:
@@ -41,7 +55,7 @@ async def openid_configuration_v2(request: Request) -> JSONResponse:
     base = f"{state.config.origin}/{tenant}"
     return JSONResponse(
         {
-            "issuer": f"{state.config.origin}/{{tenantid}}/v2.0" if alias else state.issuer.issuer_v2,
+            "issuer": state.issuer.issuer_of(TENANT_ID_TEMPLATE if alias else tenant, 2),
             "authorization_endpoint": f"{base}/oauth2/v2.0/authorize",
             "token_endpoint": f"{base}/oauth2/v2.0/token",
             "device_authorization_endpoint": f"{base}/oauth2/v2.0/devicecode",
@@ -79,7 +93,7 @@ async def openid_configuration_v1(request: Request) -> JSONResponse:
     base = f"{state.config.origin}/{tenant}"
     return JSONResponse(
         {
-            "issuer": "https://sts.windows.net/{tenantid}/" if alias else state.issuer.issuer_v1,
+            "issuer": state.issuer.issuer_of(TENANT_ID_TEMPLATE if alias else tenant, 1),
             "authorization_endpoint": f"{base}/oauth2/authorize",
             "token_endpoint": f"{base}/oauth2/token",
             "jwks_uri": f"{base}/discovery/keys",
@@ -93,20 +107,24 @@ async def openid_configuration_v1(request: Request) -> JSONResponse:
 
 
 async def keys(request: Request) -> JSONResponse:
-    tenant_of(request)
+    """``/{tenant}/discovery/v2.0/keys`` (keys with a templated ``issuer``) and ``/{tenant}/discovery/keys`` (none)."""
+    path_tenant(request)
     state: State = request.app.state.emulator
     state.activity.count("jwks:fetch")  # validators should fetch once and cache (bench/auth_validation.py)
-    return JSONResponse(state.issuer.jwks(), headers={"Cache-Control": "max-age=86400, private"})
+    version = 2 if "/v2.0/" in request.url.path else 1
+    return JSONResponse(state.issuer.jwks(version), headers={"Cache-Control": "max-age=86400, private"})
 
 
 async def user_realm(request: Request) -> JSONResponse:
     """MSAL asks this before a username/password sign-in; every local user is "Managed" (cloud-only)."""
     state: State = request.app.state.emulator
+    user = state.directory.find_user_anywhere(request.path_params["username"])
+    tenant = state.directory.tenant_of(user) if user else state.directory.home
     return JSONResponse(
         {
             "ver": "1.0",
             "account_type": "Managed",
-            "domain_name": state.directory.tenant_domain,
+            "domain_name": tenant.domain,
             "cloud_instance_name": "localhost",
             "cloud_audience_urn": "urn:federation:MicrosoftOnline",
         }

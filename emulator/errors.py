@@ -276,3 +276,39 @@ def invalid_code_challenge_size() -> EntraError:
         "Invalid size of Code_Challenge parameter. S256 takes 43 base64url characters (a SHA-256 digest); plain "
         "takes the verifier itself, 43 to 128 characters of A-Z a-z 0-9 - . _ ~ (RFC 7636).",
     )
+
+
+# Tenants and consent ----------------------------------------------------------------------------
+
+
+def user_of_another_tenant(
+    upn: str, home_tenant_id: str, tenant: str, client_app_id: str, client_name: str
+) -> EntraError:
+    return EntraError(
+        50020,
+        "invalid_grant",
+        f"User account '{upn}' from identity provider 'https://sts.windows.net/{home_tenant_id}/' does not exist "
+        f"in tenant '{tenant}' and cannot access the application '{client_app_id}'({client_name}) in that tenant. "
+        "The account needs to be added as an external user in the tenant first, or sign in at the user's own "
+        "tenant.",
+    )
+
+
+def admin_consent_required(client_app_id: str, client_name: str) -> EntraError:
+    return EntraError(
+        90094,
+        "access_denied",
+        f"The grant requires admin permission: only a Global Administrator of the tenant may consent to "
+        f"'{client_name}' ('{client_app_id}') for the whole organization.",
+        status=403,
+    )
+
+
+def resource_missing_for_consent(resource_app_id: str, resource_name: str, tenant: str) -> EntraError:
+    return EntraError(
+        650052,
+        "invalid_client",
+        f"The app is trying to access a service '{resource_app_id}'({resource_name}) that your organization "
+        f"'{tenant}' lacks a service principal for. Consent to that application first, or have it list this "
+        "client in knownClientApplications so that one consent covers both.",
+    )

@@ -3,6 +3,11 @@
 Each grant authenticates the client, resolves the resource from ``scope``, applies Entra's rules
 (assignment required, consent, group roles reach users only) and returns the JSON body Entra
 would return. Failures raise :class:`~emulator.errors.EntraError`.
+
+Rules are per tenant: the request's tenant (the path's, or for ``organizations``/``common`` the
+signed-in user's) must hold a service principal of the API and, for our own client apps, of the
+client; roles, consent and "assignment required" are that tenant's. A token is issued by the
+tenant of its subject.
 """
 
 from __future__ import annotations
@@ -18,7 +23,7 @@ from dataclasses import dataclass
 import jwt
 
 from . import errors
-from .directory import FIRST_PARTY_CLIENTS, TOKEN_EXCHANGE, Application, Principal, Resource
+from .directory import FIRST_PARTY_CLIENTS, TOKEN_EXCHANGE, Application, Principal, Resource, Tenant
 from .state import State
 from .tokens import ACCESS_TOKEN_LIFETIME
 
@@ -48,11 +53,13 @@ class Client:
     application: Application | None = None
 
 
-def authenticate_client(state: State, form: Form) -> Client:
+def authenticate_client(state: State, form: Form, tenant: Tenant | None = None) -> Client:
     """Who is calling: a first-party public client, or one of our apps proving itself.
 
     A confidential client proves itself with a secret or, secretless, with a federated
-    credential: a managed identity's token for ``api://AzureADTokenExchange``.
+    credential: a managed identity's token for ``api://AzureADTokenExchange``. A single-tenant
+    app does not exist outside its home tenant (AADSTS700016); whether a multi-tenant app was
+    consented in ``tenant`` is each grant's question.
     """
     client_id = required(form, "client_id")
     secret, assertion = form.get("client_secret"), form.get("client_assertion")
@@ -61,8 +68,9 @@ def authenticate_client(state: State, form: Form) -> Client:
             raise errors.public_client_with_credential()
         return Client(client_id, FIRST_PARTY_CLIENTS[client_id.lower()], "0", "none")
     app = state.directory.application(client_id)
-    if app is None:
-        raise errors.application_not_found(client_id, state.directory.tenant_id)
+    where = tenant or state.directory.home
+    if app is None or not (where.home or app.multi_tenant):
+        raise errors.application_not_found(client_id, where.tenant_id)
     if secret:
         if not state.client_secrets.verify(app.app_id, secret):
             raise errors.invalid_client_secret(app.app_id)
@@ -129,8 +137,14 @@ class ScopeRequest:
         return self.resource.audience_for(self.identifier)
 
 
-def parse_scope(state: State, scope_param: str) -> ScopeRequest:
-    """Split ``api://x/a api://x/b openid`` into one resource, its scope names and OIDC scopes."""
+def parse_scope(state: State, scope_param: str, tenant: Tenant | None = None) -> ScopeRequest:
+    """Split ``api://x/a api://x/b openid`` into one resource, its scope names and OIDC scopes.
+
+    The resource is looked up among the app registrations: a single-tenant app is known only in
+    its home tenant. Whether its service principal exists in ``tenant`` is checked when the token
+    is decided (app-only and delegated requests fail differently).
+    """
+    where = tenant or state.directory.home
     parts = scope_param.split()
     oidc = frozenset(p for p in parts if p.lower() in OIDC_SCOPES)
     raw = tuple(p for p in parts if p.lower() not in OIDC_SCOPES)
@@ -152,8 +166,8 @@ def parse_scope(state: State, scope_param: str) -> ScopeRequest:
         )
     identifier = identifiers.pop()
     resource = state.directory.find_resource(identifier)
-    if resource is None:
-        raise errors.resource_not_found(identifier, state.directory.tenant_id)
+    if resource is None or not (resource.first_party or resource.multi_tenant or where.home):
+        raise errors.resource_not_found(identifier, where.tenant_id)
     if ".default" in names:
         if len(names) > 1:
             raise errors.invalid_scope(
@@ -169,11 +183,19 @@ def parse_scope(state: State, scope_param: str) -> ScopeRequest:
 def app_token(
     state: State, principal: Principal, request: ScopeRequest, acr: str, lifetime: int = ACCESS_TOKEN_LIFETIME
 ) -> tuple[str, dict]:
-    """An app-only token for a service principal or managed identity (client credentials, MSI)."""
-    directory, resource = state.directory, request.resource
+    """An app-only token for a service principal or managed identity (client credentials, MSI),
+    issued by the principal's tenant with the roles assigned there.
+
+    Nobody can consent in an app-only flow: an API without a service principal in the tenant is
+    AADSTS500011 (the tenant's admin must consent first).
+    """
+    resource = request.resource
+    tenant = state.directory.tenant_of(principal)
     if request.names is not None:
         raise errors.client_credentials_need_default(" ".join(request.raw))
-    if resource.assignment_required and not directory.is_assigned(principal, resource):
+    if not tenant.has_service_principal(resource):
+        raise errors.resource_not_found(request.identifier, tenant.tenant_id)
+    if tenant.assignment_required(resource) and not tenant.is_assigned(principal, resource):
         raise errors.app_not_assigned(
             principal.app_id or principal.object_id, principal.display_name, resource.app_id, resource.display_name
         )
@@ -181,19 +203,44 @@ def app_token(
         subject=principal,
         resource=resource,
         audience=request.audience,
-        roles=directory.roles(principal, resource),
+        roles=tenant.roles(principal, resource),
         client_auth=acr,
         lifetime=lifetime,
     )
     return state.issuer.sign(claims), claims
 
 
+def member_tenant(state: State, tenant: Tenant | None, user: Principal, client: Client) -> Tenant:
+    """The tenant a user's token comes from: the requested one, which must be the user's own
+    (AADSTS50020: no guests here), or the user's own for ``organizations``/``common``."""
+    home = state.directory.tenant_of(user)
+    if tenant is not None and tenant is not home:
+        raise errors.user_of_another_tenant(
+            user.upn or user.name, home.tenant_id, tenant.tenant_id, client.app_id, client.name
+        )
+    return home
+
+
 def delegated_scopes(state: State, client: Client, user: Principal, request: ScopeRequest) -> list[str]:
-    """Entra's order: the user must be allowed into the resource, then the client needs consent."""
-    directory, resource = state.directory, request.resource
-    if resource.assignment_required and not directory.is_assigned(user, resource):
+    """Entra's order, in the user's tenant: the client and the API must exist there (a multi-tenant
+    app not consented yet: AADSTS65001), the user must be allowed into the API (assignment
+    required, except for a Global Administrator), then the client needs consent for the scopes."""
+    resource = request.resource
+    tenant = state.directory.tenant_of(user)
+    client_app = client.application
+    if client_app is not None and tenant.service_principal_of(client_app) is None:
+        raise errors.consent_required(client.app_id, client.name, [f"{request.identifier}/.default"])
+    if not tenant.has_service_principal(resource):
+        if not resource.multi_tenant:
+            raise errors.resource_not_found(request.identifier, tenant.tenant_id)
+        raise errors.consent_required(client.app_id, client.name, [f"{request.identifier}/.default"])
+    if (
+        tenant.assignment_required(resource)
+        and not tenant.is_global_administrator(user)
+        and not tenant.is_assigned(user, resource)
+    ):
         raise errors.user_not_assigned(user.upn or user.name, resource.display_name, resource.app_id)
-    consented = directory.consented_scopes(client.app_id, resource)
+    consented = tenant.consented_scopes(client.app_id, resource)
     if request.names is None:
         if not consented:
             raise errors.consent_required(client.app_id, client.name, [f"{request.identifier}/.default"])
@@ -228,7 +275,7 @@ def user_token_response(
         client_app_id=client.app_id,
         client_auth=client.acr,
         scopes=scopes,
-        roles=state.directory.roles(user, request.resource),
+        roles=state.directory.tenant_of(user).roles(user, request.resource),
     )
     state.activity.issued("user", claims)
     # The granted scopes, plus what was asked for as it was spelled, so MSAL's cache lookup matches.
@@ -253,7 +300,7 @@ def user_token_response(
 # -- grants ------------------------------------------------------------------------------------
 
 
-def client_credentials(state: State, form: Form, client: Client) -> dict:
+def client_credentials(state: State, form: Form, client: Client, tenant: Tenant | None) -> dict:
     if client.application is None:
         raise errors.EntraError(
             7000232,
@@ -262,8 +309,11 @@ def client_credentials(state: State, form: Form, client: Client) -> dict:
             "credentials flow needs an app registration with a credential.",
             status=401,
         )
-    request = parse_scope(state, required(form, "scope"))
-    principal = state.directory.service_principal_of(client.application)
+    where = tenant or state.directory.home
+    principal = where.service_principal_of(client.application)
+    if principal is None:  # a multi-tenant app nobody consented to here
+        raise errors.application_not_found(client.app_id, where.tenant_id)
+    request = parse_scope(state, required(form, "scope"), where)
     token, claims = app_token(state, principal, request, client.acr)
     state.activity.count("grant:client_credentials")
     state.activity.issued("client_credentials", claims)
@@ -275,35 +325,48 @@ def client_credentials(state: State, form: Form, client: Client) -> dict:
     }
 
 
-def password(state: State, form: Form, client: Client) -> dict:
-    """Resource owner password credentials: local users only, for tests and the token CLI."""
+def password(state: State, form: Form, client: Client, tenant: Tenant | None) -> dict:
+    """Resource owner password credentials: local users only, for tests and the token CLI.
+
+    The user signs in at their own tenant (found by UPN, as Entra's home realm discovery does);
+    a tenant they are not a member of answers AADSTS50020 after the password checked out.
+    """
     username = required(form, "username")
     secret = form.get("password", "")
-    request = parse_scope(state, required(form, "scope"))
-    user = state.directory.find_user(username)
+    user = state.directory.find_user_anywhere(username)
     if user is None:
-        raise errors.user_not_found(username, state.directory.tenant_domain or state.directory.tenant_id)
+        where = tenant or state.directory.home
+        raise errors.user_not_found(username, where.domain or where.tenant_id)
     if not user.password or not hmac.compare_digest(user.password.encode(), secret.encode()):
         raise errors.invalid_password()
+    where = member_tenant(state, tenant, user, client)
+    request = parse_scope(state, required(form, "scope"), where)
     state.activity.count("grant:password")
     return user_token_response(state, client, user, request, client_info=form.get("client_info") == "1")
 
 
-def on_behalf_of(state: State, form: Form, client: Client) -> dict:
-    """Exchange a user's token for the client (the assertion) for a token to a downstream API."""
+def on_behalf_of(state: State, form: Form, client: Client, tenant: Tenant | None) -> dict:
+    """Exchange a user's token for the client (the assertion) for a token to a downstream API.
+
+    The exchange happens in the tenant that issued the assertion (the user's): the request must
+    go to that tenant, where the client and the downstream API need service principals.
+    """
     app = client.application
     if app is None:
         raise errors.EntraError(7000232, "invalid_client", "On-behalf-of needs a confidential client.", status=401)
     if form.get("requested_token_use") != "on_behalf_of":
         raise errors.malformed_request("requested_token_use must be 'on_behalf_of'.")
-    user = _user_from_assertion(state, app, required(form, "assertion"))
-    request = parse_scope(state, required(form, "scope"))
+    user = _user_from_assertion(state, app, required(form, "assertion"), tenant)
+    where = state.directory.tenant_of(user)
+    if where.service_principal_of(app) is None:
+        raise errors.application_not_found(app.app_id, where.tenant_id)
+    request = parse_scope(state, required(form, "scope"), where)
     body = user_token_response(state, client, user, request, client_info=form.get("client_info") == "1")
     state.activity.count("grant:on_behalf_of", f"obo:{app.name}")
     return body
 
 
-def _user_from_assertion(state: State, app: Application, assertion: str) -> Principal:
+def _user_from_assertion(state: State, app: Application, assertion: str, tenant: Tenant | None) -> Principal:
     try:
         claims = state.issuer.verify(assertion)
     except jwt.ExpiredSignatureError:
@@ -313,34 +376,39 @@ def _user_from_assertion(state: State, app: Application, assertion: str) -> Prin
         raise errors.assertion_signature_invalid("The key was not found or the signature does not match.") from None
     except jwt.InvalidTokenError as exc:
         raise errors.malformed_jwt(f"The assertion could not be read ({exc}).") from None
-    if claims.get("iss") not in (state.issuer.issuer_v1, state.issuer.issuer_v2):
+    # The request's tenant (or, at organizations/common, the one the token names) issued it.
+    where = tenant or state.directory.tenant_at(str(claims.get("tid", ""))) or state.directory.home
+    if claims.get("iss") not in (
+        state.issuer.issuer_of(where.tenant_id, 1),
+        state.issuer.issuer_of(where.tenant_id, 2),
+    ):
         raise errors.assertion_signature_invalid(f"The issuer '{claims.get('iss')}' is not this tenant's.")
     audience = str(claims.get("aud", ""))
     if audience.lower() not in {app.app_id.lower(), *(u.lower() for u in app.identifier_uris)}:
         raise errors.assertion_audience_mismatch(audience, app.app_id, app.display_name)
     if "scp" not in claims:
         raise errors.malformed_jwt("The assertion is an app-only token; on-behalf-of needs a user's token.")
-    user = state.directory.find_by_object_id(str(claims.get("oid", "")))
+    user = where.find_by_object_id(str(claims.get("oid", "")))
     if user is None or user.kind != "user":
-        raise errors.user_not_found(str(claims.get("oid")), state.directory.tenant_id)
+        raise errors.user_not_found(str(claims.get("oid")), where.tenant_id)
     return user
 
 
-def refresh_token(state: State, form: Form, client: Client) -> dict:
+def refresh_token(state: State, form: Form, client: Client, tenant: Tenant | None) -> dict:
     grant = state.refresh_tokens.get(required(form, "refresh_token"))
     if grant is None:
         raise errors.grant_expired("refresh token")
     if grant.client_id != client.app_id.lower():
         raise errors.EntraError(70000, "invalid_grant", "The refresh token was issued to a different client.")
-    user = state.directory.find_by_object_id(grant.user_oid)
+    user = state.directory.find_by_object_id_anywhere(grant.user_oid)
     if user is None:  # removed from directory.json since the grant was issued
-        raise errors.user_not_found(grant.user_oid, state.directory.tenant_id)
-    request = parse_scope(state, required(form, "scope"))
+        raise errors.user_not_found(grant.user_oid, (tenant or state.directory.home).tenant_id)
+    request = parse_scope(state, required(form, "scope"), member_tenant(state, tenant, user, client))
     state.activity.count("grant:refresh_token")
     return user_token_response(state, client, user, request, client_info=form.get("client_info") == "1")
 
 
-def authorization_code(state: State, form: Form, client: Client) -> dict:
+def authorization_code(state: State, form: Form, client: Client, tenant: Tenant | None) -> dict:
     code = state.codes.get(required(form, "code"))
     if code is None or code.expires < time.time():
         raise errors.grant_expired("authorization code")
@@ -363,17 +431,17 @@ def authorization_code(state: State, form: Form, client: Client) -> dict:
             code.redeemed = True
             raise errors.pkce_mismatch()
     code.redeemed = True
-    user = state.directory.find_by_object_id(code.user_oid)
+    user = state.directory.find_by_object_id_anywhere(code.user_oid)
     if user is None:  # removed from directory.json since the code was issued
-        raise errors.user_not_found(code.user_oid, state.directory.tenant_id)
-    request = parse_scope(state, form.get("scope") or code.scope)
+        raise errors.user_not_found(code.user_oid, (tenant or state.directory.home).tenant_id)
+    request = parse_scope(state, form.get("scope") or code.scope, member_tenant(state, tenant, user, client))
     state.activity.count("grant:authorization_code")
     return user_token_response(
         state, client, user, request, nonce=code.nonce, client_info=form.get("client_info") == "1"
     )
 
 
-def device_code(state: State, form: Form, client: Client) -> dict:
+def device_code(state: State, form: Form, client: Client, tenant: Tenant | None) -> dict:
     """The token endpoint's device code grant: pending, expired, or the signed-in user's tokens."""
     code = state.device_codes.get(required(form, "device_code"))
     if code is None or code.redeemed or code.client_id.lower() != client.app_id.lower():
@@ -387,16 +455,15 @@ def device_code(state: State, form: Form, client: Client) -> dict:
             "The provided request has not yet been authorized by the user. The user must input their code.",
         )
     code.redeemed = True
-    user = state.directory.find_by_object_id(code.user_oid)
+    user = state.directory.find_by_object_id_anywhere(code.user_oid)
     if user is None:  # removed from directory.json since the user signed in
-        raise errors.user_not_found(code.user_oid, state.directory.tenant_id)
+        raise errors.user_not_found(code.user_oid, (tenant or state.directory.home).tenant_id)
+    request = parse_scope(state, code.scope, member_tenant(state, tenant, user, client))
     state.activity.count("grant:device_code")
-    return user_token_response(
-        state, client, user, parse_scope(state, code.scope), client_info=form.get("client_info") == "1"
-    )
+    return user_token_response(state, client, user, request, client_info=form.get("client_info") == "1")
 
 
-GRANTS: dict[str, Callable[[State, Form, Client], dict]] = {
+GRANTS: dict[str, Callable[[State, Form, Client, Tenant | None], dict]] = {
     "client_credentials": client_credentials,
     "password": password,
     "urn:ietf:params:oauth:grant-type:jwt-bearer": on_behalf_of,

@@ -6,8 +6,12 @@ What azure-identity's ``ManagedIdentityCredential`` talks to when ``IDENTITY_END
 - tokens live about 24 hours, and
 - the endpoint caches them per identity and per *exact* resource string. A role assigned after
   a token was cached does not show up until it expires; asking for the same resource with
-  different letter case (``api://Notification-API``) misses the cache and gets a fresh token.
+  different letter case (``api://<tenant id>/Notification-API``) misses the cache and gets a fresh
+  token.
   ``--msi-cache off`` turns the cache off.
+
+One endpoint serves the managed identities of every tenant in directory.json (a local shortcut:
+in Azure an app reaches only the identities attached to it); the identity's tenant issues.
 """
 
 from __future__ import annotations
@@ -45,7 +49,8 @@ def _identity(state: State, query) -> Principal | None:
     selectors = {k: query[k] for k in ("client_id", "object_id", "mi_res_id", "principal_id") if query.get(k)}
     if not selectors:
         return state.directory.principals.get(state.config.system_identity)
-    return state.directory.find_managed_identity(
+    # Identities of every tenant: the identity's own tenant issues its token.
+    return state.directory.find_managed_identity_anywhere(
         client_id=selectors.get("client_id", ""),
         object_id=selectors.get("object_id", "") or selectors.get("principal_id", ""),
         resource_id=selectors.get("mi_res_id", ""),
@@ -86,7 +91,8 @@ async def msi_token(request: Request) -> JSONResponse:
         state.activity.count("msi:cache_hit")
     else:
         try:
-            request_scope = grants.parse_scope(state, f"{resource.rstrip('/')}/.default")
+            tenant = state.directory.tenant_of(identity)
+            request_scope = grants.parse_scope(state, f"{resource.rstrip('/')}/.default", tenant)
             token, claims = grants.app_token(state, identity, request_scope, "2", MANAGED_IDENTITY_LIFETIME)
         except errors.EntraError as exc:
             return _fail(exc.status, str(exc), exc.error)

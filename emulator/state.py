@@ -47,6 +47,7 @@ class DeviceCode:
     expires: float
     user_oid: str | None = None  # set when approved
     redeemed: bool = False
+    tenant_id: str | None = None  # the tenant the path named; None for organizations/common
 
 
 @dataclass

@@ -10,7 +10,8 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse
 
 from . import errors, grants
-from .discovery import tenant_of
+from .directory import Tenant
+from .discovery import path_tenant
 from .state import State
 
 NO_STORE = {"Cache-Control": "no-store", "Pragma": "no-cache"}
@@ -36,29 +37,30 @@ async def read_form(request: Request) -> dict[str, str]:
 
 
 async def token_v2(request: Request) -> JSONResponse:
-    tenant_of(request)
+    tenant = path_tenant(request)
     form = await read_form(request)
-    return JSONResponse(_grant(request.app.state.emulator, form), headers=NO_STORE)
+    return JSONResponse(_grant(request.app.state.emulator, form, tenant), headers=NO_STORE)
 
 
 async def token_v1(request: Request) -> JSONResponse:
     """The v1 endpoint names a ``resource`` instead of scopes; same rules, same tokens."""
-    tenant_of(request)
+    tenant = path_tenant(request)
     form = await read_form(request)
     resource = form.get("resource", "").strip()
     if resource and "scope" not in form:
         form["scope"] = f"{resource}/.default"
-    body = _grant(request.app.state.emulator, form)
+    body = _grant(request.app.state.emulator, form, tenant)
     if resource:
         body["resource"] = resource
     return JSONResponse(body, headers=NO_STORE)
 
 
-def _grant(state: State, form: dict[str, str]) -> dict:
+def _grant(state: State, form: dict[str, str], tenant: Tenant | None) -> dict:
+    """``tenant`` is the one the path names; None for ``organizations``/``common``."""
     grant_type = grants.required(form, "grant_type")
     handler = grants.GRANTS.get(grant_type)
     if handler is None:
         raise errors.unsupported_grant_type(grant_type)
-    client = grants.authenticate_client(state, form)
+    client = grants.authenticate_client(state, form, tenant)
     state.activity.count("token_requests")
-    return handler(state, form, client)
+    return handler(state, form, client, tenant)

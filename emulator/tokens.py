@@ -3,6 +3,8 @@
 v1 or v2 follows the *resource's* ``requestedAccessTokenVersion`` (not the endpoint the client
 called), exactly as in Entra: a v1 API gets ``iss https://sts.windows.net/{tid}/``, ``appid`` and
 ``aud`` as requested; a v2 API gets ``iss {authority}/{tid}/v2.0``, ``azp`` and ``aud`` = app id.
+
+Every tenant has its own two issuers; the signing keys are shared by all tenants, as Entra's are.
 """
 
 from __future__ import annotations
@@ -27,20 +29,32 @@ def _b64url(data: bytes) -> str:
     return base64.urlsafe_b64encode(data).rstrip(b"=").decode()
 
 
+TENANT_ID_TEMPLATE = "{tenantid}"
+
+
 class TokenIssuer:
     def __init__(self, keys: SigningKeys, tenant_id: str, origin: str) -> None:
         self.keys = keys
-        self.tenant_id = tenant_id
+        self.tenant_id = tenant_id  # the home tenant
         self.origin = origin
-        self.issuer_v1 = f"https://sts.windows.net/{tenant_id}/"
-        self.issuer_v2 = f"{origin}/{tenant_id}/v2.0"
+        self.issuer_v1 = self.issuer_of(tenant_id, 1)
+        self.issuer_v2 = self.issuer_of(tenant_id, 2)
 
-    def issuer(self, version: int) -> str:
-        return self.issuer_v2 if version == 2 else self.issuer_v1
+    def issuer_of(self, tenant_id: str, version: int) -> str:
+        """A tenant's issuer: v1 ``https://sts.windows.net/{tid}/`` (Entra's, even here), v2 under this origin."""
+        return f"{self.origin}/{tenant_id}/v2.0" if version == 2 else f"https://sts.windows.net/{tenant_id}/"
 
-    def jwks(self) -> dict:
-        """Every published key, the signing one and those added or not yet retired (order means nothing)."""
-        return {"keys": [{**key.jwk(), "issuer": self.issuer_v2} for key in self.keys.published]}
+    def issuer(self, version: int, tenant_id: str | None = None) -> str:
+        return self.issuer_of(tenant_id or self.tenant_id, version)
+
+    def jwks(self, version: int = 2) -> dict:
+        """Every published key, the signing one and those added or not yet retired (order means nothing).
+
+        v2 documents give each key the templated issuer it may sign for (validators substitute the
+        token's ``tid``); v1 documents carry no key issuer, as Entra's.
+        """
+        extra = {"issuer": self.issuer_of(TENANT_ID_TEMPLATE, 2)} if version == 2 else {}
+        return {"keys": [{**key.jwk(), **extra} for key in self.keys.published]}
 
     def sign(self, claims: dict) -> str:
         """With the current key. As Entra: v1 tokens name the key by ``x5t`` and ``kid``, v2 by ``kid`` only."""
@@ -71,16 +85,18 @@ class TokenIssuer:
     # -- claims --------------------------------------------------------------------------------
 
     def _base(self, *, version: int, audience: str, subject: Principal, lifetime: int) -> dict:
+        """The claims every access token has; the subject's tenant is the issuing tenant."""
         now = int(time.time())
+        tenant_id = subject.tenant_id or self.tenant_id
         return {
             "aud": audience,
-            "iss": self.issuer(version),
+            "iss": self.issuer_of(tenant_id, version),
             "iat": now,
             "nbf": now,
             "exp": now + lifetime,
             "aio": _b64url(secrets.token_bytes(48)),
             "oid": subject.object_id,
-            "tid": self.tenant_id,
+            "tid": tenant_id,
             "uti": _b64url(uuid.uuid4().bytes),
             "ver": "2.0" if version == 2 else "1.0",
         }
@@ -104,7 +120,7 @@ class TokenIssuer:
         if resource.token_version == 2:
             claims.update({"azp": subject.app_id, "azpacr": client_auth})
         else:
-            claims.update({"appid": subject.app_id, "appidacr": client_auth, "idp": self.issuer_v1})
+            claims.update({"appid": subject.app_id, "appidacr": client_auth, "idp": claims["iss"]})
         if roles:
             claims["roles"] = roles
         if subject.kind == "managedIdentity":
@@ -151,9 +167,10 @@ class TokenIssuer:
 
     def id_token(self, *, user: Principal, client_app_id: str, nonce: str | None) -> str:
         now = int(time.time())
+        tenant_id = user.tenant_id or self.tenant_id
         claims = {
             "aud": client_app_id,
-            "iss": self.issuer_v2,
+            "iss": self.issuer_of(tenant_id, 2),
             "iat": now,
             "nbf": now,
             "exp": now + 3600,
@@ -161,7 +178,7 @@ class TokenIssuer:
             "oid": user.object_id,
             "preferred_username": user.upn,
             "sub": self.pairwise_sub(user, client_app_id),
-            "tid": self.tenant_id,
+            "tid": tenant_id,
             "ver": "2.0",
         }
         if nonce:
@@ -170,7 +187,7 @@ class TokenIssuer:
 
     def client_info(self, user: Principal) -> str:
         """MSAL keys its account cache on this (``uid.utid``); without it OBO results are not cached."""
-        return _b64url(json.dumps({"uid": user.object_id, "utid": self.tenant_id}).encode())
+        return _b64url(json.dumps({"uid": user.object_id, "utid": user.tenant_id or self.tenant_id}).encode())
 
     @staticmethod
     def pairwise_sub(user: Principal, app_id: str) -> str:

@@ -7,7 +7,7 @@ it does leaves this machine.
 
     python -m localdev az login --user alice      # device code flow, approved through the emulator
     python -m localdev az login                   # prints the code; sign in on the emulator's page
-    python -m localdev az -- account get-access-token --resource api://notification-api
+    python -m localdev az -- account get-access-token --resource api://7812c330-acf6-4d59-acac-aae48e763f41/notification-api
 """
 
 from __future__ import annotations

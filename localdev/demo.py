@@ -26,9 +26,9 @@ from rich.console import Console
 from rich.progress import Progress
 from rich.text import Text
 
-API_RESOURCE = "api://notification-api"
+API_RESOURCE = "api://7812c330-acf6-4d59-acac-aae48e763f41/notification-api"
 AZURE_CLI = "04b07795-8ddb-461a-bbee-02f9e1bf7b46"
-PROXY_SCOPE = "api://obo-proxy/access_as_user"
+PROXY_SCOPE = "api://7812c330-acf6-4d59-acac-aae48e763f41/obo-proxy/access_as_user"
 
 
 @dataclass
@@ -195,9 +195,10 @@ class Demo:
         try:
             after = claims(self.t.identity_token(None, API_RESOURCE))
             trapped = "notification.create" not in after.get("roles", [])
-            variant = "api://" + "".join(
+            scheme, _, path = API_RESOURCE.partition("://")
+            variant = f"{scheme}://" + "".join(
                 c.upper() if c.isalpha() and random.random() < 0.5 else c  # noqa: S311
-                for c in "notification-api"
+                for c in path
             )
             fresh_token = self.t.identity_token(None, variant)
             created = self.call("POST", "/notifications", fresh_token, json=self.note())

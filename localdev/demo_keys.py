@@ -88,7 +88,7 @@ def emergency_roll(demo: Demo) -> list[Outcome]:
     demo.call("GET", "/caller/notifications")  # the caller holds a token signed by an old key
     before = counters(demo)
     rolled = keys(demo, "POST", "/roll", emergency=True)
-    new_token = demo.t.user_token("carol", "api://notification-api/.default")
+    new_token = demo.t.user_token("carol", "api://7812c330-acf6-4d59-acac-aae48e763f41/notification-api/.default")
     fresh = demo.call("GET", "/notifications", new_token).status_code
     fetches = counters(demo)[KEY_FETCHES] - before[KEY_FETCHES]
     retried = demo.call("GET", "/caller/notifications").status_code

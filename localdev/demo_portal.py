@@ -16,7 +16,7 @@ import requests
 if TYPE_CHECKING:
     from .demo import Demo, Outcome
 
-PROXY_SCOPE = "api://obo-proxy/access_as_user"
+PROXY_SCOPE = "api://7812c330-acf6-4d59-acac-aae48e763f41/obo-proxy/access_as_user"
 STAGING = "/portal/sites/rg-notify-staging/func-notify-api-staging/restart"
 PROD = "/portal/sites/rg-notify-prod/func-notify-api-prod/restart"
 ARM_API = "Windows Azure Service Management API"

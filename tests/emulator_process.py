@@ -64,11 +64,28 @@ class EmulatorClient:
     def app_id(self, name: str) -> str:
         return self.directory["applications"][name]["appId"]
 
+    def _tenants(self) -> dict[str, dict]:
+        """Every tenant of directory.json by name, the home tenant (the top level) first."""
+        home = {**self.directory, **self.directory["tenant"]}
+        return {self.directory["tenant"].get("name", "home"): home, **self.directory.get("tenants", {})}
+
+    def tenant_id(self, name: str) -> str:
+        """A tenant's id by its name in directory.json (contoso, fabrikam, northwind, tailspin)."""
+        return str(self._tenants()[name]["id"])
+
+    def _find(self, section: str, name: str) -> dict:
+        for tenant in self._tenants().values():
+            if name in tenant.get(section, {}):
+                return dict(tenant[section][name])
+        raise KeyError(f"no {section} entry {name!r} in any tenant of directory.json")
+
     def identity(self, name: str) -> dict:
-        return self.directory["managedIdentities"][name]
+        """A managed identity of any tenant (names are unique across the file)."""
+        return self._find("managedIdentities", name)
 
     def user(self, name: str) -> dict:
-        return self.directory["users"][name]
+        """A user of any tenant (names are unique across the file)."""
+        return self._find("users", name)
 
     @property
     def authority(self) -> str:
@@ -101,12 +118,21 @@ class EmulatorClient:
     def mint(self, claims: dict) -> str:
         return self.admin("POST", "mint", json={"claims": claims})["token"]
 
-    def token_request(self, **form: str) -> requests.Response:
-        return self.session.post(self.token_endpoint, data=form, timeout=10)
+    def token_request(self, tenant: str | None = None, **form: str) -> requests.Response:
+        """POST the form to a tenant's v2 token endpoint: a tenant name of directory.json, an id, a
+        domain or ``organizations``/``common`` (default: the home tenant)."""
+        if tenant is None:
+            endpoint = self.token_endpoint
+        else:
+            segment = self.tenant_id(tenant) if tenant in self._tenants() else tenant
+            endpoint = f"{self.origin}/{segment}/oauth2/v2.0/token"
+        return self.session.post(endpoint, data=form, timeout=10)
 
-    def user_token(self, user: str, scope: str) -> str:
-        """A user's token through the Azure CLI client (password grant; local users only)."""
+    def user_token(self, user: str, scope: str, tenant: str | None = None) -> str:
+        """A user's token through the Azure CLI client (password grant; local users only), from
+        ``tenant`` (default: the home tenant; the user must be a member, else AADSTS50020)."""
         response = self.token_request(
+            tenant,
             grant_type="password",
             client_id=AZURE_CLI,
             scope=scope,

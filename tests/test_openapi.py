@@ -87,7 +87,10 @@ def test_security_schemes_point_at_the_tenant() -> None:
     api = document["components"]["securitySchemes"]["notificationApi"]
     authorize = api["flows"]["authorizationCode"]["authorizationUrl"]
     assert authorize == f"{SETTINGS['AZURE_AUTHORITY_HOST']}/{SETTINGS['AZURE_TENANT_ID']}/oauth2/v2.0/authorize"
-    assert all(scope.startswith("api://notification-api/") for scope in api["flows"]["authorizationCode"]["scopes"])
+    assert all(
+        scope.startswith("api://7812c330-acf6-4d59-acac-aae48e763f41/notification-api/")
+        for scope in api["flows"]["authorizationCode"]["scopes"]
+    )
     assert "notification.create" in api["description"]
 
 

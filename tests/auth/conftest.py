@@ -42,7 +42,9 @@ def tenant(httpserver: HTTPServer, factory: TokenFactory) -> HTTPServer:
 @pytest.fixture
 def settings(tenant: HTTPServer, factory: TokenFactory) -> AuthSettings:
     return AuthSettings(
-        factory.tenant, tenant_stub.authority_host(tenant), (factory.api_app_id, "api://notification-api")
+        factory.tenant,
+        tenant_stub.authority_host(tenant),
+        (factory.api_app_id, "api://7812c330-acf6-4d59-acac-aae48e763f41/notification-api"),
     )
 
 

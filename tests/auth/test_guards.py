@@ -21,7 +21,9 @@ from tests.auth.token_factory import TokenFactory
 
 @pytest.fixture
 def api(monkeypatch, tenant: HTTPServer, factory: TokenFactory) -> Authorizer:
-    monkeypatch.setenv("TEST_AUDIENCES", f"{factory.api_app_id},api://notification-api")
+    monkeypatch.setenv(
+        "TEST_AUDIENCES", f"{factory.api_app_id},api://7812c330-acf6-4d59-acac-aae48e763f41/notification-api"
+    )
     monkeypatch.setenv("AZURE_TENANT_ID", factory.tenant)
     monkeypatch.setenv("AZURE_AUTHORITY_HOST", authority_host(tenant))
     return Authorizer(lambda: AuthSettings.from_env("TEST_AUDIENCES"))
@@ -211,7 +213,7 @@ def test_the_async_guard_fetches_keys_off_the_event_loop(httpserver: HTTPServer,
         httpserver.expect_request(f"/{factory.tenant}/v2.0/.well-known/openid-configuration").respond_with_json(
             {"issuer": factory.v2_issuer, "jwks_uri": keys.url_for("/keys")}
         )
-        audiences = (factory.api_app_id, "api://notification-api")
+        audiences = (factory.api_app_id, "api://7812c330-acf6-4d59-acac-aae48e763f41/notification-api")
         settings = AuthSettings(factory.tenant, authority_host(httpserver), audiences)
         api = Authorizer(lambda: settings)
 

@@ -84,7 +84,7 @@ def clock() -> Clock:
 
 @pytest.fixture
 def validator(rolling: RollingTenant, factory: TokenFactory, clock: Clock) -> TokenValidator:
-    audiences = (factory.api_app_id, "api://notification-api")
+    audiences = (factory.api_app_id, "api://7812c330-acf6-4d59-acac-aae48e763f41/notification-api")
     settings = AuthSettings(factory.tenant, rolling.origin, audiences, COOLDOWN, REFRESH)
     return TokenValidator(settings, clock=clock)
 

@@ -42,11 +42,11 @@ BAD_TOKENS: dict[str, tuple[Callable[[TokenFactory], str], str]] = {
         "token is for another audience",
     ),
     "audience of our other app": (
-        lambda f: f.tenant_signed(f.app_claims(aud="api://obo-proxy")),
+        lambda f: f.tenant_signed(f.app_claims(aud="api://7812c330-acf6-4d59-acac-aae48e763f41/obo-proxy")),
         "token is for another audience",
     ),
     "audience differs in case": (
-        lambda f: f.tenant_signed(f.app_claims(aud="api://Notification-API")),
+        lambda f: f.tenant_signed(f.app_claims(aud="api://7812c330-acf6-4d59-acac-aae48e763f41/Notification-API")),
         "token is for another audience",
     ),
     "wrong issuer": (
@@ -126,7 +126,10 @@ BAD_TOKENS: dict[str, tuple[Callable[[TokenFactory], str], str]] = {
     ),
     "nbf as a boolean": (lambda f: f.tenant_signed(f.app_claims(nbf=True)), "malformed nbf claim"),
     "ver as a number": (lambda f: f.tenant_signed(f.app_claims(ver=1.0)), "malformed ver claim"),
-    "aud as a list": (lambda f: f.tenant_signed(f.app_claims(aud=["api://notification-api"])), "malformed aud claim"),
+    "aud as a list": (
+        lambda f: f.tenant_signed(f.app_claims(aud=["api://7812c330-acf6-4d59-acac-aae48e763f41/notification-api"])),
+        "malformed aud claim",
+    ),
     "upn as a number": (lambda f: f.tenant_signed(f.user_claims(upn=12345)), "malformed upn claim"),
     "preferred_username as a list": (
         lambda f: f.tenant_signed(f.user_claims("2.0", upn=None, preferred_username=["alice"])),
@@ -153,7 +156,7 @@ def test_bad_token_is_refused_with_its_reason(factory: TokenFactory, validator: 
 
 
 @pytest.mark.parametrize("version", ["1.0", "2.0"])
-@pytest.mark.parametrize("audience", ["api://notification-api", "guid"])
+@pytest.mark.parametrize("audience", ["api://7812c330-acf6-4d59-acac-aae48e763f41/notification-api", "guid"])
 def test_good_app_tokens_with_either_audience_form(
     factory: TokenFactory, validator: TokenValidator, version: str, audience: str
 ) -> None:
@@ -217,7 +220,11 @@ def test_a_cached_token_is_served_until_it_expires(
 
 
 def test_unreachable_tenant_is_keys_unavailable_not_a_401(factory: TokenFactory) -> None:
-    validator = TokenValidator(AuthSettings(factory.tenant, "https://127.0.0.1:1", ("api://notification-api",)))
+    validator = TokenValidator(
+        AuthSettings(
+            factory.tenant, "https://127.0.0.1:1", ("api://7812c330-acf6-4d59-acac-aae48e763f41/notification-api",)
+        )
+    )
     with pytest.raises(KeysUnavailable):
         validator.validate(factory.tenant_signed(factory.app_claims()))
 

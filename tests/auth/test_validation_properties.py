@@ -92,7 +92,7 @@ def signed(factory: TokenFactory, claims: dict) -> str:
 def good_claims(factory: TokenFactory) -> dict:
     now = at(0)
     return {
-        "aud": "api://notification-api",
+        "aud": "api://7812c330-acf6-4d59-acac-aae48e763f41/notification-api",
         "iss": factory.v1_issuer,
         "iat": now,
         "nbf": now,

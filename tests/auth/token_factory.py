@@ -70,7 +70,9 @@ class TokenFactory:
         """What Entra puts in an app-only token for the API (v1 or v2 shape); ``None`` drops a claim."""
         now = at(0)
         claims = {
-            "aud": "api://notification-api" if version == "1.0" else self.api_app_id,
+            "aud": "api://7812c330-acf6-4d59-acac-aae48e763f41/notification-api"
+            if version == "1.0"
+            else self.api_app_id,
             "iss": self.v1_issuer if version == "1.0" else self.v2_issuer,
             "iat": now,
             "nbf": now,

@@ -21,7 +21,7 @@ import pytest
 from localdev.azure_cli import AzureCli, az_environment
 from tests.azure_cli.conftest import LocalAz
 
-API = "api://notification-api"
+API = "api://7812c330-acf6-4d59-acac-aae48e763f41/notification-api"
 
 
 class Recorder(socketserver.ThreadingTCPServer):

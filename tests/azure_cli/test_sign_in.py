@@ -17,7 +17,7 @@ from tests.azure_cli.conftest import LocalAz
 from tests.emulator_process import AZURE_CLI, DIRECTORY, EmulatorProcess
 from tests.processes import ROOT
 
-API = "api://notification-api"
+API = "api://7812c330-acf6-4d59-acac-aae48e763f41/notification-api"
 
 
 def claims(token: str) -> dict:
@@ -146,7 +146,7 @@ def test_every_az_call_keeps_the_managed_identity_endpoint_and_stays_local(az_em
 
 FRESH_DEVELOPER_TOKEN = """
 from outbound import build_credential, credential_tokens
-tokens = credential_tokens(build_credential(), "api://notification-api/.default")
+tokens = credential_tokens(build_credential(), "api://7812c330-acf6-4d59-acac-aae48e763f41/notification-api/.default")
 print(tokens(False))
 print(tokens(True))  # what the bearer client asks for after a 401
 """

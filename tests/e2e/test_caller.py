@@ -18,7 +18,7 @@ from tests.e2e.stack import Stack, start_host, start_stack
 from tests.e2e.stubs import StubServer, json_answer
 from tests.processes import ROOT
 
-API = "api://notification-api/.default"
+API = "api://7812c330-acf6-4d59-acac-aae48e763f41/notification-api/.default"
 SECRET_NAME = "webhook-signing-key"
 
 
@@ -186,7 +186,7 @@ def run_tool(stack: Stack, *args: str) -> subprocess.CompletedProcess:
 
 
 def test_token_tool_for_caller_app_and_build_agents(managed: Stack) -> None:
-    table = run_tool(managed, "api://notification-api")
+    table = run_tool(managed, "api://7812c330-acf6-4d59-acac-aae48e763f41/notification-api")
     assert table.returncode == 0, table.stderr
     assert "roles" in table.stdout
     assert "notification.read" in table.stdout
@@ -200,7 +200,7 @@ def test_token_tool_for_caller_app_and_build_agents(managed: Stack) -> None:
     assert described["claims"]["roles"] == ["notification.create"]
     assert described["claims"]["aud"] == managed.emulator.app_id("notification-api")
     assert any("aud is the app id" in note for note in described["diagnosis"])
-    raw = run_tool(managed, "api://notification-api", "--raw").stdout.strip()
+    raw = run_tool(managed, "api://7812c330-acf6-4d59-acac-aae48e763f41/notification-api", "--raw").stdout.strip()
     assert raw.count(".") == 2
     assert "\n" not in raw
 
@@ -225,15 +225,23 @@ def test_cache_trap_and_the_case_change_workaround(tmp_path) -> None:
         still = requests.post(f"{stack.base_url}/caller/notifications", json=new_notification(), timeout=30)
         assert still.status_code == 403  # the cached token has no new role
         # The tool, asking with one letter's case changed, shows the role...
-        described = json.loads(run_tool(stack, "api://Notification-API", "--json").stdout)
+        described = json.loads(
+            run_tool(stack, "api://7812c330-acf6-4d59-acac-aae48e763f41/Notification-API", "--json").stdout
+        )
         assert "notification.create" in described["claims"]["roles"]
-        assert described["claims"]["aud"] == "api://notification-api"
+        assert described["claims"]["aud"] == "api://7812c330-acf6-4d59-acac-aae48e763f41/notification-api"
         # ... and so does the plain tool output, explaining the trap for the cached spelling.
-        cached = run_tool(stack, "api://notification-api", "--expect", "notification.create").stdout
+        cached = run_tool(
+            stack, "api://7812c330-acf6-4d59-acac-aae48e763f41/notification-api", "--expect", "notification.create"
+        ).stdout
         assert "NOT in this token" in cached
-        assert "api://Notification-api" in cached
+        assert "api://7812c330-acf6-4d59-acac-aae48e763f41/Notification-api" in cached
         # A caller configured with that spelling gets through.
-        host, base = caller_host(stack, tmp_path, NOTIFICATION_API_SCOPE="api://Notification-API/.default")
+        host, base = caller_host(
+            stack,
+            tmp_path,
+            NOTIFICATION_API_SCOPE="api://7812c330-acf6-4d59-acac-aae48e763f41/Notification-API/.default",
+        )
         try:
             assert requests.post(f"{base}/caller/notifications", json=new_notification(), timeout=30).status_code == 201
         finally:

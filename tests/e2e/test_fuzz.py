@@ -16,7 +16,7 @@ from openapi_spec_validator import validate
 
 from tests.e2e.stack import Stack
 
-API = "api://notification-api/.default"
+API = "api://7812c330-acf6-4d59-acac-aae48e763f41/notification-api/.default"
 CHECKS = "not_a_server_error,status_code_conformance,content_type_conformance,response_schema_conformance"
 MAX_EXAMPLES = int(os.environ.get("FUZZ_MAX_EXAMPLES", "25"))
 MAX_TIME = int(os.environ.get("FUZZ_MAX_TIME", "80"))  # seconds for all runs together
@@ -43,7 +43,7 @@ RUNS = {
 
 def _token(stack: Stack, who: str) -> str:
     if who == "carol via the proxy":
-        return stack.emulator.user_token("carol", "api://obo-proxy/access_as_user")
+        return stack.emulator.user_token("carol", "api://7812c330-acf6-4d59-acac-aae48e763f41/obo-proxy/access_as_user")
     client_id = None if who == "caller-app" else stack.emulator.identity(who)["clientId"]
     return ManagedIdentityCredential(client_id=client_id).get_token(API).token
 

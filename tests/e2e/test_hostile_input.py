@@ -13,8 +13,8 @@ from azure.identity import ManagedIdentityCredential
 
 from tests.e2e.stack import Stack
 
-API = "api://notification-api/.default"
-PROXY_SCOPE = "api://obo-proxy/access_as_user"
+API = "api://7812c330-acf6-4d59-acac-aae48e763f41/notification-api/.default"
+PROXY_SCOPE = "api://7812c330-acf6-4d59-acac-aae48e763f41/obo-proxy/access_as_user"
 KID_ZERO = "eyJhbGciOiJSUzI1NiIsImtpZCI6MH0.e30.AAAA"  # {"alg":"RS256","kid":0}.{}.junk
 DEEP = "[" * 988
 JSON = {"Content-Type": "application/json"}
@@ -122,14 +122,14 @@ def test_an_id_with_a_trailing_newline_is_404(stack: Stack, tokens, no_traceback
         ({"upn": None, "preferred_username": ["alice"]}, "malformed preferred_username claim"),
         ({"exp": "NOW+3600"}, "malformed exp claim"),
         ({"ver": 1.0}, "malformed ver claim"),
-        ({"aud": ["api://notification-api"]}, "malformed aud claim"),
+        ({"aud": ["api://7812c330-acf6-4d59-acac-aae48e763f41/notification-api"]}, "malformed aud claim"),
     ],
 )
 def test_signed_tokens_with_odd_claim_types_are_401(stack: Stack, no_tracebacks, claims: dict, reason: str) -> None:
     alice = stack.emulator.user("alice")
     now = int(time.time())
     good = {
-        "aud": "api://notification-api",
+        "aud": "api://7812c330-acf6-4d59-acac-aae48e763f41/notification-api",
         "iss": f"https://sts.windows.net/{stack.emulator.tenant}/",
         "iat": now,
         "nbf": now,

@@ -98,7 +98,9 @@ def test_exec_runs_a_command_in_the_stack_environment(managed: Stack) -> None:
 
 
 def test_exec_gets_a_token_as_the_readme_shows(managed: Stack) -> None:
-    result = localdev_exec(managed, "python", "-m", "caller_app.get_token", "api://notification-api")
+    result = localdev_exec(
+        managed, "python", "-m", "caller_app.get_token", "api://7812c330-acf6-4d59-acac-aae48e763f41/notification-api"
+    )
     assert result.returncode == 0, result.stderr
     assert "roles" in result.stdout
     assert "notification.read" in result.stdout

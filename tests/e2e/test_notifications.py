@@ -13,7 +13,7 @@ from azure.identity import ManagedIdentityCredential
 
 from tests.e2e.stack import Stack, start_host
 
-API = "api://notification-api/.default"
+API = "api://7812c330-acf6-4d59-acac-aae48e763f41/notification-api/.default"
 
 
 class Caller:
@@ -72,7 +72,9 @@ def test_no_token_and_wrong_audience_are_401(as_) -> None:
     no_token = as_(None)("GET", "/notifications")
     assert problem(no_token, 401)
     assert no_token.headers["WWW-Authenticate"] == "Bearer"
-    wrong = as_("caller-app", scope="api://obo-proxy/.default")("GET", "/notifications")
+    wrong = as_("caller-app", scope="api://7812c330-acf6-4d59-acac-aae48e763f41/obo-proxy/.default")(
+        "GET", "/notifications"
+    )
     assert problem(wrong, 401)["detail"] == "token is for another audience"
 
 
@@ -127,7 +129,7 @@ def test_a_token_without_roles_or_scopes_is_401(as_, stack: Stack) -> None:
     identity = stack.emulator.identity("obo-proxy-identity")
     token = stack.emulator.mint(
         {
-            "aud": "api://notification-api",
+            "aud": "api://7812c330-acf6-4d59-acac-aae48e763f41/notification-api",
             "iss": f"https://sts.windows.net/{stack.emulator.tenant}/",
             "tid": stack.emulator.tenant,
             "oid": identity["principalId"],

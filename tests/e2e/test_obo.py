@@ -12,8 +12,8 @@ from azure.identity import ManagedIdentityCredential
 from tests.e2e.stack import Stack, start_host, start_stack
 from tests.emulator_process import variant_directory
 
-PROXY_SCOPE = "api://obo-proxy/access_as_user"
-API = "api://notification-api/.default"
+PROXY_SCOPE = "api://7812c330-acf6-4d59-acac-aae48e763f41/obo-proxy/access_as_user"
+API = "api://7812c330-acf6-4d59-acac-aae48e763f41/notification-api/.default"
 
 
 def as_user(stack: Stack, user: str) -> dict:
@@ -96,7 +96,9 @@ def test_the_proxy_logs_codes_and_ids_never_user_names(managed: Stack) -> None:
 
 def test_app_only_tokens_other_audiences_and_expired_are_401(stack: Stack, monkeypatch) -> None:
     stack.emulator.activate(monkeypatch)
-    app_token = ManagedIdentityCredential().get_token("api://obo-proxy/.default").token
+    app_token = (
+        ManagedIdentityCredential().get_token("api://7812c330-acf6-4d59-acac-aae48e763f41/obo-proxy/.default").token
+    )
     # The proxy defines no app role, so an app's token for it carries neither roles nor scp: nothing to authorize.
     refused = problem(
         requests.get(

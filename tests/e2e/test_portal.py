@@ -14,7 +14,7 @@ from azure.identity import ManagedIdentityCredential
 from tests.e2e.stack import Stack
 from tests.processes import ROOT
 
-PROXY_SCOPE = "api://obo-proxy/access_as_user"
+PROXY_SCOPE = "api://7812c330-acf6-4d59-acac-aae48e763f41/obo-proxy/access_as_user"
 STAGING, PROD = ("rg-notify-staging", "func-notify-api-staging"), ("rg-notify-prod", "func-notify-api-prod")
 ARM_GRANT = "Windows Azure Service Management API"
 
@@ -109,7 +109,9 @@ def test_app_only_tokens_are_refused(stack: Stack, monkeypatch: pytest.MonkeyPat
     """Nobody to act for: the proxy defines no app role, so an app's token carries neither roles nor scp (401);
     one that somehow carried a role is still refused (403)."""
     stack.emulator.activate(monkeypatch)
-    app_token = ManagedIdentityCredential().get_token("api://obo-proxy/.default").token
+    app_token = (
+        ManagedIdentityCredential().get_token("api://7812c330-acf6-4d59-acac-aae48e763f41/obo-proxy/.default").token
+    )
     problem(restart(stack, "", STAGING, headers={"Authorization": f"Bearer {app_token}"}), 401)
     claims = jwt.decode(app_token, options={"verify_signature": False})
     with_role = stack.emulator.mint({**claims, "roles": ["portal.admin"]})

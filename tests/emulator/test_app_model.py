@@ -150,9 +150,18 @@ def test_role_member_types_must_be_user_or_application(tmp_path, capsys) -> None
 
 def test_an_app_id_uri_used_by_two_apps_is_refused(tmp_path, capsys) -> None:
     def change(data: dict) -> None:
-        proxy(data)["identifierUris"].append("API://Notification-API")  # Entra compares case-insensitively
+        proxy(data)["identifierUris"].append(
+            "API://7812c330-acf6-4d59-acac-aae48e763f41/Notification-API"
+        )  # Entra compares case-insensitively
 
-    refused(tmp_path, capsys, change, "app obo-proxy", "'API://Notification-API'", "notification-api")
+    refused(
+        tmp_path,
+        capsys,
+        change,
+        "app obo-proxy",
+        "'API://7812c330-acf6-4d59-acac-aae48e763f41/Notification-API'",
+        "notification-api",
+    )
 
 
 def test_an_app_id_uri_of_a_microsoft_resource_is_refused(tmp_path, capsys) -> None:

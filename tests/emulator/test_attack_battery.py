@@ -26,7 +26,7 @@ from emulator import redirect_uris
 from emulator.redirect_uris import RedirectUri
 from tests.emulator_process import AZURE_CLI, EmulatorProcess
 
-PROXY = "api://obo-proxy/access_as_user"
+PROXY = "api://7812c330-acf6-4d59-acac-aae48e763f41/obo-proxy/access_as_user"
 LISTENER = "http://localhost:8400"
 
 # -- redirect URIs -----------------------------------------------------------------------------
@@ -367,7 +367,7 @@ def _obo_grant(emulator: EmulatorProcess, assertion: str, secret: str):
         client_secret=secret,
         assertion=assertion,
         requested_token_use="on_behalf_of",
-        scope="api://notification-api/Notifications.Read",
+        scope="api://7812c330-acf6-4d59-acac-aae48e763f41/notification-api/Notifications.Read",
     )
 
 
@@ -388,7 +388,7 @@ def test_odd_claim_types_are_refused_not_a_500(emulator: EmulatorProcess) -> Non
     api_claims = {
         **user_claims,
         "iss": f"https://sts.windows.net/{emulator.tenant}/",
-        "aud": "api://notification-api",
+        "aud": "api://7812c330-acf6-4d59-acac-aae48e763f41/notification-api",
         "ver": "1.0",
         "tid": emulator.tenant,
         "scp": "Notifications.Read",
@@ -408,7 +408,7 @@ def test_odd_claim_types_are_refused_not_a_500(emulator: EmulatorProcess) -> Non
 
 def test_forged_tokens_are_refused_everywhere(emulator: EmulatorProcess) -> None:
     secret = emulator.new_secret("obo-proxy")
-    good_user = emulator.user_token("alice", "api://obo-proxy/access_as_user")
+    good_user = emulator.user_token("alice", "api://7812c330-acf6-4d59-acac-aae48e763f41/obo-proxy/access_as_user")
     good_mi = emulator.mint(_federated_claims(emulator))
     for name, forged in {**_forgeries(emulator, good_user), **_forgeries(emulator, good_mi)}.items():
         obo, federated = _obo_grant(emulator, forged, secret), _federated_grant(emulator, forged)

@@ -23,7 +23,7 @@ from tests.emulator_process import AZURE_CLI, DIRECTORY, EmulatorProcess, varian
 DIRECTORY_DATA = json.loads(DIRECTORY.read_text())
 
 ARM = "https://management.core.windows.net//.default"
-API = "api://notification-api/.default"
+API = "api://7812c330-acf6-4d59-acac-aae48e763f41/notification-api/.default"
 SUBSCRIPTION = DIRECTORY_DATA["subscriptions"]["contoso-notifications"]["subscriptionId"]
 # The tests poll a device code twice within its interval on purpose (pending, then approved).
 pytestmark = pytest.mark.filterwarnings("ignore:Attempted too soon")

@@ -51,7 +51,7 @@ def test_signing_keys_verify_an_issued_token(emulator: EmulatorProcess, verify) 
     keys = emulator.session.get(f"{emulator.authority}/discovery/keys").json()["keys"]
     assert keys[0]["kty"] == "RSA"
     assert keys[0]["kid"] == keys[0]["x5t"]
-    token = emulator.user_token("alice", "api://obo-proxy/access_as_user")
+    token = emulator.user_token("alice", "api://7812c330-acf6-4d59-acac-aae48e763f41/obo-proxy/access_as_user")
     assert jwt.get_unverified_header(token)["kid"] == keys[0]["kid"]
     assert verify(token)["tid"] == emulator.tenant
 
@@ -59,7 +59,7 @@ def test_signing_keys_verify_an_issued_token(emulator: EmulatorProcess, verify) 
 def test_a_token_signed_by_another_key_does_not_verify(emulator: EmulatorProcess, verify) -> None:
     from cryptography.hazmat.primitives.asymmetric import rsa
 
-    token = emulator.user_token("alice", "api://obo-proxy/access_as_user")
+    token = emulator.user_token("alice", "api://7812c330-acf6-4d59-acac-aae48e763f41/obo-proxy/access_as_user")
     kid = jwt.get_unverified_header(token)["kid"]
     forged = jwt.encode(
         jwt.decode(token, options={"verify_signature": False}),

@@ -22,7 +22,7 @@ from starlette.routing import Route
 from emulator.app import UnexpectedErrors
 from tests.emulator_process import AZURE_CLI, EmulatorProcess
 
-PROXY = "api://obo-proxy/access_as_user"
+PROXY = "api://7812c330-acf6-4d59-acac-aae48e763f41/obo-proxy/access_as_user"
 REDIRECT = "http://localhost:8400"
 
 
@@ -180,7 +180,7 @@ def test_the_admin_api_refuses_other_origins(emulator: EmulatorProcess) -> None:
     refused = emulator.token_request(
         grant_type="password",
         client_id=AZURE_CLI,
-        scope="api://notification-api/.default",
+        scope="api://7812c330-acf6-4d59-acac-aae48e763f41/notification-api/.default",
         username=bob["userPrincipalName"],
         password=bob["password"],
     ).json()

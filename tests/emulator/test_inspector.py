@@ -11,7 +11,7 @@ from cryptography.hazmat.primitives.asymmetric import rsa
 
 from tests.emulator_process import EmulatorProcess
 
-API = "api://notification-api/.default"
+API = "api://7812c330-acf6-4d59-acac-aae48e763f41/notification-api/.default"
 
 
 def inspect(emulator: EmulatorProcess, token: str, permission: str) -> str:
@@ -48,7 +48,7 @@ def test_users_need_scope_and_role_and_app_tokens_cannot_act_as_users(emulator: 
     page = inspect(emulator, role_as_scope, "notification-api|notification.create|Notifications.Create")
     assert "missing scope Notifications.Create" in page
     assert "missing user role" not in page
-    app = ManagedIdentityCredential().get_token("api://obo-proxy/.default").token
+    app = ManagedIdentityCredential().get_token("api://7812c330-acf6-4d59-acac-aae48e763f41/obo-proxy/.default").token
     assert "neither roles nor scp" in inspect(emulator, app, "obo-proxy||access_as_user")  # no role there: 401
     with_a_role = emulator.mint({**jwt.decode(app, options={"verify_signature": False}), "roles": ["some.role"]})
     assert "this permission is for users only" in inspect(emulator, with_a_role, "obo-proxy||access_as_user")

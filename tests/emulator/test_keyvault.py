@@ -56,7 +56,11 @@ def test_challenge_without_a_token(emulator: EmulatorProcess) -> None:
 
 
 def test_token_for_another_audience_is_refused(emulator: EmulatorProcess) -> None:
-    wrong = ManagedIdentityCredential().get_token("api://notification-api/.default").token
+    wrong = (
+        ManagedIdentityCredential()
+        .get_token("api://7812c330-acf6-4d59-acac-aae48e763f41/notification-api/.default")
+        .token
+    )
     response = emulator.session.get(
         f"{emulator.origin}/secrets/{SECRET}",
         params={"api-version": "7.6"},

@@ -9,14 +9,14 @@ from azure.identity import DefaultAzureCredential, ManagedIdentityCredential
 
 from tests.emulator_process import EmulatorProcess
 
-API = "api://notification-api/.default"
+API = "api://7812c330-acf6-4d59-acac-aae48e763f41/notification-api/.default"
 
 
 def test_system_assigned_identity_gets_a_v1_app_token_with_its_role(emulator: EmulatorProcess, verify) -> None:
     token = ManagedIdentityCredential().get_token(API)
     claims = verify(token.token)
     caller = emulator.identity("caller-app")
-    assert claims["aud"] == "api://notification-api"
+    assert claims["aud"] == "api://7812c330-acf6-4d59-acac-aae48e763f41/notification-api"
     assert claims["iss"] == f"https://sts.windows.net/{emulator.tenant}/"
     assert claims["ver"] == "1.0"
     assert claims["idtyp"] == "app"
@@ -61,8 +61,12 @@ def test_default_credential_pinned_to_managed_identity(
 
 
 def test_resource_lookup_is_case_insensitive_and_audience_canonical(verify) -> None:
-    claims = verify(ManagedIdentityCredential().get_token("API://NOTIFICATION-API/.default").token)
-    assert claims["aud"] == "api://notification-api"
+    claims = verify(
+        ManagedIdentityCredential()
+        .get_token("API://7812c330-acf6-4d59-acac-aae48e763f41/NOTIFICATION-API/.default")
+        .token
+    )
+    assert claims["aud"] == "api://7812c330-acf6-4d59-acac-aae48e763f41/notification-api"
 
 
 def test_app_id_as_resource_gives_the_guid_audience(emulator: EmulatorProcess, verify) -> None:
@@ -72,7 +76,9 @@ def test_app_id_as_resource_gives_the_guid_audience(emulator: EmulatorProcess, v
 
 
 def test_v2_resource_gets_a_v2_token(emulator: EmulatorProcess, verify) -> None:
-    claims = verify(ManagedIdentityCredential().get_token("api://obo-proxy/.default").token)
+    claims = verify(
+        ManagedIdentityCredential().get_token("api://7812c330-acf6-4d59-acac-aae48e763f41/obo-proxy/.default").token
+    )
     assert claims["ver"] == "2.0"
     assert claims["iss"] == f"{emulator.authority}/v2.0"
     assert claims["aud"] == emulator.app_id("obo-proxy")
@@ -99,7 +105,7 @@ def test_unknown_identity_is_refused() -> None:
 
 def test_protocol_errors_are_clear_and_not_500(emulator: EmulatorProcess) -> None:
     url, header = emulator.env["IDENTITY_ENDPOINT"], {"X-IDENTITY-HEADER": emulator.env["IDENTITY_HEADER"]}
-    good = {"api-version": "2019-08-01", "resource": "api://notification-api"}
+    good = {"api-version": "2019-08-01", "resource": "api://7812c330-acf6-4d59-acac-aae48e763f41/notification-api"}
     cases = [
         ({}, good, 401, "X-IDENTITY-HEADER"),
         ({"X-IDENTITY-HEADER": "wrong"}, good, 401, "X-IDENTITY-HEADER"),
@@ -127,9 +133,13 @@ def test_token_cache_trap_and_case_change_workaround(emulator: EmulatorProcess, 
     assert again == before
     assert emulator.stats()["msi:cache_hit"] == 1
     # The workaround: change the letter case of the resource; the cache misses, the role appears.
-    fresh = verify(ManagedIdentityCredential().get_token("api://Notification-API/.default").token)
+    fresh = verify(
+        ManagedIdentityCredential()
+        .get_token("api://7812c330-acf6-4d59-acac-aae48e763f41/Notification-API/.default")
+        .token
+    )
     assert fresh["roles"] == ["notification.create", "notification.read"]
-    assert fresh["aud"] == "api://notification-api"  # the API still accepts it
+    assert fresh["aud"] == "api://7812c330-acf6-4d59-acac-aae48e763f41/notification-api"  # the API still accepts it
 
 
 def test_cache_off_shows_new_roles_at_once(variant: EmulatorProcess, verify, monkeypatch) -> None:

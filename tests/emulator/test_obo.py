@@ -13,8 +13,8 @@ from cryptography.hazmat.primitives.asymmetric import rsa
 
 from tests.emulator_process import EmulatorProcess
 
-API = "api://notification-api/.default"
-PROXY = "api://obo-proxy/access_as_user"
+API = "api://7812c330-acf6-4d59-acac-aae48e763f41/notification-api/.default"
+PROXY = "api://7812c330-acf6-4d59-acac-aae48e763f41/obo-proxy/access_as_user"
 EXCHANGE = "api://AzureADTokenExchange/.default"
 
 
@@ -37,7 +37,7 @@ def obo(emulator: EmulatorProcess, user_assertion: str, secret: str | None = Non
 def test_secretless_exchange_gives_the_user_token_for_the_api(emulator: EmulatorProcess, verify) -> None:
     alice = emulator.user_token("alice", PROXY)
     claims = verify(obo(emulator, alice).get_token(API).token)
-    assert claims["aud"] == "api://notification-api"
+    assert claims["aud"] == "api://7812c330-acf6-4d59-acac-aae48e763f41/notification-api"
     assert claims["ver"] == "1.0"
     assert claims["appid"] == emulator.app_id("obo-proxy")
     assert claims["appidacr"] == "2"
@@ -136,7 +136,9 @@ def test_assertion_from_another_tenant_is_refused(emulator: EmulatorProcess) -> 
 
 
 def test_app_only_assertion_is_refused(emulator: EmulatorProcess) -> None:
-    app_token = ManagedIdentityCredential().get_token("api://obo-proxy/.default").token
+    app_token = (
+        ManagedIdentityCredential().get_token("api://7812c330-acf6-4d59-acac-aae48e763f41/obo-proxy/.default").token
+    )
     with pytest.raises(ClientAuthenticationError, match="AADSTS50027"):
         obo(emulator, app_token).get_token(API)
 

@@ -20,7 +20,7 @@ from auth import AuthRequirement, AuthSettings, TenantNotAllowed, TokenError, To
 from emulator import inspector
 from tests.emulator_process import EmulatorProcess
 
-API = "api://notification-api/.default"
+API = "api://7812c330-acf6-4d59-acac-aae48e763f41/notification-api/.default"
 # The API's allow-list in these tests: the home tenant and a customer; STRANGER is served by neither.
 SERVED = ("7812c330-acf6-4d59-acac-aae48e763f41", "45483bf2-f888-444c-a7c2-9ddd848c19b0")
 STRANGER = "4c81c03b-2df7-40a1-b5f7-242ebd403875"
@@ -135,7 +135,7 @@ def bad_tokens(emulator: EmulatorProcess, claims: dict[str, Any]) -> dict[str, s
     return {
         "expired beyond the skew": emulator.mint({**claims, "exp": now - skew - 120}),
         "not yet valid beyond the skew": emulator.mint({**claims, "nbf": now + skew + 120}),
-        "another audience": emulator.mint({**claims, "aud": "api://obo-proxy"}),
+        "another audience": emulator.mint({**claims, "aud": "api://7812c330-acf6-4d59-acac-aae48e763f41/obo-proxy"}),
         "a v1 token with the v2 issuer": emulator.mint({**claims, "ver": "1.0", "iss": f"{emulator.authority}/v2.0"}),
         "another issuer": emulator.mint({**claims, "iss": "https://sts.windows.net/someone-else/"}),
         "signed by another key": jwt.encode(claims, attacker, "RS256", headers={"kid": kid}),

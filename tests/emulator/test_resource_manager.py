@@ -24,7 +24,7 @@ from tests.processes import ROOT
 
 ARM = "https://management.core.windows.net//.default"
 ARM_SCOPE = "https://management.azure.com/user_impersonation"
-PROXY = "api://obo-proxy/access_as_user"
+PROXY = "api://7812c330-acf6-4d59-acac-aae48e763f41/obo-proxy/access_as_user"
 EXCHANGE = "api://AzureADTokenExchange/.default"
 PROD, STAGING = "rg-notify-prod", "rg-notify-staging"
 PROD_APP, STAGING_APP = "func-notify-api-prod", "func-notify-api-staging"

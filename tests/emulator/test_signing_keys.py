@@ -73,15 +73,20 @@ def test_a_new_key_is_published_in_every_key_set_before_it_signs(on_rolling: Emu
         assert new["kty"] == "RSA"
         assert new["use"] == "sig"
     assert "issuer" in published(on_rolling)[added]  # v2 key sets carry the issuer property
-    assert header(on_rolling.user_token("alice", "api://notification-api/.default"))["kid"] == before
+    assert (
+        header(on_rolling.user_token("alice", "api://7812c330-acf6-4d59-acac-aae48e763f41/notification-api/.default"))[
+            "kid"
+        ]
+        == before
+    )
 
 
 def test_use_signs_new_tokens_v1_with_x5t_and_kid_v2_with_kid_only(on_rolling: EmulatorProcess) -> None:
-    old_token = on_rolling.user_token("alice", "api://notification-api/.default")
+    old_token = on_rolling.user_token("alice", "api://7812c330-acf6-4d59-acac-aae48e763f41/notification-api/.default")
     added = on_rolling.admin("POST", "keys", json={})["added"]
     assert on_rolling.admin("POST", "keys/signing", json={"kid": added})["signing"] == added
-    v1 = header(on_rolling.user_token("alice", "api://notification-api/.default"))
-    v2 = header(on_rolling.user_token("alice", "api://obo-proxy/access_as_user"))
+    v1 = header(on_rolling.user_token("alice", "api://7812c330-acf6-4d59-acac-aae48e763f41/notification-api/.default"))
+    v2 = header(on_rolling.user_token("alice", "api://7812c330-acf6-4d59-acac-aae48e763f41/obo-proxy/access_as_user"))
     assert (v1["kid"], v1["x5t"]) == (added, added)
     assert v2["kid"] == added
     assert "x5t" not in v2
@@ -120,13 +125,25 @@ def test_an_emergency_roll_evicts_the_managed_identity_tokens_the_old_key_signed
     on_rolling: EmulatorProcess,
 ) -> None:
     """Else the endpoint would hand the refused token back for a day (its cache lives 24 hours)."""
-    first = ManagedIdentityCredential().get_token("api://notification-api/.default").token
-    assert header(ManagedIdentityCredential().get_token("api://notification-api/.default").token) == header(first)
+    first = (
+        ManagedIdentityCredential()
+        .get_token("api://7812c330-acf6-4d59-acac-aae48e763f41/notification-api/.default")
+        .token
+    )
+    assert header(
+        ManagedIdentityCredential()
+        .get_token("api://7812c330-acf6-4d59-acac-aae48e763f41/notification-api/.default")
+        .token
+    ) == header(first)
     assert on_rolling.stats()["msi:cache_hit"] == 1
     answer = on_rolling.admin("POST", "keys/roll", json={"emergency": True})
     assert answer["retired"] == header(first)["kid"]
     assert answer["evictedManagedIdentityTokens"] == 1
-    after = ManagedIdentityCredential().get_token("api://notification-api/.default").token
+    after = (
+        ManagedIdentityCredential()
+        .get_token("api://7812c330-acf6-4d59-acac-aae48e763f41/notification-api/.default")
+        .token
+    )
     assert header(after)["kid"] == answer["signing"]
     assert verifies(on_rolling, after)
     assert not verifies(on_rolling, first)
@@ -136,7 +153,7 @@ def test_keys_survive_a_restart(emulator: EmulatorProcess, tmp_path: Path) -> No
     state = tmp_path / "state"
     first = EmulatorProcess(state, share_tls_with=emulator)
     try:
-        old = first.user_token("alice", "api://notification-api/.default")
+        old = first.user_token("alice", "api://7812c330-acf6-4d59-acac-aae48e763f41/notification-api/.default")
         first.admin("POST", "keys/roll", json={})
         keys_before = first.admin("GET", "keys")["keys"]
     finally:

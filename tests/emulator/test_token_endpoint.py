@@ -49,7 +49,11 @@ def aadsts(response, code: int, error: str) -> str:
 
 def test_client_secret_gets_an_app_token(emulator: EmulatorProcess, verify) -> None:
     secret = emulator.new_secret("obo-proxy")
-    claims = verify(secret_credential(emulator, secret).get_token("api://obo-proxy/.default").token)
+    claims = verify(
+        secret_credential(emulator, secret)
+        .get_token("api://7812c330-acf6-4d59-acac-aae48e763f41/obo-proxy/.default")
+        .token
+    )
     assert claims["aud"] == emulator.app_id("obo-proxy")
     assert claims["ver"] == "2.0"
     assert claims["azp"] == emulator.app_id("obo-proxy")
@@ -64,18 +68,20 @@ def test_an_app_without_a_role_cannot_reach_an_api_that_requires_assignment(emul
     # The proxy has no permissions of its own: that is the point of on-behalf-of.
     credential = secret_credential(emulator, emulator.new_secret("obo-proxy"))
     with pytest.raises(ClientAuthenticationError, match="AADSTS501051"):
-        credential.get_token("api://notification-api/.default")
+        credential.get_token("api://7812c330-acf6-4d59-acac-aae48e763f41/notification-api/.default")
 
 
 def test_wrong_secret_is_aadsts7000215(emulator: EmulatorProcess) -> None:
     emulator.new_secret("obo-proxy")
     with pytest.raises(ClientAuthenticationError, match="AADSTS7000215"):
-        secret_credential(emulator, "not-the-secret").get_token("api://obo-proxy/.default")
+        secret_credential(emulator, "not-the-secret").get_token(
+            "api://7812c330-acf6-4d59-acac-aae48e763f41/obo-proxy/.default"
+        )
     response = emulator.token_request(
         grant_type="client_credentials",
         client_id=emulator.app_id("obo-proxy"),
         client_secret="not-the-secret",
-        scope="api://obo-proxy/.default",
+        scope="api://7812c330-acf6-4d59-acac-aae48e763f41/obo-proxy/.default",
     )
     assert response.status_code == 401
     aadsts(response, 7000215, "invalid_client")
@@ -83,7 +89,9 @@ def test_wrong_secret_is_aadsts7000215(emulator: EmulatorProcess) -> None:
 
 def test_confidential_client_without_credential_is_aadsts7000218(emulator: EmulatorProcess) -> None:
     response = emulator.token_request(
-        grant_type="client_credentials", client_id=emulator.app_id("obo-proxy"), scope="api://obo-proxy/.default"
+        grant_type="client_credentials",
+        client_id=emulator.app_id("obo-proxy"),
+        scope="api://7812c330-acf6-4d59-acac-aae48e763f41/obo-proxy/.default",
     )
     assert response.status_code == 401
     aadsts(response, 7000218, "invalid_client")
@@ -94,7 +102,7 @@ def test_public_client_presenting_a_secret_is_refused(emulator: EmulatorProcess)
         grant_type="client_credentials",
         client_id="04b07795-8ddb-461a-bbee-02f9e1bf7b46",
         client_secret="x",
-        scope="api://obo-proxy/.default",
+        scope="api://7812c330-acf6-4d59-acac-aae48e763f41/obo-proxy/.default",
     )
     aadsts(response, 700025, "invalid_client")
 
@@ -104,7 +112,7 @@ def test_client_credentials_need_dot_default(emulator: EmulatorProcess) -> None:
         grant_type="client_credentials",
         client_id=emulator.app_id("obo-proxy"),
         client_secret=emulator.new_secret("obo-proxy"),
-        scope="api://obo-proxy/access_as_user",
+        scope="api://7812c330-acf6-4d59-acac-aae48e763f41/obo-proxy/access_as_user",
     )
     aadsts(response, 1002012, "invalid_scope")
 
@@ -118,7 +126,7 @@ def test_federated_credential_from_the_trusted_identity(emulator: EmulatorProces
     assert exchange["sub"] == emulator.identity("obo-proxy-identity")["principalId"]
 
     credential = assertion_credential(emulator, lambda: identity.get_token(EXCHANGE).token)
-    claims = verify(credential.get_token("api://obo-proxy/.default").token)
+    claims = verify(credential.get_token("api://7812c330-acf6-4d59-acac-aae48e763f41/obo-proxy/.default").token)
     assert claims["azp"] == emulator.app_id("obo-proxy")
     assert claims["azpacr"] == "2"
     assert emulator.stats()["client_auth:federated:obo-proxy-identity"] == 1
@@ -128,14 +136,14 @@ def test_federated_credential_from_an_untrusted_identity_is_aadsts70021(emulator
     caller = ManagedIdentityCredential()  # caller-app: not a federated credential of obo-proxy
     credential = assertion_credential(emulator, lambda: caller.get_token(EXCHANGE).token)
     with pytest.raises(ClientAuthenticationError, match="AADSTS70021"):
-        credential.get_token("api://obo-proxy/.default")
+        credential.get_token("api://7812c330-acf6-4d59-acac-aae48e763f41/obo-proxy/.default")
 
 
 def _assertion_error(emulator: EmulatorProcess, assertion: str):
     return emulator.token_request(
         grant_type="client_credentials",
         client_id=emulator.app_id("obo-proxy"),
-        scope="api://obo-proxy/.default",
+        scope="api://7812c330-acf6-4d59-acac-aae48e763f41/obo-proxy/.default",
         client_assertion_type="urn:ietf:params:oauth:client-assertion-type:jwt-bearer",
         client_assertion=assertion,
     )
@@ -158,7 +166,9 @@ def _exchange_claims(emulator: EmulatorProcess, **changes) -> dict:
 def test_federated_assertion_failures(emulator: EmulatorProcess) -> None:
     now = int(time.time())
     cases = {
-        700212: emulator.mint(_exchange_claims(emulator, aud="api://notification-api")),
+        700212: emulator.mint(
+            _exchange_claims(emulator, aud="api://7812c330-acf6-4d59-acac-aae48e763f41/notification-api")
+        ),
         700211: emulator.mint(_exchange_claims(emulator, iss=f"https://sts.windows.net/{emulator.tenant}/")),
         700024: emulator.mint(_exchange_claims(emulator, iat=now - 7200, exp=now - 3600)),
     }
@@ -213,7 +223,7 @@ def test_bad_requests_get_entra_errors_never_500(emulator: EmulatorProcess) -> N
             grant_type="client_credentials",
             client_id=proxy,
             client_secret=secret,
-            scope="api://obo-proxy/.default https://vault.azure.net/.default",
+            scope="api://7812c330-acf6-4d59-acac-aae48e763f41/obo-proxy/.default https://vault.azure.net/.default",
         ),
         28000,
         "invalid_scope",
@@ -226,7 +236,10 @@ def test_client_secret_basic_is_accepted(emulator: EmulatorProcess) -> None:
     response = emulator.session.post(
         emulator.token_endpoint,
         auth=(emulator.app_id("obo-proxy"), secret),
-        data={"grant_type": "client_credentials", "scope": "api://obo-proxy/.default"},
+        data={
+            "grant_type": "client_credentials",
+            "scope": "api://7812c330-acf6-4d59-acac-aae48e763f41/obo-proxy/.default",
+        },
     )
     assert response.status_code == 200, response.text
 
@@ -268,7 +281,7 @@ def test_credential_reset_cli_prints_a_working_secret_stored_hashed(emulator: Em
         grant_type="client_credentials",
         client_id=emulator.app_id("obo-proxy"),
         client_secret=secret,
-        scope="api://obo-proxy/.default",
+        scope="api://7812c330-acf6-4d59-acac-aae48e763f41/obo-proxy/.default",
     )
     assert response.status_code == 200
     assert secret not in (emulator.state_dir / "client-secrets.json").read_text()

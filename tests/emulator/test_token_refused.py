@@ -18,13 +18,19 @@ def refusal(client_id: str, scope: str) -> TokenRefused:
 
 
 def test_an_unassigned_identity_is_refused_with_entras_code(emulator: EmulatorProcess) -> None:
-    refused = refusal(emulator.identity("obo-proxy-identity")["clientId"], "api://notification-api/.default")
+    refused = refusal(
+        emulator.identity("obo-proxy-identity")["clientId"],
+        "api://7812c330-acf6-4d59-acac-aae48e763f41/notification-api/.default",
+    )
     assert refused.codes == (501051,)
     assert refused.permanent
 
 
 def test_an_unreachable_identity_endpoint_has_no_code(emulator: EmulatorProcess, monkeypatch) -> None:
     monkeypatch.setenv("IDENTITY_ENDPOINT", "https://127.0.0.1:9/msi/token")
-    refused = refusal(emulator.identity("caller-app")["clientId"], "api://notification-api/.default")
+    refused = refusal(
+        emulator.identity("caller-app")["clientId"],
+        "api://7812c330-acf6-4d59-acac-aae48e763f41/notification-api/.default",
+    )
     assert refused.codes == ()
     assert not refused.permanent

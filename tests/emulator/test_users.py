@@ -18,8 +18,8 @@ import pytest
 
 from tests.emulator_process import AZURE_CLI, ROOT, EmulatorProcess
 
-API = "api://notification-api/.default"
-PROXY = "api://obo-proxy/access_as_user"
+API = "api://7812c330-acf6-4d59-acac-aae48e763f41/notification-api/.default"
+PROXY = "api://7812c330-acf6-4d59-acac-aae48e763f41/obo-proxy/access_as_user"
 
 
 @pytest.fixture
@@ -44,7 +44,7 @@ def test_user_token_for_a_v1_api_carries_scopes_and_the_users_roles(emulator, ve
     assert "access_token" in result, result
     claims = verify(result["access_token"])
     alice = emulator.user("alice")
-    assert claims["aud"] == "api://notification-api"
+    assert claims["aud"] == "api://7812c330-acf6-4d59-acac-aae48e763f41/notification-api"
     assert claims["ver"] == "1.0"
     assert claims["appid"] == AZURE_CLI
     assert claims["appidacr"] == "0"
@@ -86,19 +86,25 @@ def test_wrong_password_and_unknown_user(emulator) -> None:
 
 
 def test_unknown_scope_is_aadsts70011(emulator) -> None:
-    result = sign_in(emulator, "alice", ["api://notification-api/notification.delete"])
+    result = sign_in(
+        emulator, "alice", ["api://7812c330-acf6-4d59-acac-aae48e763f41/notification-api/notification.delete"]
+    )
     assert result["error"] == "invalid_scope"
     assert 70011 in result["error_codes"]
 
 
 def test_explicit_scope_is_granted_as_asked(emulator, verify) -> None:
-    result = sign_in(emulator, "alice", ["api://notification-api/Notifications.Read"])
+    result = sign_in(
+        emulator, "alice", ["api://7812c330-acf6-4d59-acac-aae48e763f41/notification-api/Notifications.Read"]
+    )
     assert verify(result["access_token"])["scp"] == "Notifications.Read"
 
 
 def test_a_role_value_is_not_a_scope(emulator) -> None:
     # Roles and scopes have distinct values; asking for the role's value as a scope is asking for nothing.
-    result = sign_in(emulator, "alice", ["api://notification-api/notification.read"])
+    result = sign_in(
+        emulator, "alice", ["api://7812c330-acf6-4d59-acac-aae48e763f41/notification-api/notification.read"]
+    )
     assert result["error"] == "invalid_scope"
     assert 70011 in result["error_codes"]
 
@@ -112,7 +118,7 @@ def test_refresh_token_reaches_another_resource(cli_app, emulator, verify) -> No
     result = cli_app.acquire_token_silent([API], account=account)
     assert result
     assert "access_token" in result
-    assert verify(result["access_token"])["aud"] == "api://notification-api"
+    assert verify(result["access_token"])["aud"] == "api://7812c330-acf6-4d59-acac-aae48e763f41/notification-api"
     assert emulator.stats()["grant:refresh_token"] == 1
 
 

@@ -12,7 +12,7 @@ from azure.identity import ManagedIdentityCredential
 from outbound import credential_tokens
 from tests.emulator_process import EmulatorProcess
 
-API = "api://notification-api/.default"
+API = "api://7812c330-acf6-4d59-acac-aae48e763f41/notification-api/.default"
 
 
 def test_a_fresh_token_goes_back_to_the_managed_identity_endpoint(emulator: EmulatorProcess) -> None:
