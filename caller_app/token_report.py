@@ -40,8 +40,12 @@ def scope_for(resource: str) -> str:
 
 
 def case_variant(resource: str) -> str:
-    """The same resource with one letter's case flipped: a different key for the token cache."""
-    start = resource.find("://") + 3 if "://" in resource else 0
+    """The same resource with one letter's case flipped: a different key for the token cache.
+
+    The letter flipped is the first of the last path segment (``api://<tenant id>/Notification-api``),
+    where a reader sees it, or of the host when there is no path.
+    """
+    start = resource.rstrip("/").rfind("/") + 1 if "://" in resource else 0
     for i in range(start, len(resource)):
         if resource[i].isalpha():
             return resource[:i] + resource[i].swapcase() + resource[i + 1 :]

@@ -1,4 +1,5 @@
-"""``python -m emulator``: serve, or talk to a running emulator (token, assign, unassign, role, credential-reset, keys).
+"""``python -m emulator``: serve, or talk to a running emulator (token, assign, unassign, consent, role,
+credential-reset, keys).
 
 The client commands find the emulator through ``STATE/env`` (written at start), so they need
 no flags beyond ``--state-dir`` when it is not ``.emulator``.
@@ -114,6 +115,17 @@ def _role(args: argparse.Namespace) -> None:
         print("In Azure a role assignment change can take up to about 10 minutes to apply; here, the next request.")
 
 
+def _consent(args: argparse.Namespace) -> None:
+    body = EmulatorClient(args.state_dir).call(
+        "POST", "/admin/consent", json={"tenant": args.tenant, "application": args.app}
+    )
+    created = ", ".join(body["created"]) or "nothing new"
+    print(
+        f"{body['application']} consented in {body['tenant']} ({body['tenantId']}); "
+        f"enterprise applications created: {created}"
+    )
+
+
 def _credential_reset(args: argparse.Namespace) -> None:
     body = EmulatorClient(args.state_dir).call("POST", "/admin/credentials", json={"application": args.app})
     print(body["secretText"])
@@ -205,6 +217,9 @@ def main(argv: list[str] | None = None) -> int:
     role.add_argument("--role", required=True, help="built-in role name or id, for example 'Website Contributor'")
     scopes = "/subscriptions/<id>[/resourceGroups/<name>[/providers/Microsoft.Web/sites/<name>]]"
     role.add_argument("--scope", required=True, help=scopes)
+    consent = command("consent", "admin consent: create an app's enterprise application in a tenant")
+    consent.add_argument("--tenant", required=True, help="tenant name, id or domain from directory.json")
+    consent.add_argument("--app", required=True, help="application name, for example obo-proxy")
     reset = command("credential-reset", "create a client secret for an app and print it once")
     reset.add_argument("--app", required=True)
     keys = command("keys", "roll the token-signing keys over, as Entra does")
@@ -236,6 +251,7 @@ def main(argv: list[str] | None = None) -> int:
         "role": _role,
         "credential-reset": _credential_reset,
         "keys": _keys,
+        "consent": _consent,
     }[args.command](args)
     return 0
 

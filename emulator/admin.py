@@ -13,7 +13,7 @@ import jwt
 from starlette.requests import Request
 from starlette.responses import JSONResponse
 
-from . import device_codes
+from . import consent_page, device_codes, errors
 from .directory import DirectoryError, Tenant
 from .signing_keys import KeyRollError, SigningKey
 from .state import State
@@ -173,6 +173,26 @@ async def role_assignments(request: Request, state: State) -> dict:
     except ValueError as exc:
         raise DirectoryError(str(exc)) from None
     return {"changed": changed, "roleAssignment": azure.assignment_json(assignment)}
+
+
+@admin_endpoint
+async def consent(request: Request, state: State) -> dict:
+    """Admin consent without the page, as a tenant admin would through Graph: {tenant, application}.
+
+    Creates the app's enterprise application in the tenant (and, multi-tier, that of an API listing
+    it in knownClientApplications), grants its delegated permissions and assigns its app permissions.
+    """
+    body = await _json(request)
+    tenant_name, name = _fields(body, "tenant", "application")
+    tenant = state.directory.tenant_named(tenant_name)
+    app = state.directory.applications_by_name.get(name) or state.directory.application(name)
+    if app is None:
+        raise DirectoryError(f"no application named {name!r}")
+    try:
+        done = consent_page.consent(state, tenant, app)
+    except errors.EntraError as exc:
+        raise DirectoryError(str(exc)) from None
+    return {"tenant": tenant.name, "tenantId": tenant.tenant_id, "application": app.name, "created": list(done.created)}
 
 
 @admin_endpoint

@@ -11,7 +11,7 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse
 from starlette.routing import Route
 
-from . import admin, device_codes, discovery, home, keyvault, managed_identity, resource_manager
+from . import admin, consent_page, device_codes, discovery, home, keyvault, managed_identity, resource_manager
 from .authorize import authorize
 from .errors import EntraError
 from .state import State
@@ -101,6 +101,8 @@ def build_app(state: State) -> Starlette:
         Route("/{tenant}/oauth2/v2.0/token", token_v2, methods=["POST"]),
         Route("/{tenant}/oauth2/token", token_v1, methods=["POST"]),
         Route("/{tenant}/oauth2/v2.0/authorize", authorize, methods=["GET", "POST"]),
+        Route("/{tenant}/v2.0/adminconsent", consent_page.admin_consent, methods=["GET", "POST"]),
+        Route("/{tenant}/adminconsent", consent_page.admin_consent, methods=["GET", "POST"]),
         Route("/{tenant}/oauth2/v2.0/devicecode", device_codes.devicecode, methods=["POST"]),
         Route("/devicelogin", device_codes.devicelogin, methods=["GET", "POST"]),
         Route("/tenants", resource_manager.tenants),
@@ -121,6 +123,7 @@ def build_app(state: State) -> Starlette:
         Route("/admin/assignments", admin.assignments, methods=["POST", "DELETE"]),
         Route("/admin/grants", admin.grants, methods=["POST", "DELETE"]),
         Route("/admin/role-assignments", admin.role_assignments, methods=["GET", "POST", "DELETE"]),
+        Route("/admin/consent", admin.consent, methods=["POST"]),
         Route("/admin/pre-authorizations", admin.pre_authorizations, methods=["POST", "DELETE"]),
         Route("/admin/credentials", admin.credentials, methods=["POST"]),
         Route("/admin/mint", admin.mint, methods=["POST"]),

@@ -18,6 +18,7 @@ from pathlib import Path
 
 import jwt
 
+from .consent import ConsentStore
 from .directory import Directory
 from .refresh_tokens import RefreshTokens
 from .tokens import TokenIssuer
@@ -131,11 +132,18 @@ class State:
         self.client_secrets = ClientSecrets(config.state_dir / "client-secrets.json")
         # Kept across restarts and resets, as Entra keeps them: a reset must not sign az out.
         self.refresh_tokens = RefreshTokens(config.state_dir / "refresh-tokens.json")
-        self.reset()
+        # Kept across restarts, as Entra keeps enterprise applications; a reset forgets them.
+        self.consents = ConsentStore(config.state_dir / "consents.json")
+        self.reset(keep_consents=True)
 
-    def reset(self) -> None:
-        """Back to a just-started emulator (the file's assignments, empty caches and counters)."""
+    def reset(self, *, keep_consents: bool = False) -> None:
+        """Back to a just-started emulator (the file's assignments, empty caches and counters), and
+        back to directory.json's tenants unless ``keep_consents`` (a start keeps the consents given)."""
         self.directory.reset()
+        if keep_consents:
+            self.consents.replay(self.directory)
+        else:
+            self.consents.clear()
         self.activity = Activity()
         self.codes: dict[str, AuthCode] = {}
         self.device_codes: dict[str, DeviceCode] = {}  # by device_code

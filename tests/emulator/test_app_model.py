@@ -340,3 +340,134 @@ def test_redirect_uris_must_be_a_list_of_strings(tmp_path, capsys) -> None:
         proxy(data)["web"] = {"redirectUris": "https://app.contoso.example/"}
 
     refused(tmp_path, capsys, change, "app obo-proxy", "web.redirectUris")
+
+
+# -- multi-tenant apps and the tenants section -------------------------------------------------
+
+HOME_ID = SEEDED["tenant"]["id"]
+
+
+def test_an_unknown_sign_in_audience_is_refused(tmp_path, capsys) -> None:
+    def change(data: dict) -> None:
+        api(data)["signInAudience"] = "AzureADMultipleTenants"
+
+    refused(tmp_path, capsys, change, "app notification-api", "'AzureADMultipleTenants'")
+
+
+def test_personal_accounts_need_v2_tokens(tmp_path, capsys) -> None:
+    def change(data: dict) -> None:
+        api(data)["signInAudience"] = "AzureADandPersonalMicrosoftAccount"  # the API asks for v1 tokens
+
+    refused(tmp_path, capsys, change, "app notification-api", "requestedAccessTokenVersion 2")
+
+
+@pytest.mark.parametrize(
+    "uri",
+    [
+        "api://notification-api",  # the old local form: anyone's, so no tenant may claim it
+        "api://0f4a1c52-8b8e-4a8e-9d52-9b0b8f0e1c11/notification-api",  # another tenant's id
+        f"api://{API_ID}/notification-api",  # the app id with a path is not one of the forms
+        "https://notifications.fabrikam.example/api",  # not a verified domain of the home tenant
+        "https://contoso.onmicrosoft.com.evil.example/api",  # the domain as a prefix only
+    ],
+)
+def test_a_multi_tenant_app_id_uri_must_be_one_no_other_tenant_can_claim(tmp_path, capsys, uri: str) -> None:
+    def change(data: dict) -> None:
+        api(data)["identifierUris"] = [uri]
+
+    refused(tmp_path, capsys, change, "app notification-api", repr(uri), "multi-tenant")
+
+
+def test_multi_tenant_app_id_uri_forms_entra_accepts() -> None:
+    from emulator import app_model
+    from emulator.directory import reserved_by_the_tenant
+
+    for uri in (
+        f"api://{API_ID}",
+        f"API://{HOME_ID.upper()}/Notification-API",
+        f"api://notifications/{API_ID}",
+        "https://contoso.onmicrosoft.com/notification-api",
+        "https://api.contoso.onmicrosoft.com",
+    ):
+        data = copy.deepcopy(SEEDED)
+        api(data)["identifierUris"] = [uri]
+        app_model.check(data, reserved=reserved_by_the_tenant())  # no exception
+    # A single-tenant app keeps the older freedom (tenant policy permitting).
+    data = copy.deepcopy(SEEDED)
+    api(data)["signInAudience"] = "AzureADMyOrg"
+    api(data)["identifierUris"] = ["api://notification-api"]
+    app_model.check(data, reserved=reserved_by_the_tenant())
+
+
+def test_known_client_applications_must_name_an_app(tmp_path, capsys) -> None:
+    def change(data: dict) -> None:
+        api(data)["knownClientApplications"] = [OTHER_ID]
+
+    refused(tmp_path, capsys, change, "app notification-api", "knownClientApplications", OTHER_ID)
+
+
+def test_a_single_tenant_app_has_no_service_principal_in_another_tenant(tmp_path, capsys) -> None:
+    def change(data: dict) -> None:
+        api(data)["signInAudience"] = "AzureADMyOrg"
+        api(data)["identifierUris"] = ["api://notification-api"]
+
+    refused(tmp_path, capsys, change, "tenant fabrikam", "notification-api is single-tenant")
+
+
+def test_a_customer_assignment_must_fit_the_role(tmp_path, capsys) -> None:
+    def change(data: dict) -> None:
+        api(data)["appRoles"][0]["allowedMemberTypes"] = ["User"]  # notification.read: users only
+        data["appRoleAssignments"] = [a for a in data["appRoleAssignments"] if a["principal"] != "caller-app"]
+        data["tenants"]["fabrikam"]["appRoleAssignments"].append(
+            {"principal": "fabrikam-sync", "resource": "notification-api", "role": "notification.read"}
+        )
+
+    refused(tmp_path, capsys, change, "tenant fabrikam", "'fabrikam-sync'", "allowedMemberTypes")
+
+
+def test_a_customer_assignment_names_the_customers_own_principal(tmp_path, capsys) -> None:
+    def change(data: dict) -> None:
+        data["tenants"]["fabrikam"]["appRoleAssignments"].append(
+            {"principal": "alice", "resource": "notification-api", "role": "notification.read"}
+        )
+
+    refused(tmp_path, capsys, change, "tenant fabrikam", "'alice'")
+
+
+def test_an_assignment_needs_the_service_principal_in_that_tenant(tmp_path, capsys) -> None:
+    def change(data: dict) -> None:
+        data["tenants"]["tailspin"]["appRoleAssignments"].append(
+            {"principal": "tom", "resource": "notification-api", "role": "notification.read"}
+        )
+
+    refused(tmp_path, capsys, change, "tenant tailspin", "consent")
+
+
+def test_two_tenants_with_one_id_are_refused(tmp_path, capsys) -> None:
+    def change(data: dict) -> None:
+        data["tenants"]["tailspin"]["id"] = data["tenants"]["fabrikam"]["id"]
+
+    refused(tmp_path, capsys, change, "fabrikam", "tailspin", "share the id")
+
+
+def test_a_name_is_one_principal_across_tenants(tmp_path, capsys) -> None:
+    def change(data: dict) -> None:
+        data["tenants"]["tailspin"]["users"]["alice"] = data["tenants"]["tailspin"]["users"].pop("tom")
+        data["tenants"]["tailspin"]["users"]["alice"]["id"] = OTHER_ID
+        data["tenants"]["tailspin"]["directoryRoles"] = {}
+
+    refused(tmp_path, capsys, change, "'alice'", "contoso", "tailspin")
+
+
+def test_only_users_of_the_tenant_are_its_global_administrators(tmp_path, capsys) -> None:
+    def change(data: dict) -> None:
+        data["tenants"]["tailspin"]["directoryRoles"] = {"Global Administrator": ["tailspin-sync"]}
+
+    refused(tmp_path, capsys, change, "tenant tailspin", "tailspin-sync", "not a user")
+    refused(
+        tmp_path,
+        capsys,
+        lambda data: data["tenants"]["tailspin"].update(directoryRoles={"Global Reader": ["tom"]}),
+        "tenant tailspin",
+        "'Global Reader'",
+    )
