@@ -40,6 +40,7 @@ EXERCISED = {
     "python -m emulator token": "tests/emulator/test_users.py::test_token_cli_prints_a_verifiable_token",
     "python -m emulator assign": "tests/emulator/test_users.py::test_assign_and_unassign_cli_*",
     "python -m emulator unassign": "the same test",
+    "python -m emulator consent": "tests/emulator/test_consent.py::test_admin_call_and_cli",
     "python -m emulator credential-reset": "tests/emulator/test_token_endpoint.py::test_credential_reset_cli_*",
     "python -m emulator role": "tests/emulator/test_resource_manager.py (assign); tests/e2e/test_portal.py",
     "python -m emulator keys": "tests/emulator/test_signing_keys.py::test_the_keys_command",
