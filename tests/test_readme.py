@@ -209,6 +209,7 @@ RUN_AGAINST_THE_STACK = (
     "python -m emulator token",
     "python -m emulator assign",
     "python -m emulator unassign",
+    "python -m emulator consent",
     "python -m emulator credential-reset",
     "python -m emulator role",
 )

@@ -12,7 +12,7 @@ DATA = json.loads((ROOT / "directory.json").read_text())
 
 
 def test_a_principal_is_found_by_name_object_id_client_id_or_upn() -> None:
-    directory = Directory(DATA)
+    directory = Directory(DATA).home  # the home tenant: principals and assignments are per tenant
     alice, agents = directory.principal("alice"), directory.principal("build-agents")
     for key in ("alice", alice.object_id, alice.object_id.upper(), str(alice.upn)):
         assert directory.principal_name(key) == "alice", key
