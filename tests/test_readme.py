@@ -124,15 +124,6 @@ def test_front_matter_carries_the_sample_metadata() -> None:
     assert len(metadata["description"]) > 40
 
 
-def test_contents_lists_every_section_in_order() -> None:
-    toc = re.search(r"^## Contents\n\n((?:- \[.*\]\(#.*\)\n)+)", README, re.M)
-    assert toc, "README.md needs a '## Contents' list"
-    listed = re.findall(r"- \[(.*)\]\(#(.*)\)", toc.group(1))
-    sections = [h for h in re.findall(r"^## (.+)$", README, re.M) if h != "Contents"]
-    assert [title for title, _ in listed] == sections
-    assert [anchor for _, anchor in listed] == [heading_anchor(h) for h in sections]
-
-
 def test_the_licence_is_mit_and_the_readme_says_so() -> None:
     assert (ROOT / "LICENSE").read_text().startswith("MIT License\n")
     assert "[LICENSE](LICENSE)" in README
