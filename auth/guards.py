@@ -95,8 +95,8 @@ def anonymous(handler: Handler) -> Handler:
 
 
 def debug_only(handler: HttpHandler) -> HttpHandler:
-    """A route for looking inside while developing: 404 unless debug endpoints are enabled
-    (on locally by default, off in Azure unless DEBUG_ENDPOINTS=true; see settings.py)."""
+    """A route for looking inside while developing: 404 unless ``DEBUG_ENDPOINTS=true`` (the local
+    stack sets it; absent means off, in Azure too)."""
 
     @functools.wraps(handler)
     def guarded(req: func.HttpRequest) -> func.HttpResponse:

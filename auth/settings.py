@@ -3,11 +3,10 @@ keeps trust in the local emulator out of Azure."""
 
 from __future__ import annotations
 
-import os
 import re
 from dataclasses import dataclass
 
-from appsettings import SettingError, is_loopback, names, optional, required, running_in_azure, url
+from appsettings import all_at_once, flag, invalid, is_loopback, names, optional, required, running_in_azure, url
 
 from .key_cache import COOLDOWN_SECONDS, REFRESH_SECONDS
 
@@ -57,19 +56,22 @@ class AuthSettings:
         home = required("AZURE_TENANT_ID")
         audience = optional(sign_in_audience_setting) if sign_in_audience_setting else ""
         if sign_in_audience_setting and audience not in ("", SINGLE_TENANT, MULTI_TENANT):
-            raise SettingError(sign_in_audience_setting, f"must be {SINGLE_TENANT} or {MULTI_TENANT}, not {audience!r}")
+            problem = f"must be {SINGLE_TENANT} or {MULTI_TENANT}, not {audience!r}"
+            audience = invalid(sign_in_audience_setting, problem, "")
         allowed = tenant_ids(tenants_setting) if tenants_setting and optional(tenants_setting) else None
         if audience == MULTI_TENANT and allowed is None:
-            raise SettingError(
+            invalid(
                 f"{tenants_setting}",
                 f"is not set, and {sign_in_audience_setting} is {MULTI_TENANT}: list every tenant this API "
                 "serves (comma-separated tenant ids, the home tenant included)",
+                None,
             )
         if sign_in_audience_setting and audience != MULTI_TENANT and allowed not in (None, frozenset({home})):
-            raise SettingError(
+            invalid(
                 f"{tenants_setting}",
                 f"names tenants other than AZURE_TENANT_ID while {sign_in_audience_setting} is {SINGLE_TENANT}: "
                 f"set it to {MULTI_TENANT} to serve other tenants",
+                None,
             )
         return cls(
             tenant_id=home,
@@ -87,7 +89,7 @@ def _seconds(name: str, default: int) -> int:
     if not value:
         return default
     if not (value.isascii() and value.isdigit()) or not 1 <= int(value) <= 86400:
-        raise SettingError(name, f"must be a whole number of seconds from 1 to 86400, not {value!r}")
+        return invalid(name, f"must be a whole number of seconds from 1 to 86400, not {value!r}", default)
     return int(value)
 
 
@@ -96,18 +98,20 @@ def tenant_ids(name: str) -> frozenset[str]:
     values = [part.strip().lower() for part in required(name).split(",") if part.strip()]
     bad = [value for value in values if not is_tenant_id(value)]
     if bad:
-        raise SettingError(name, f"must list tenant ids (GUIDs), not {', '.join(repr(v) for v in bad)}")
+        return invalid(name, f"must list tenant ids (GUIDs), not {', '.join(repr(v) for v in bad)}", frozenset())
     if not values:
-        raise SettingError(name, "lists no tenant ids")
+        return invalid(name, "lists no tenant ids", frozenset())
     return frozenset(values)
 
 
 def check_environment() -> None:
-    """Refuse to start in Azure when any setting would make the app trust the local emulator.
+    """Read the settings every app shares at start (``DEBUG_ENDPOINTS``), and refuse to start in Azure
+    when any setting would make the app trust the local emulator.
 
     A token signed by the emulator must never be accepted by a deployed API, and a deployed app
     must never send its managed identity's tokens to a laptop.
     """
+    debug_endpoints_enabled()  # a malformed value stops the host now, not at the first debug request
     if not running_in_azure():
         return
     # IDENTITY_ENDPOINT is loopback in Azure too (the platform's token service): not checked.
@@ -116,16 +120,12 @@ def check_environment() -> None:
         for name in ("AZURE_AUTHORITY_HOST", "KEY_VAULT_URL", "RESOURCE_MANAGER_URL")
         if is_loopback(optional(name))
     ]
-    if suspicious:
-        raise SettingError(
-            ", ".join(suspicious),
-            "points at the local emulator while running in Azure; remove it from the app settings",
-        )
+    with all_at_once():
+        for name in suspicious:
+            invalid(name, "points at the local emulator while running in Azure: give it the Azure value", None)
 
 
 def debug_endpoints_enabled() -> bool:
-    """Token-inspection routes: on locally unless disabled, off in Azure unless DEBUG_ENDPOINTS=true."""
-    value = os.environ.get("DEBUG_ENDPOINTS", "").strip().lower()
-    if value:
-        return value == "true"
-    return not running_in_azure()
+    """Token-inspection routes: only where ``DEBUG_ENDPOINTS`` is ``true`` (the local stack sets it);
+    absent is off, here and in Azure alike; anything but true/false stops the host, naming it."""
+    return flag("DEBUG_ENDPOINTS", default=False)

@@ -5,7 +5,7 @@ Vault secret read with it, then the timer that does the real work and the debug 
 you drive and inspect it locally. The line that checks the role is on the API's side:
 ``AuthRequirement.missing`` in auth/guards.py.
 
-The HTTP routes are debug-only (404 in Azure unless DEBUG_ENDPOINTS=true): exposed publicly they
+The HTTP routes are debug-only (404 unless DEBUG_ENDPOINTS=true, as the local stack sets): exposed publicly they
 would let anyone act with this app's identity (a confused deputy). In production the caller's
 own logic (the timer) calls the API.
 """

@@ -19,13 +19,13 @@ from dataclasses import dataclass, field
 
 import requests
 
+from outbound import TIMEOUT
 from web import Problem
 
 from .api import NotificationApi
 from .vault import CachedSecret
 
 log = logging.getLogger(__name__)
-TIMEOUT = (3.05, 10)
 
 
 def signature(secret: str, timestamp: str, body: bytes) -> str:

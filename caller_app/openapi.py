@@ -5,7 +5,7 @@ from __future__ import annotations
 from web import Json, json_content, problems
 
 DEBUG = (
-    "Debug only: 404 unless debug endpoints are on (on locally, off in Azure unless DEBUG_ENDPOINTS=true). "
+    "Debug only: 404 unless DEBUG_ENDPOINTS=true (the local stack sets it; absent means off). "
     "No token: the route acts with the app's own managed identity, which is why it is never public."
 )
 ERRORS = problems.problem_responses(403, 404, 502, 503)

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from appsettings import SettingError, optional, url
+from appsettings import invalid, optional, url
 from auth import AuthSettings
 
 STORAGE = "NotificationStorage"  # the Functions naming: a connection string, or __tableServiceUri
@@ -23,7 +23,7 @@ class ApiSettings:
         connection = optional(STORAGE)
         uri = "" if connection else url(STORAGE_URI, is_required=False)
         if not connection and not uri:
-            raise SettingError(f"{STORAGE} (or {STORAGE_URI})", "is not set")
+            invalid(f"{STORAGE} (or {STORAGE_URI})", "is not set", None)
         return cls(
             auth=AuthSettings.from_env(
                 "NOTIFICATION_API_AUDIENCES",

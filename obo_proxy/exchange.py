@@ -28,7 +28,6 @@ from typing import Any
 import jwt
 import msal
 
-from appsettings import SettingError
 from outbound import TokenProvider, build_credential, credential_tokens, retrying_session
 
 from .settings import ProxySettings
@@ -74,14 +73,13 @@ class FederatedAssertion:
 
 
 def client_credential(settings: ProxySettings) -> ClientCredential:
-    """How the proxy authenticates to Entra: its managed identity (federated), or a secret."""
-    if settings.managed_identity_client_id:
+    """How the proxy authenticates to Entra: its managed identity (federated), or else a secret
+    (``ProxySettings`` holds exactly one of the two)."""
+    if settings.client_secret is None:  # the federated identity (settings hold it, or else the secret)
         identity = build_credential(settings.managed_identity_client_id)  # once per process: it caches
         return {"client_assertion": FederatedAssertion(credential_tokens(identity, TOKEN_EXCHANGE_SCOPE))}
-    if settings.client_secret:
-        log.warning("on-behalf-of uses OBO_CLIENT_SECRET; a federated managed identity needs no secret")
-        return settings.client_secret
-    raise SettingError("OBO_MANAGED_IDENTITY_CLIENT_ID", "is not set, and neither is OBO_CLIENT_SECRET")
+    log.warning("on-behalf-of uses OBO_CLIENT_SECRET; a federated managed identity needs no secret")
+    return settings.client_secret
 
 
 class _ExchangedAssertions:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from appsettings import SettingError, optional, required, url
+from appsettings import invalid, optional, required, url
 from auth import AuthSettings
 
 
@@ -28,9 +28,10 @@ class ProxySettings:
         identity = optional("OBO_MANAGED_IDENTITY_CLIENT_ID") or None
         secret = None if identity else optional("OBO_CLIENT_SECRET") or None
         if identity is None and secret is None:
-            raise SettingError(
+            invalid(
                 "OBO_MANAGED_IDENTITY_CLIENT_ID",
                 "is not set (a user-assigned identity the app registration trusts; OBO_CLIENT_SECRET is the fallback)",
+                None,
             )
         return cls(
             auth=AuthSettings.from_env("OBO_AUDIENCES", tenants_setting="OBO_ALLOWED_TENANTS"),

@@ -6,9 +6,10 @@ Read in this order: ``credentials.py`` (the one credential an app uses for every
 """
 
 from .credentials import build_credential
-from .http import BearerClient, DownstreamError, TokenProvider, credential_tokens, retrying_session
+from .http import TIMEOUT, BearerClient, DownstreamError, TokenProvider, credential_tokens, retrying_session
 
 __all__ = [
+    "TIMEOUT",
     "BearerClient",
     "DownstreamError",
     "TokenProvider",

@@ -13,13 +13,13 @@ throttled in Azure). Three modes, the same code:
 
 from __future__ import annotations
 
-import os
-
 from azure.core.credentials import TokenCredential
 from azure.identity import DefaultAzureCredential, ManagedIdentityCredential
 
+from appsettings import developer_credentials
+
 
 def build_credential(client_id: str | None = None) -> TokenCredential:
-    if os.environ.get("AZURE_TOKEN_CREDENTIALS", "").strip().lower() == "dev":
+    if developer_credentials():  # AZURE_TOKEN_CREDENTIALS=dev (appsettings reads and checks it)
         return DefaultAzureCredential()  # reads AZURE_TOKEN_CREDENTIALS=dev itself: developer tools only
     return ManagedIdentityCredential(client_id=client_id or None)

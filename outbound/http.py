@@ -34,7 +34,7 @@ class TokenProvider(Protocol):
     def __call__(self, fresh: bool) -> str: ...
 
 
-TIMEOUT = (3.05, 10)  # connect, read (seconds)
+TIMEOUT = (3.05, 10)  # connect, read (seconds): every HTTP call an app makes itself
 RETRY = Retry(
     total=3,
     connect=2,
