@@ -127,11 +127,11 @@ class SigningKeyCache:
         tenant = self._tenants.get(tenant_id.lower())
         return self._usable(tenant) if tenant else {}
 
-    def refresh_due(self) -> bool:
-        """True when some tenant's keys are due a periodic refresh: conclusions drawn from them (cached
+    def refresh_due(self, tenant_id: str) -> bool:
+        """True when the tenant's keys are due a periodic refresh: conclusions drawn from them (cached
         validations) should not be trusted without asking ``key`` first. No I/O."""
-        now = self._clock()
-        return any(self._due(t, now) for t in list(self._tenants.values()) if t.fetched_at is not None)
+        tenant = self._tenants.get(tenant_id.lower())
+        return tenant is not None and tenant.fetched_at is not None and self._due(tenant, self._clock())
 
     # -- when to fetch ------------------------------------------------------------------------
 

@@ -114,8 +114,8 @@ class TokenValidator:
         if not token.isascii():  # a JWT is base64url and dots; this also keeps encode() below safe
             raise TokenError("malformed token", "non-ASCII characters in the token")
         digest = hashlib.sha256(token.encode()).digest()
-        cached = None if self.keys.refresh_due() else self._cached(digest)
-        if cached is not None:
+        cached = self._cached(digest)
+        if cached is not None and not self.keys.refresh_due(cached.tenant_id):
             return cached
         claims = self._decode(token)
         principal = Principal.from_claims(claims)
@@ -125,9 +125,10 @@ class TokenValidator:
     def cached(self, token: str) -> Principal | None:
         """The caller for a token validated before and not yet expired: no I/O, no signature check.
         None means ``validate`` must do the work (which may fetch the tenant's keys)."""
-        if len(token) > MAX_TOKEN_LENGTH or not token.isascii() or self.keys.refresh_due():
+        if len(token) > MAX_TOKEN_LENGTH or not token.isascii():
             return None
-        return self._cached(hashlib.sha256(token.encode()).digest())
+        cached = self._cached(hashlib.sha256(token.encode()).digest())
+        return None if cached is None or self.keys.refresh_due(cached.tenant_id) else cached
 
     # -- the checks ----------------------------------------------------------------------------
 

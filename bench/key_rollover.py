@@ -96,10 +96,10 @@ class Load:
         emulator, session = EmulatorClient(self.state_dir), requests.Session()
         user, scope, path = {
             "caller": ("", "", "/caller/notifications"),
-            "api": ("carol", "api://7812c330-acf6-4d59-acac-aae48e763f41/notification-api/.default", "/notifications"),
+            "api": ("carol", f"{api_uri(emulator)}/.default", "/notifications"),
             "proxy": (
                 "alice",
-                "api://7812c330-acf6-4d59-acac-aae48e763f41/obo-proxy/access_as_user",
+                f"{proxy_uri(emulator)}/access_as_user",
                 "/obo/notifications",
             ),
         }[kind]
@@ -121,6 +121,14 @@ class Load:
                             failed=int(retry != 200))  # fmt: skip
             else:
                 self._count(requests=1, failed=int(status != 200))
+
+
+def api_uri(emulator: EmulatorClient) -> str:
+    return str(emulator.directory["applications"]["notification-api"]["identifierUris"][0])
+
+
+def proxy_uri(emulator: EmulatorClient) -> str:
+    return str(emulator.directory["applications"]["obo-proxy"]["identifierUris"][0])
 
 
 def free_port() -> int:
@@ -150,7 +158,7 @@ def forged(factory: TokenFactory) -> str:
 
 def flood(base_url: str, emulator: EmulatorClient, factory: TokenFactory) -> dict[str, float]:
     url = f"{base_url}/notifications"
-    good = emulator.user_token("carol", "api://7812c330-acf6-4d59-acac-aae48e763f41/notification-api/.default")
+    good = emulator.user_token("carol", f"{api_uri(emulator)}/.default")
     requests.get(url, headers={"Authorization": f"Bearer {good}"}, timeout=30).raise_for_status()  # keys known
     tokens = [forged(factory) for _ in range(FLOOD)]
     before = emulator.stats().get(KEYS_ROUTE, 0)

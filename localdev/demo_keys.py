@@ -12,7 +12,7 @@ import time
 from collections.abc import Callable
 
 from . import running
-from .demo import PROXY_SCOPE, Demo, Outcome
+from .demo import API_RESOURCE, PROXY_SCOPE, Demo, Outcome
 from .stack import ROOT, local_settings
 
 KEY_FETCHES = "route:GET /{tenant}/discovery/v2.0/keys"
@@ -88,7 +88,7 @@ def emergency_roll(demo: Demo) -> list[Outcome]:
     demo.call("GET", "/caller/notifications")  # the caller holds a token signed by an old key
     before = counters(demo)
     rolled = keys(demo, "POST", "/roll", emergency=True)
-    new_token = demo.t.user_token("carol", "api://7812c330-acf6-4d59-acac-aae48e763f41/notification-api/.default")
+    new_token = demo.t.user_token("carol", f"{API_RESOURCE}/.default")
     fresh = demo.call("GET", "/notifications", new_token).status_code
     fetches = counters(demo)[KEY_FETCHES] - before[KEY_FETCHES]
     retried = demo.call("GET", "/caller/notifications").status_code

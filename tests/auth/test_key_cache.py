@@ -84,7 +84,7 @@ def clock() -> Clock:
 
 @pytest.fixture
 def validator(rolling: RollingTenant, factory: TokenFactory, clock: Clock) -> TokenValidator:
-    audiences = (factory.api_app_id, "api://7812c330-acf6-4d59-acac-aae48e763f41/notification-api")
+    audiences = (factory.api_app_id, factory.api_uri)
     settings = AuthSettings(factory.tenant, rolling.origin, audiences, COOLDOWN, REFRESH)
     return TokenValidator(settings, clock=clock)
 
@@ -301,3 +301,22 @@ def test_key_cache_settings_default_to_microsofts_guidance(monkeypatch: pytest.M
     monkeypatch.setenv("TOKEN_KEYS_REFRESH_SECONDS", " 600 ")
     settings = AuthSettings.from_env("API_AUDIENCES")
     assert (settings.key_cooldown_seconds, settings.key_refresh_seconds) == (300, 600)
+
+
+def test_a_refresh_due_for_one_tenant_leaves_the_others_cached_validations_alone(
+    rolling: RollingTenant, factory: TokenFactory, clock: Clock
+) -> None:
+    """Only the tenant whose keys are due skips the validated-token cache (and so meets the refresh)."""
+    other_key = rolling.add("other-key", OTHER_TENANT)
+    audiences = (factory.api_app_id, factory.api_uri)
+    tenants = frozenset({factory.tenant, OTHER_TENANT})
+    settings = AuthSettings(factory.tenant, rolling.origin, audiences, COOLDOWN, REFRESH, allowed_tenants=tenants)
+    validator = TokenValidator(settings, clock=clock)
+    home = factory.tenant_signed(factory.app_claims())
+    other = signed(factory, other_key, "other-key", tid=OTHER_TENANT, iss=f"https://sts.windows.net/{OTHER_TENANT}/")
+    assert validator.validate(home).is_app
+    clock.advance(REFRESH / 2)
+    assert validator.validate(other).is_app
+    clock.advance(REFRESH / 2)
+    assert validator.cached(other) is not None
+    assert validator.cached(home) is None  # due: validate() will refresh the home tenant's keys first

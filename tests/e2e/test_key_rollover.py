@@ -52,13 +52,18 @@ def rolling(stack: Stack, tmp_path_factory: pytest.TempPathFactory) -> Iterator[
     emulator.stop()
 
 
+def uri(emulator: EmulatorProcess, application: str) -> str:
+    """The application's App ID URI, from directory.json."""
+    return str(emulator.directory["applications"][application]["identifierUris"][0])
+
+
 def kid(token: str) -> str:
     return str(jwt.get_unverified_header(token)["kid"])
 
 
 def test_an_emergency_roll_costs_each_cached_token_one_401_and_each_validator_one_fetch(rolling: Rolling) -> None:
     emulator, base = rolling.emulator, rolling.base_url
-    proxy_scope = "api://7812c330-acf6-4d59-acac-aae48e763f41/obo-proxy/access_as_user"
+    proxy_scope = f"{uri(emulator, 'obo-proxy')}/access_as_user"
     # Before: each app has its keys and a cached token signed by the key that is about to go.
     assert requests.get(f"{base}/caller/notifications", timeout=60).status_code == 200
     alice_before = emulator.user_token("alice", proxy_scope)
@@ -72,7 +77,7 @@ def test_an_emergency_roll_costs_each_cached_token_one_401_and_each_validator_on
     assert rolled["evictedManagedIdentityTokens"] >= 2  # the caller's token for the API, the proxy's assertion
 
     # A token signed by the new key reaches the API: one key fetch, and the old key is gone.
-    carol = emulator.user_token("carol", "api://7812c330-acf6-4d59-acac-aae48e763f41/notification-api/.default")
+    carol = emulator.user_token("carol", f"{uri(emulator, 'notification-api')}/.default")
     assert kid(carol) == rolled["signing"]
     listed = requests.get(f"{base}/notifications", headers={"Authorization": f"Bearer {carol}"}, timeout=60)
     assert listed.status_code == 200, listed.text

@@ -6,6 +6,7 @@ session's emulator keeps signing with one key."""
 
 from __future__ import annotations
 
+import json
 import subprocess
 import sys
 from collections.abc import Iterator
@@ -15,9 +16,12 @@ import jwt
 import pytest
 from azure.identity import ManagedIdentityCredential
 
-from tests.emulator_process import EmulatorProcess
+from tests.emulator_process import DIRECTORY, EmulatorProcess
 
 KEY_SETS = ("discovery/v2.0/keys", "discovery/keys")
+_APPS = json.loads(DIRECTORY.read_text())["applications"]
+API = f"{_APPS['notification-api']['identifierUris'][0]}/.default"  # App ID URIs from directory.json
+PROXY = f"{_APPS['obo-proxy']['identifierUris'][0]}/access_as_user"
 
 
 @pytest.fixture(scope="module")
@@ -73,20 +77,15 @@ def test_a_new_key_is_published_in_every_key_set_before_it_signs(on_rolling: Emu
         assert new["kty"] == "RSA"
         assert new["use"] == "sig"
     assert "issuer" in published(on_rolling)[added]  # v2 key sets carry the issuer property
-    assert (
-        header(on_rolling.user_token("alice", "api://7812c330-acf6-4d59-acac-aae48e763f41/notification-api/.default"))[
-            "kid"
-        ]
-        == before
-    )
+    assert header(on_rolling.user_token("alice", API))["kid"] == before
 
 
 def test_use_signs_new_tokens_v1_with_x5t_and_kid_v2_with_kid_only(on_rolling: EmulatorProcess) -> None:
-    old_token = on_rolling.user_token("alice", "api://7812c330-acf6-4d59-acac-aae48e763f41/notification-api/.default")
+    old_token = on_rolling.user_token("alice", API)
     added = on_rolling.admin("POST", "keys", json={})["added"]
     assert on_rolling.admin("POST", "keys/signing", json={"kid": added})["signing"] == added
-    v1 = header(on_rolling.user_token("alice", "api://7812c330-acf6-4d59-acac-aae48e763f41/notification-api/.default"))
-    v2 = header(on_rolling.user_token("alice", "api://7812c330-acf6-4d59-acac-aae48e763f41/obo-proxy/access_as_user"))
+    v1 = header(on_rolling.user_token("alice", API))
+    v2 = header(on_rolling.user_token("alice", PROXY))
     assert (v1["kid"], v1["x5t"]) == (added, added)
     assert v2["kid"] == added
     assert "x5t" not in v2
@@ -125,25 +124,13 @@ def test_an_emergency_roll_evicts_the_managed_identity_tokens_the_old_key_signed
     on_rolling: EmulatorProcess,
 ) -> None:
     """Else the endpoint would hand the refused token back for a day (its cache lives 24 hours)."""
-    first = (
-        ManagedIdentityCredential()
-        .get_token("api://7812c330-acf6-4d59-acac-aae48e763f41/notification-api/.default")
-        .token
-    )
-    assert header(
-        ManagedIdentityCredential()
-        .get_token("api://7812c330-acf6-4d59-acac-aae48e763f41/notification-api/.default")
-        .token
-    ) == header(first)
+    first = ManagedIdentityCredential().get_token(API).token
+    assert header(ManagedIdentityCredential().get_token(API).token) == header(first)
     assert on_rolling.stats()["msi:cache_hit"] == 1
     answer = on_rolling.admin("POST", "keys/roll", json={"emergency": True})
     assert answer["retired"] == header(first)["kid"]
     assert answer["evictedManagedIdentityTokens"] == 1
-    after = (
-        ManagedIdentityCredential()
-        .get_token("api://7812c330-acf6-4d59-acac-aae48e763f41/notification-api/.default")
-        .token
-    )
+    after = ManagedIdentityCredential().get_token(API).token
     assert header(after)["kid"] == answer["signing"]
     assert verifies(on_rolling, after)
     assert not verifies(on_rolling, first)
@@ -153,7 +140,7 @@ def test_keys_survive_a_restart(emulator: EmulatorProcess, tmp_path: Path) -> No
     state = tmp_path / "state"
     first = EmulatorProcess(state, share_tls_with=emulator)
     try:
-        old = first.user_token("alice", "api://7812c330-acf6-4d59-acac-aae48e763f41/notification-api/.default")
+        old = first.user_token("alice", API)
         first.admin("POST", "keys/roll", json={})
         keys_before = first.admin("GET", "keys")["keys"]
     finally:
