@@ -14,6 +14,7 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse
 
 from . import consent_page, device_codes, errors
+from .consent import withdraw
 from .directory import DirectoryError, Tenant
 from .signing_keys import KeyRollError, SigningKey
 from .state import State
@@ -181,6 +182,7 @@ async def consent(request: Request, state: State) -> dict:
 
     Creates the app's enterprise application in the tenant (and, multi-tier, that of an API listing
     it in knownClientApplications), grants its delegated permissions and assigns its app permissions.
+    DELETE takes back a consent given since start (the demo's before/after rows run again).
     """
     body = await _json(request)
     tenant_name, name = _fields(body, "tenant", "application")
@@ -188,6 +190,9 @@ async def consent(request: Request, state: State) -> dict:
     app = state.directory.applications_by_name.get(name) or state.directory.application(name)
     if app is None:
         raise DirectoryError(f"no application named {name!r}")
+    if request.method == "DELETE":
+        withdrawn = withdraw(state.directory, state.consents, tenant, app)
+        return {"tenant": tenant.name, "application": app.name, "withdrawn": withdrawn}
     try:
         done = consent_page.consent(state, tenant, app)
     except errors.EntraError as exc:

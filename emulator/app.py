@@ -123,7 +123,7 @@ def build_app(state: State) -> Starlette:
         Route("/admin/assignments", admin.assignments, methods=["POST", "DELETE"]),
         Route("/admin/grants", admin.grants, methods=["POST", "DELETE"]),
         Route("/admin/role-assignments", admin.role_assignments, methods=["GET", "POST", "DELETE"]),
-        Route("/admin/consent", admin.consent, methods=["POST"]),
+        Route("/admin/consent", admin.consent, methods=["POST", "DELETE"]),
         Route("/admin/pre-authorizations", admin.pre_authorizations, methods=["POST", "DELETE"]),
         Route("/admin/credentials", admin.credentials, methods=["POST"]),
         Route("/admin/mint", admin.mint, methods=["POST"]),

@@ -56,6 +56,14 @@ class ConsentStore:
         self.entries = []
         self._save()
 
+    def remove(self, tenant: Tenant, app: Application) -> bool:
+        entry = {"tenantId": tenant.tenant_id, "appId": app.app_id}
+        if entry not in self.entries:
+            return False
+        self.entries.remove(entry)
+        self._save()
+        return True
+
     def replay(self, directory: Directory) -> None:
         """Give the recorded consents again (after a start or a directory reset)."""
         for entry in self.entries:
@@ -94,3 +102,19 @@ def give(directory: Directory, tenant: Tenant, app: Application) -> Consented:
         for role in access.roles:
             tenant.assign(app.name, access.resource, role)
     return Consented(tenant, app, tuple(a.name for a in to_create))
+
+
+def withdraw(directory: Directory, store: ConsentStore, tenant: Tenant, app: Application) -> bool:
+    """Take back a consent given since start (as deleting the enterprise application would): the tenant
+    goes back to what directory.json says, with its other consents given again. False: none was given."""
+    if not store.remove(tenant, app):
+        return False
+    tenant.reset()
+    for entry in store.entries:
+        other = directory.application(entry["appId"])
+        if entry["tenantId"] == tenant.tenant_id and other is not None:
+            try:
+                give(directory, tenant, other)
+            except errors.EntraError:
+                continue
+    return True

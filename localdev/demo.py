@@ -357,7 +357,7 @@ class Demo:
         )
 
     def scenarios(self) -> list[Callable[[], Outcome | list[Outcome]]]:
-        from . import demo_portal  # its rows use this module's Outcome: imported here, not at the top
+        from . import demo_portal, demo_tenants  # their rows use this module's Outcome: imported here, not at the top
 
         return [
             self.s2s_allowed,
@@ -374,6 +374,7 @@ class Demo:
             self.forged,
             self.versions,
             *demo_portal.scenarios(self),
+            *demo_tenants.scenarios(self),
             *self.key_rolls(),
         ]
 

@@ -154,5 +154,5 @@ def demo_summary() -> str:
     try:
         find_az()
     except AzureCliError:
-        return "23 passed, 0 failed, 1 skipped"
-    return "28 passed, 0 failed"
+        return "31 passed, 0 failed, 1 skipped"
+    return "36 passed, 0 failed"

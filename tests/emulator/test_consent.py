@@ -177,6 +177,17 @@ def test_admin_call_and_cli(emulator: EmulatorProcess) -> None:
     assert {sp["application"] for sp in tailspin(emulator)["servicePrincipals"]} == {"obo-proxy", "notification-api"}
 
 
+def test_a_consent_given_since_start_can_be_taken_back(emulator: EmulatorProcess) -> None:
+    """The demo shows tailspin before and after consent, and runs again: DELETE puts tailspin back."""
+    target = {"tenant": "tailspin", "application": "notification-api"}
+    emulator.admin("POST", "consent", json=target)
+    assert "access_token" in tom_token(emulator)
+    assert emulator.admin("DELETE", "consent", json=target)["withdrawn"] is True
+    assert tailspin(emulator)["servicePrincipals"] == []
+    assert "AADSTS65001" in tom_token(emulator)["error_description"]
+    assert emulator.admin("DELETE", "consent", json=target)["withdrawn"] is False  # nothing left to take back
+
+
 def _no_known_clients(data: dict) -> None:
     data["applications"]["notification-api"]["knownClientApplications"] = []
 
