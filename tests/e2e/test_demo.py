@@ -49,6 +49,9 @@ def test_every_scenario_passes(stack: Stack) -> None:
         "Portal: alice restarts prod",
         "restart/action needs Website Contributor",
         "403 → 200",
+        "Tenants: erin (fabrikam) lists via the proxy",
+        "not a customer",
+        "AADSTS500011",
     ):
         assert scenario in shown, scenario
 
