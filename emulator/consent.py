@@ -87,7 +87,9 @@ def give(directory: Directory, tenant: Tenant, app: Application) -> Consented:
         raise errors.application_not_found(app.app_id, tenant.tenant_id)
     to_create = [app] if tenant.service_principal_of(app) is None else []
     for access in app.required_access:
-        resource = directory.applications_by_name[access.resource]
+        resource = directory.applications_by_name.get(access.resource)
+        if resource is None:
+            continue  # one of Microsoft's APIs: it exists in every tenant
         if tenant.service_principal_of(resource) is not None or resource in to_create:
             continue
         if app.app_id.lower() in resource.known_clients and resource.multi_tenant:

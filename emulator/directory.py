@@ -125,6 +125,13 @@ BUILTIN_RESOURCES = (
         consented_by_everyone=True,
     ),
 )
+# The delegated permission ids of Microsoft's APIs that requiredResourceAccess may name (Entra's own ids),
+# so that consent grants them as Entra does: (resource app id, permission id) -> scope value.
+MICROSOFT_SCOPE_IDS = {
+    ("797f4846-ba00-4fd7-ba43-dac1f8f63013", "41094075-9dad-400e-a0bd-54e686782033"): "user_impersonation",
+    ("cfa8b339-82a2-471a-a3c9-0fc0be7a4093", "f53da476-18e3-4152-8e01-aec403e6edc0"): "user_impersonation",
+    ("00000003-0000-0000-c000-000000000000", "e1fe6dd8-ba31-4d61-89e7-88639da4683d"): "User.Read",
+}
 TOKEN_EXCHANGE = BUILTIN_RESOURCES[1]
 KEY_VAULT = BUILTIN_RESOURCES[0]
 RESOURCE_MANAGER = BUILTIN_RESOURCES[2]
@@ -570,9 +577,18 @@ class Directory:
         for name, app in apps.items():
             required = []
             for entry in app.get("requiredResourceAccess", []):
-                found = by_app_id.get(str(entry.get("resourceAppId", "")).lower())
-                if found is None:
-                    continue  # a Microsoft API: it exists in every tenant, nothing to create
+                resource_app_id = str(entry.get("resourceAppId", "")).lower()
+                found = by_app_id.get(resource_app_id)
+                if found is None:  # a Microsoft API: it exists in every tenant; consent grants what we know of it
+                    microsoft = next((r for r in BUILTIN_RESOURCES if r.app_id == resource_app_id), None)
+                    scopes = [
+                        MICROSOFT_SCOPE_IDS.get((resource_app_id, str(a.get("id", "")).lower()))
+                        for a in entry.get("resourceAccess", [])
+                        if a.get("type") == "Scope"
+                    ]
+                    if microsoft is not None and any(scopes):
+                        required.append(RequiredAccess(microsoft.name, tuple(s for s in scopes if s), ()))
+                    continue
                 resource_name, resource = found
                 ids = {str(a["id"]).lower(): a.get("type") for a in entry.get("resourceAccess", [])}
                 required.append(

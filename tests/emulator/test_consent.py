@@ -66,6 +66,7 @@ def test_consent_from_scratch_on_the_page(emulator: EmulatorProcess, verify) -> 
     assert page.status_code == 200
     assert "Notification OBO proxy" in page.text
     assert "Notifications.Read" in page.text  # what the proxy asks of the API, for every user
+    assert "Windows Azure Service Management API: user_impersonation" in page.text
     answer = accept(emulator, url, "tom")
     assert answer.status_code == 302, answer.text
     location = urlsplit(answer.headers["location"])
@@ -211,13 +212,12 @@ def test_consent_needs_the_api_unless_it_knows_the_client_and_survives_a_restart
     try:
         kept = next(t for t in again.admin("GET", "directory")["tenants"] if t["name"] == "tailspin")
         assert {sp["application"] for sp in kept["servicePrincipals"]} == {"obo-proxy", "notification-api"}
-        assert kept["oauth2PermissionGrants"] == [
-            {
-                "clientAppId": again.app_id("obo-proxy"),
-                "resource": "notification-api",
-                "scopes": ["Notifications.Create", "Notifications.Read"],
-            }
-        ]
+        # What the proxy's requiredResourceAccess asks, for everyone in tailspin: the API's scopes and ARM's.
+        assert {(g["resource"], tuple(g["scopes"])) for g in kept["oauth2PermissionGrants"]} == {
+            ("notification-api", ("Notifications.Create", "Notifications.Read")),
+            ("Windows Azure Service Management API", ("user_impersonation",)),
+        }
+        assert {g["clientAppId"] for g in kept["oauth2PermissionGrants"]} == {again.app_id("obo-proxy")}
         again.reset()  # back to directory.json: the consents are forgotten, on disk too
         assert (tmp_path / "state" / "consents.json").read_text() == "[]"
     finally:

@@ -244,6 +244,23 @@ def test_on_behalf_of_a_customer_user_happens_in_her_tenant(emulator: EmulatorPr
     assert aadsts(elsewhere.value) == 50013
 
 
+def test_secretless_on_behalf_of_in_a_customer_tenant(emulator: EmulatorProcess, verify) -> None:
+    # The proxy proves itself with its home tenant's managed identity (a federated credential issued by
+    # contoso) while exchanging a fabrikam user's token in fabrikam, as a multi-tenant app does in Entra.
+    identity = ManagedIdentityCredential(client_id=emulator.identity("obo-proxy-identity")["clientId"])
+    fabrikam = emulator.tenant_id("fabrikam")
+    credential = OnBehalfOfCredential(
+        fabrikam,
+        emulator.app_id("obo-proxy"),
+        user_assertion=password_grant(emulator, "erin", PROXY, "fabrikam")["access_token"],
+        client_assertion_func=lambda: identity.get_token("api://AzureADTokenExchange/.default").token,
+        authority=emulator.origin,
+        disable_instance_discovery=True,
+    )
+    claims = verify(credential.get_token(API).token)
+    assert (claims["tid"], claims["appidacr"], claims["roles"]) == (fabrikam, "2", ["notification.read"])
+
+
 def test_token_cli_takes_a_tenant(emulator: EmulatorProcess) -> None:
     def cli(*args: str) -> subprocess.CompletedProcess:
         return subprocess.run(
