@@ -98,7 +98,23 @@ async def home(request: Request) -> HTMLResponse:
             ],
             "applications",
         ),
-        "<h2>Principals</h2>"
+        "<h2>Tenants</h2><p>Each at its id and its domain; its admins grant the roles in it.</p>"
+        + _table(
+            ["name", "id", "domain", "Global Administrators", "enterprise applications", "app role assignments"],
+            [
+                [
+                    t["name"] + (" (home)" if t["home"] else ""),
+                    t["id"],
+                    t["domain"],
+                    ", ".join(t["globalAdministrators"]),
+                    ", ".join(sp["application"] for sp in t["servicePrincipals"]) or "none: not consented",
+                    "; ".join(f"{a['principal']} {a['role']}" for a in t["appRoleAssignments"]),
+                ]
+                for t in summary["tenants"]
+            ],
+            "directory-tenants",
+        ),
+        "<h2>Principals (home tenant)</h2>"
         + _table(
             ["name", "kind", "object id", "client id", "UPN"],
             [[p["name"], p["kind"], p["objectId"], p["clientId"] or "", p["upn"] or ""] for p in summary["principals"]],

@@ -176,6 +176,9 @@ def serve(
 
     tid = directory.tenant_id
     print(f"tenant           {tid} ({directory.tenant_domain})")
+    others = [f"{t.name} {t.tenant_id}" for t in directory.tenants.values() if not t.home]
+    if others:
+        print(f"other tenants    {', '.join(others)}")
     print(f"authority        {config.origin}/{tid}  (issuer v2 {state.issuer.issuer_v2})")
     print(
         f"managed identity {env['IDENTITY_ENDPOINT']}  (system-assigned: {system_identity}; "

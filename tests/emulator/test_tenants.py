@@ -279,3 +279,13 @@ def test_token_cli_takes_a_tenant(emulator: EmulatorProcess) -> None:
     wrong = cli("--user", "erin", "--scope", API)  # default: the home tenant
     assert wrong.returncode != 0
     assert "AADSTS50020" in wrong.stderr
+
+
+def test_the_home_page_lists_the_tenants(emulator: EmulatorProcess) -> None:
+    page = emulator.session.get(f"{emulator.origin}/").text
+    table = page.split('id="directory-tenants"', 1)[1].split("</table>", 1)[0]
+    for name in ("contoso (home)", "fabrikam", "northwind", "tailspin"):
+        assert name in table
+    assert emulator.tenant_id("tailspin") in table
+    assert "none: not consented" in table  # tailspin
+    assert "mallory notification.create" in table
