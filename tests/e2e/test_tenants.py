@@ -110,3 +110,20 @@ def test_mallory_is_refused_although_her_token_carries_the_role(stack: Stack) ->
     refused = problem(call(stack, "POST", "/notifications", token, json=body), 403)
     assert refused["tenant"] == northwind["id"]
     assert f"Tenant {northwind['id']} is not a customer" in refused["detail"]
+
+
+def test_the_proxy_checks_its_callers_tenants_too(stack: Stack) -> None:
+    """OBO_ALLOWED_TENANTS: a user of a tenant the proxy does not serve is refused by its guard, before
+    the handler (and any exchange) runs.
+    (mallory's tenant has no enterprise application of the proxy, so her token is minted, as one
+    would be after her consent to it.)"""
+    northwind = tenant_of("northwind")
+    erin = jwt.decode(sign_in(stack, "fabrikam", "erin", PROXY_SCOPE), options={"verify_signature": False})
+    theirs = {
+        **erin,
+        "tid": northwind["id"],
+        "iss": erin["iss"].replace(erin["tid"], northwind["id"]),
+        "oid": northwind["users"]["mallory"]["id"],
+    }
+    refused = problem(call(stack, "GET", "/obo/notifications", stack.emulator.mint(theirs)), 403)
+    assert refused["tenant"] == northwind["id"]

@@ -179,3 +179,25 @@ def test_a_tenant_off_the_list_is_403_for_both_whatever_it_carries(
                 "403",
                 "403",
             )
+
+
+@pytest.mark.parametrize(
+    ("user", "tenant", "expected"),
+    [
+        ("erin", "fabrikam", ["allowed", "403"]),  # read: her role; create: not hers
+        ("frank", "fabrikam", ["403", "403"]),  # no role at all
+        ("mallory", "northwind", ["403", "403"]),  # not a customer, whatever she holds
+    ],
+)
+def test_tokens_of_other_tenants_get_the_same_verdict(
+    emulator: EmulatorProcess, validator: TokenValidator, user: str, tenant: str, expected: list[str]
+) -> None:
+    """Real tokens of a customer's users (erin assigned, frank not: Entra refuses frank a token for an
+    API requiring assignment, so his is minted) and of mallory, whose tenant the API does not serve."""
+    if user == "frank":
+        erin = jwt.decode(emulator.user_token("erin", API, tenant=tenant), options={"verify_signature": False})
+        token = emulator.mint({**erin, "oid": emulator.user("frank")["id"], "roles": []})
+    else:
+        token = emulator.user_token(user, API, tenant=tenant)
+    verdicts = [(inspector_verdict(emulator, token, *r), auth_verdict(validator, token, *r)) for r in ROUTES]
+    assert verdicts == [(v, v) for v in expected]
