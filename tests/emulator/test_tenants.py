@@ -10,8 +10,10 @@ from __future__ import annotations
 
 import subprocess
 import sys
+from urllib.parse import parse_qs, urlsplit
 
 import jwt
+import msal
 import pytest
 from azure.core.exceptions import ClientAuthenticationError
 from azure.identity import ClientSecretCredential, ManagedIdentityCredential, OnBehalfOfCredential
@@ -289,3 +291,37 @@ def test_the_home_page_lists_the_tenants(emulator: EmulatorProcess) -> None:
     assert emulator.tenant_id("tailspin") in table
     assert "none: not consented" in table  # tailspin
     assert "mallory notification.create" in table
+
+
+def _browser_sign_in(emulator: EmulatorProcess, auth_uri: str, user: str) -> dict[str, str]:
+    """What a person does on the sign-in page: submit the form, follow the redirect to the loopback URI."""
+    login = emulator.user(user)
+    response = emulator.session.post(
+        auth_uri, data={"username": login["userPrincipalName"], "password": login["password"]}, allow_redirects=False
+    )
+    assert response.status_code == 302, response.text
+    return {k: v[0] for k, v in parse_qs(urlsplit(response.headers["location"]).query).items()}
+
+
+@pytest.mark.parametrize("authority", ["fabrikam", "organizations"])
+def test_msal_signs_a_customer_user_in_at_her_tenant(emulator: EmulatorProcess, verify, authority: str) -> None:
+    segment = emulator.tenant_id(authority) if authority == "fabrikam" else authority
+    app = msal.PublicClientApplication(AZURE_CLI, authority=f"{emulator.origin}/{segment}", instance_discovery=False)
+    flow = app.initiate_auth_code_flow([PROXY], redirect_uri="http://localhost:8400")
+    result = app.acquire_token_by_auth_code_flow(flow, _browser_sign_in(emulator, flow["auth_uri"], "erin"))
+    assert "access_token" in result, result
+    fabrikam = emulator.tenant_id("fabrikam")
+    assert result["id_token_claims"]["tid"] == fabrikam
+    assert result["id_token_claims"]["iss"] == f"{emulator.origin}/{fabrikam}/v2.0"
+    assert verify(result["access_token"])["tid"] == fabrikam
+    # MSAL keys its cache on client_info: erin's account is a fabrikam account.
+    assert app.get_accounts()[0]["home_account_id"] == f"{emulator.user('erin')['id']}.{fabrikam}"
+
+
+def test_the_sign_in_page_sends_a_user_of_another_tenant_back_with_aadsts50020(emulator: EmulatorProcess) -> None:
+    app = msal.PublicClientApplication(AZURE_CLI, authority=emulator.authority, instance_discovery=False)
+    flow = app.initiate_auth_code_flow([PROXY], redirect_uri="http://localhost:8400")
+    answer = _browser_sign_in(emulator, flow["auth_uri"], "erin")  # contoso's page, fabrikam's user
+    assert answer["error"] == "invalid_grant"
+    assert "AADSTS50020" in answer["error_description"]
+    assert "code" not in answer
