@@ -36,7 +36,6 @@ def signature(secret: str, timestamp: str, body: bytes) -> str:
 class DeliveryReport:
     delivered: list[str] = field(default_factory=list)
     failed: list[str] = field(default_factory=list)
-    left_pending: int = 0
 
 
 def deliver_pending(
@@ -45,7 +44,6 @@ def deliver_pending(
     report = DeliveryReport()
     pending = api.pending()
     if not webhook_url:
-        report.left_pending = len(pending)
         log.info("DELIVERY_WEBHOOK_URL is not set: %d pending notification(s) left pending", len(pending))
         return report
     key = secret.get()

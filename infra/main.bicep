@@ -234,7 +234,6 @@ module apiSettings 'modules/appsettings.bicep' = {
     settings: union(hostSettings, {
       APPLICATIONINSIGHTS_AUTHENTICATION_STRING: 'Authorization=AAD'
       APPS: functionApps.api.blueprint
-      NOTIFICATION_API_APP_ID: entra.outputs.apiAppId
       NOTIFICATION_API_AUDIENCES: '${entra.outputs.apiAppId},${entra.outputs.apiIdentifierUri}'
       NOTIFICATION_API_SIGN_IN_AUDIENCE: signInAudience
       NOTIFICATION_API_ALLOWED_TENANTS: apiAllowedTenants

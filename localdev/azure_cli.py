@@ -75,7 +75,7 @@ def az_settings(stack: dict[str, str], config_dir: Path) -> dict[str, str]:
 
 
 def az_environment(stack: dict[str, str], config_dir: Path, base: dict[str, str] | None = None) -> dict[str, str]:
-    """The environment every az call runs with (../shared/reference/azure-cli-wire.md).
+    """The environment every az call runs with.
 
     - ``AZURE_CONFIG_DIR``: az's whole state in the project, never ``~/.azure``;
     - ``REQUESTS_CA_BUNDLE``: the emulator's CA (az's requests uses certifi; ``SSL_CERT_FILE`` is not read);

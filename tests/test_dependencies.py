@@ -74,9 +74,23 @@ def test_blueprints_use_only_the_public_names_of_the_shared_packages(blueprint: 
     assert shortcuts == []
 
 
-def test_the_public_surfaces_stay_small() -> None:
-    """Each shared package names what a blueprint needs, and everything it names exists."""
+def test_every_public_name_exists_and_is_used_outside_its_package() -> None:
+    """A shared package names what others import from it (apps, tools, tests), and nothing else: a
+    public name nobody uses is dead weight for whoever copies the package."""
+    sources = [
+        path
+        for path in ROOT.rglob("*.py")
+        if not any(part.startswith(".") or part == "node_modules" for part in path.relative_to(ROOT).parts)
+    ]
     for package in SHARED:
-        module = importlib.import_module(package)
-        assert len(module.__all__) <= 16, package
-        assert all(hasattr(module, name) for name in module.__all__), package
+        public = set(importlib.import_module(package).__all__)
+        assert all(hasattr(importlib.import_module(package), name) for name in public), package
+        imported = {
+            name
+            for path in sources
+            if path.relative_to(ROOT).parts[0] != package
+            for module, names in imports_of(path)
+            if module == package
+            for name in names
+        }
+        assert public - imported == set(), package

@@ -1,4 +1,4 @@
-"""Every spelling of "this machine" is loopback to the production guard (issue 11)."""
+"""Every spelling of "this machine" is loopback to the production guard."""
 
 from __future__ import annotations
 

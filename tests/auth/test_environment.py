@@ -32,7 +32,7 @@ def test_real_azure_settings_pass(in_azure) -> None:
         ("AZURE_AUTHORITY_HOST", "https://localhost:8443"),
         ("AZURE_AUTHORITY_HOST", "https://127.0.0.1:8443"),
         ("KEY_VAULT_URL", "https://[::1]:8443/"),
-        # Spellings a string comparison missed (issue 11); tests/auth/test_loopback.py has the rest.
+        # Spellings a string comparison missed; tests/test_loopback.py has the rest.
         ("AZURE_AUTHORITY_HOST", "https://localhost.:8443"),
         ("AZURE_AUTHORITY_HOST", "https://127.1:8443"),
         ("KEY_VAULT_URL", "https://[::ffff:127.0.0.1]:8443/"),

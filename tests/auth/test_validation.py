@@ -107,7 +107,7 @@ BAD_TOKENS: dict[str, tuple[Callable[[TokenFactory], str], str]] = {
     ),
     "app token with scp": (lambda f: f.tenant_signed(f.app_claims(scp="Notifications.Read")), "app token with scp"),
     "no client id": (lambda f: f.tenant_signed(f.app_claims(appid=None)), "token lacks oid, tid or client id"),
-    # Header shapes PyJWT refuses with InvalidTokenError, not DecodeError: once a 500 for anyone (issue 11).
+    # Header shapes PyJWT refuses with InvalidTokenError, not DecodeError: each was once a 500 for anyone.
     "kid as a number": (lambda f: _with_header({"alg": "RS256", "kid": 0}), "malformed token"),
     "kid true": (lambda f: _with_header({"alg": "RS256", "kid": True}), "malformed token"),
     "kid null": (lambda f: _with_header({"alg": "RS256", "kid": None}), "malformed token"),
@@ -119,7 +119,7 @@ BAD_TOKENS: dict[str, tuple[Callable[[TokenFactory], str], str]] = {
         "malformed token",
     ),
     "non-ASCII characters": (lambda f: _parts(f, slice(0, 3)) + "\u00e9", "malformed token"),
-    # Correctly signed, claims of types Entra never issues: once accepted, or a 500 in the store (issue 11).
+    # Correctly signed, claims of types Entra never issues: once accepted, or a 500 in the store.
     "exp as a numeric string": (
         lambda f: f.tenant_signed(f.app_claims(exp=str(at(3600)))),
         "malformed exp claim",

@@ -14,6 +14,7 @@ import pytest
 import requests
 from azure.identity import ManagedIdentityCredential
 
+from tests.e2e.problems import problem
 from tests.e2e.stack import Stack, start_host, start_stack
 from tests.e2e.stubs import StubServer, json_answer
 from tests.processes import ROOT
@@ -24,12 +25,6 @@ SECRET_NAME = "webhook-signing-key"
 
 def caller_host(stack: Stack, tmp_path, **env: str):
     return start_host(tmp_path, stack.host_env(APPS="caller_app", NOTIFICATION_API_URL=stack.base_url, **env))
-
-
-def problem(response: requests.Response, status: int) -> dict:
-    assert response.status_code == status, response.text
-    assert response.headers["content-type"].startswith("application/problem+json")
-    return response.json()
 
 
 def new_notification() -> dict:
@@ -91,7 +86,7 @@ def test_unreachable_emulator_is_503_not_a_hang(managed: Stack, tmp_path) -> Non
     try:
         for path in ("/caller/secret", "/caller/notifications"):
             response = requests.get(f"{base}{path}", timeout=60)
-            assert problem(response, 503)
+            problem(response, 503)
             assert response.headers["Retry-After"]
     finally:
         host.stop()
@@ -118,7 +113,7 @@ def test_retries_503_then_succeeds_and_retries_401_once(managed: Stack, tmp_path
         assert second.status_code == 200
         assert len(stub.requests) == 4  # 401, then once with a fresh token
         third = requests.get(f"{base}/caller/notifications", timeout=60)
-        assert problem(third, 502)
+        problem(third, 502)
         assert len(stub.requests) == 6  # 401 twice: never a loop
         assert all(r["headers"]["Authorization"].startswith("Bearer ") for r in stub.requests)
     finally:

@@ -22,6 +22,7 @@ from azure.identity import ManagedIdentityCredential
 
 from localdev.stack import storage_connection_string
 from tests.auth.token_factory import DIRECTORY
+from tests.e2e.problems import problem
 from tests.e2e.stack import Stack
 
 API = DIRECTORY["applications"]["notification-api"]["identifierUris"][0] + "/.default"
@@ -30,12 +31,6 @@ API = DIRECTORY["applications"]["notification-api"]["identifierUris"][0] + "/.de
 def call(stack: Stack, method: str, path: str, token: str, **kwargs) -> requests.Response:
     headers = {"Authorization": f"Bearer {token}", **kwargs.pop("headers", {})}
     return requests.request(method, f"{stack.base_url}{path}", headers=headers, timeout=60, **kwargs)
-
-
-def problem(response: requests.Response, status: int) -> dict:
-    assert response.status_code == status, f"{response.status_code} {response.text[:300]}"
-    assert response.headers["content-type"].startswith("application/problem+json")
-    return response.json()
 
 
 @pytest.fixture
@@ -154,7 +149,7 @@ def test_page_tokens_are_checked_against_the_caller(stack: Stack, writer: str, r
         token_of({"PartitionKey": home, "RowKey": row}),  # the storage SDK's own token shape
         "!!",
     ):
-        assert problem(call(stack, "GET", "/notifications", alice, params={"pageToken": bad}), 400)
+        problem(call(stack, "GET", "/notifications", alice, params={"pageToken": bad}), 400)
     legacy_page = token_of({"p": "notifications", "r": row})
     assert call(stack, "GET", "/notifications", reader_app, params={"pageToken": legacy_page}).status_code == 200
 

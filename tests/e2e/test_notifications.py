@@ -11,6 +11,7 @@ import pytest
 import requests
 from azure.identity import ManagedIdentityCredential
 
+from tests.e2e.problems import problem
 from tests.e2e.stack import Stack, start_host
 
 API = "api://7812c330-acf6-4d59-acac-aae48e763f41/notification-api/.default"
@@ -59,18 +60,12 @@ def recipient() -> str:
     return str(uuid.uuid4())
 
 
-def problem(response: requests.Response, status: int) -> dict:
-    assert response.status_code == status, response.text
-    assert response.headers["content-type"].startswith("application/problem+json")
-    return response.json()
-
-
 # -- the authorization matrix ------------------------------------------------------------------
 
 
 def test_no_token_and_wrong_audience_are_401(as_) -> None:
     no_token = as_(None)("GET", "/notifications")
-    assert problem(no_token, 401)
+    problem(no_token, 401)
     assert no_token.headers["WWW-Authenticate"] == "Bearer"
     wrong = as_("caller-app", scope="api://7812c330-acf6-4d59-acac-aae48e763f41/obo-proxy/.default")(
         "GET", "/notifications"
@@ -108,8 +103,8 @@ def test_users_see_and_ack_only_their_own(as_, stack: Stack) -> None:
     assert {for_alice["id"], for_alice_again["id"]} <= listed
     assert for_carol["id"] not in listed
     assert alice("GET", f"/notifications/{for_alice['id']}").status_code == 200
-    assert problem(alice("GET", f"/notifications/{for_carol['id']}"), 404)
-    assert problem(alice("POST", f"/notifications/{for_carol['id']}/ack"), 404)
+    problem(alice("GET", f"/notifications/{for_carol['id']}"), 404)
+    problem(alice("POST", f"/notifications/{for_carol['id']}/ack"), 404)
     assert alice("POST", f"/notifications/{for_alice['id']}/ack").json()["status"] == "acknowledged"
     # Apps with the role see everyone's; alice's refused ack changed nothing of carol's.
     seen_by_app = as_("caller-app")("GET", f"/notifications/{for_carol['id']}")
@@ -156,15 +151,15 @@ def test_input_is_validated_field_by_field(as_) -> None:
         ("#/title", "at most 200 characters"),
         ("#/body", "required, a non-empty string"),
     }
-    assert problem(writer("POST", "/notifications", data="recipient=x"), 415)
-    assert problem(writer("POST", "/notifications", data=b"{", headers={"Content-Type": "application/json"}), 400)
+    problem(writer("POST", "/notifications", data="recipient=x"), 415)
+    problem(writer("POST", "/notifications", data=b"{", headers={"Content-Type": "application/json"}), 400)
     huge = json.dumps({"recipient": "r", "title": "t", "body": "x" * 70_000})
-    assert problem(writer("POST", "/notifications", data=huge, headers={"Content-Type": "application/json"}), 413)
+    problem(writer("POST", "/notifications", data=huge, headers={"Content-Type": "application/json"}), 413)
     reader = as_("caller-app")
-    assert problem(reader("GET", "/notifications", params={"top": 101}), 400)
-    assert problem(reader("GET", "/notifications", params={"status": "deleted"}), 400)
-    assert problem(reader("GET", "/notifications", params={"pageToken": "!!"}), 400)
-    assert problem(reader("GET", "/notifications/not-an-id"), 404)
+    problem(reader("GET", "/notifications", params={"top": 101}), 400)
+    problem(reader("GET", "/notifications", params={"status": "deleted"}), 400)
+    problem(reader("GET", "/notifications", params={"pageToken": "!!"}), 400)
+    problem(reader("GET", "/notifications/not-an-id"), 404)
 
 
 # -- idempotency, paging, acknowledgement races ------------------------------------------------
@@ -183,7 +178,7 @@ def test_concurrent_retries_with_one_key_create_one_notification(as_) -> None:
         if n["recipient"] == to
     ]
     assert len(listed) <= 1  # (it may sit on a later page; never twice)
-    assert problem(writer.create(to, title="something else", key=key), 422)
+    problem(writer.create(to, title="something else", key=key), 422)
 
 
 def test_paging_visits_every_notification_once(as_) -> None:
@@ -238,9 +233,9 @@ def test_storage_down_is_503_with_retry_after(managed: Stack, as_, tmp_path) -> 
         started = time.monotonic()
         response = writer.create(recipient())
         assert time.monotonic() - started < 30  # answered, not hung (generous: this is not a speed test)
-        assert problem(response, 503)
+        problem(response, 503)
         assert response.headers["Retry-After"] == "5"
-        assert problem(Caller(base, as_("caller-app").token)("GET", "/notifications"), 503)
+        problem(Caller(base, as_("caller-app").token)("GET", "/notifications"), 503)
     finally:
         host.stop()
 

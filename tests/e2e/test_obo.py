@@ -9,6 +9,7 @@ import pytest
 import requests
 from azure.identity import ManagedIdentityCredential
 
+from tests.e2e.problems import problem
 from tests.e2e.stack import Stack, start_host, start_stack
 from tests.emulator_process import variant_directory
 
@@ -18,12 +19,6 @@ API = "api://7812c330-acf6-4d59-acac-aae48e763f41/notification-api/.default"
 
 def as_user(stack: Stack, user: str) -> dict:
     return {"Authorization": f"Bearer {stack.emulator.user_token(user, PROXY_SCOPE)}"}
-
-
-def problem(response: requests.Response, status: int) -> dict:
-    assert response.status_code == status, response.text
-    assert response.headers["content-type"].startswith("application/problem+json")
-    return response.json()
 
 
 @pytest.fixture
@@ -195,7 +190,7 @@ def test_unavailable_identity_or_api_is_503(managed: Stack, tmp_path) -> None:
         host, base = start_host(tmp_path, env)
         try:
             response = requests.get(f"{base}/obo/notifications", headers=as_user(managed, "alice"), timeout=60)
-            assert problem(response, 503)
+            problem(response, 503)
             assert response.headers["Retry-After"]
         finally:
             host.stop()
@@ -233,7 +228,7 @@ def test_consent_challenge_then_one_exchange_for_twenty_calls(tmp_path) -> None:
             },
         )
         # Same token: MSAL repeats the refused answer from its 60-second HTTP cache, without asking Entra.
-        assert problem(requests.get(f"{stack.base_url}/obo/notifications", headers=alice, timeout=30), 403)
+        problem(requests.get(f"{stack.base_url}/obo/notifications", headers=alice, timeout=30), 403)
         alice = as_user(stack, "alice")  # signing in again gives a new token, and a new request
         before = stack.emulator.stats().get("obo:obo-proxy", 0)
         for _ in range(20):

@@ -1,4 +1,4 @@
-"""What the Azure CLI needs from Entra and ARM (../shared/reference/azure-cli-wire.md), with MSAL,
+"""What the Azure CLI needs from Entra and ARM, with MSAL,
 the library az signs in with: tenant aliases, ``form_post`` to MSAL's own loopback listener, the
 device code flow, the ARM audience and the tiny ARM, refresh tokens that survive a restart.
 The Azure CLI itself runs against all of this in tests/azure_cli/."""

@@ -1,5 +1,5 @@
 """Input an attacker or a confused client sends to the emulator: a 4xx, never a 500, and the
-keep-alive connection stays usable after any error (issue 11)."""
+keep-alive connection stays usable after any error."""
 
 from __future__ import annotations
 
@@ -150,7 +150,7 @@ def test_an_unexpected_failure_is_a_500_and_the_connection_stays_usable() -> Non
         thread.join(10)
 
 
-# -- the admin API and the state files (issue 11, "also found") ---------------------------------
+# -- the admin API and the state files ------------------------------------------------------------
 
 
 def _assignment(emulator: EmulatorProcess) -> dict:

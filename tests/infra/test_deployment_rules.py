@@ -146,7 +146,7 @@ def test_flex_gives_every_app_its_own_plan(main) -> None:
 
 
 def test_flex_sites_send_no_classic_site_config(main, functionapp) -> None:
-    # Azure, on a Flex site (paraphrased in FACTS.md): "... site configuration properties ... for
+    # Azure, on a Flex site (its error, paraphrased): "... site configuration properties ... for
     # Flex Consumption sites is invalid" for ftpsState / linuxFxVersion (even null), and the same
     # for the app settings FUNCTIONS_WORKER_RUNTIME and FUNCTIONS_EXTENSION_VERSION.
     scope = {

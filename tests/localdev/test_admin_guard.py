@@ -1,5 +1,5 @@
 """The dev host's ``POST /admin/functions/{name}`` runs the app's code with its identity: loopback
-clients only, and never a web page (issue 11). The real rule, called as the server calls it."""
+clients only, and never a web page. The real rule, called as the server calls it."""
 
 from __future__ import annotations
 
