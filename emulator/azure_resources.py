@@ -274,6 +274,8 @@ class AzureResources:
         return any(rbac.covers(a.scope, scope) or rbac.covers(scope, a.scope) for a in self.assignments_of(principal))
 
     def assign(self, principal: str, role: str, scope: str) -> tuple[RoleAssignment, bool]:
+        """``principal``: a name, object id, client id or UPN (as error messages name principals)."""
+        principal = self.directory.principal_name(principal)
         entry = self._checked({"principal": principal, "role": role, "scope": scope})
         existing = self._find(entry)
         if existing is not None:
@@ -282,6 +284,7 @@ class AzureResources:
         return entry, True
 
     def remove(self, principal: str, role: str, scope: str) -> tuple[RoleAssignment, bool]:
+        principal = self.directory.principal_name(principal)
         entry = self._checked({"principal": principal, "role": role, "scope": scope})
         existing = self._find(entry)
         if existing is None:

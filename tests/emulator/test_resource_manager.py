@@ -182,10 +182,11 @@ def test_a_role_assigned_at_run_time_applies_at_the_next_request(sites_as, emula
     bob = sites_as("bob")
     assert refusal(lambda: bob.web_apps.restart(STAGING, STAGING_APP)).status_code == 403
     command = [sys.executable, "-m", "emulator", "--state-dir", str(emulator.state_dir), "role"]
-    args = ["--principal", "bob", "--role", "Website Contributor", "--scope", scope]
+    upn = emulator.user("bob")["userPrincipalName"]  # a name, object id or UPN, as error messages give them
+    args = ["--principal", upn, "--role", "Website Contributor", "--scope", scope]
     assigned = subprocess.run([*command, "assign", *args], cwd=ROOT, capture_output=True, text=True, timeout=60)
     assert assigned.returncode == 0, assigned.stderr
-    assert "bob assigned: Website Contributor at" in assigned.stdout
+    assert f"{upn} assigned: Website Contributor at" in assigned.stdout
     assert "10 minutes" in assigned.stdout
     bob.web_apps.restart(STAGING, STAGING_APP)
     assert [s.name for s in bob.web_apps.list()] == ["func-notify-api-staging", "func-notify-proxy-staging"]
