@@ -275,7 +275,7 @@ class AzureResources:
 
     def assign(self, principal: str, role: str, scope: str) -> tuple[RoleAssignment, bool]:
         """``principal``: a name, object id, client id or UPN (as error messages name principals)."""
-        principal = self.directory.principal_name(principal)
+        principal = self.directory.home.principal_name(principal)
         entry = self._checked({"principal": principal, "role": role, "scope": scope})
         existing = self._find(entry)
         if existing is not None:
@@ -284,7 +284,7 @@ class AzureResources:
         return entry, True
 
     def remove(self, principal: str, role: str, scope: str) -> tuple[RoleAssignment, bool]:
-        principal = self.directory.principal_name(principal)
+        principal = self.directory.home.principal_name(principal)
         entry = self._checked({"principal": principal, "role": role, "scope": scope})
         existing = self._find(entry)
         if existing is None:
