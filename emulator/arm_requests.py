@@ -18,7 +18,7 @@ import jwt
 from starlette.requests import Request
 from starlette.responses import JSONResponse
 
-from .directory import Principal
+from .directory import Principal, Tenant
 from .state import State
 
 ARM_AUDIENCES = (
@@ -75,6 +75,7 @@ class Caller:
     principal: Principal | None  # None: a principal this directory does not know
     object_id: str
     tenant_id: str
+    tenant: Tenant
 
     @property
     def client(self) -> str:
@@ -153,16 +154,9 @@ def authenticate(request: Request, state: State) -> Caller:
         raise ArmError(401, "ExpiredAuthenticationToken", message, "The access token has expired.") from None
     except (jwt.InvalidTokenError, ValueError, OverflowError):
         raise ArmError(401, "InvalidAuthenticationToken", "The access token is invalid.") from None
-    issuer = claims.get("iss")
-    if issuer not in (state.issuer.issuer_v1, state.issuer.issuer_v2):
-        raise ArmError(
-            401,
-            "InvalidAuthenticationTokenTenant",
-            f"The access token is from the wrong issuer '{str(issuer)[:200]}'. It must match the tenant "
-            f"'{state.issuer.issuer_v1}' associated with this subscription. Please use the authority (URL) "
-            f"'{state.config.origin}/{state.directory.tenant_id}' to get the token.",
-            "The access token is from the wrong issuer.",
-        )
+    tenant = _tenant_of(state, claims.get("iss"), claims.get("tid"))
+    if tenant is None:
+        raise wrong_tenant(state, claims.get("iss"))
     audience = claims.get("aud")
     if not isinstance(audience, str) or audience not in ARM_AUDIENCES:
         allowed = ",".join(f"'{a}'" for a in ARM_AUDIENCES)
@@ -175,8 +169,36 @@ def authenticate(request: Request, state: State) -> Caller:
             "The access token has been obtained for wrong audience or resource.",
         )
     object_id = str(claims.get("oid", ""))
-    principal = state.directory.find_by_object_id(object_id) if object_id else None
-    return Caller(claims, principal, object_id, str(claims.get("tid", "")))
+    principal = tenant.find_by_object_id(object_id) if object_id else None
+    return Caller(claims, principal, object_id, tenant.tenant_id, tenant)
+
+
+def _tenant_of(state: State, issuer: object, tid: object) -> Tenant | None:
+    """The tenant whose v1 (or v2) issuer signed the token, when ``tid`` agrees: ARM takes any tenant's
+    token, and each subscription then only its own tenant's."""
+    for tenant in state.directory.tenants.values():
+        if tid == tenant.tenant_id and issuer in tuple(state.issuer.issuer_of(tenant.tenant_id, v) for v in (1, 2)):
+            return tenant
+    return None
+
+
+def wrong_tenant(state: State, issuer: object) -> ArmError:
+    """401 ``InvalidAuthenticationTokenTenant``: a token of another tenant than the subscription's."""
+    home = state.directory.tenant_id
+    return ArmError(
+        401,
+        "InvalidAuthenticationTokenTenant",
+        f"The access token is from the wrong issuer '{str(issuer)[:200]}'. It must match the tenant "
+        f"'{state.issuer.issuer_of(home, 1)}' associated with this subscription. Please use the authority (URL) "
+        f"'{state.config.origin}/{home}' to get the token.",
+        "The access token is from the wrong issuer.",
+    )
+
+
+def check_tenant(state: State, caller: Caller, subscription_tenant: str) -> None:
+    """A subscription answers only tokens of its own tenant (guests sign in to that tenant)."""
+    if caller.tenant_id != subscription_tenant:
+        raise wrong_tenant(state, caller.claims.get("iss"))
 
 
 def authorize(state: State, caller: Caller, action: str, scope: str) -> None:

@@ -257,6 +257,9 @@ class AzureResources:
         return {principal.name, *self.directory.groups_of(principal)}
 
     def assignments_of(self, principal: Principal) -> list[RoleAssignment]:
+        """Role assignments name principals of the subscriptions' (home) tenant; nobody else holds any."""
+        if principal.tenant_id != self.directory.tenant_id:
+            return []
         holders = self.holders(principal)
         return [a for a in self.assignments if a.principal in holders]
 

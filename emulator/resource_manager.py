@@ -30,18 +30,19 @@ from .arm_requests import (
     authorization_failed,
     check_provider_version,
     check_resources_version,
+    check_tenant,
 )
-from .directory import RESOURCE_MANAGER
+from .directory import RESOURCE_MANAGER, Tenant
 from .state import State
 
 
-def _tenant(state: State) -> dict:
-    tid, domain = state.directory.tenant_id, state.directory.tenant_domain
+def _tenant(tenant: Tenant) -> dict:
+    tid, domain = tenant.tenant_id, tenant.domain
     return {
         "id": f"/tenants/{tid}",
         "tenantId": tid,
         "countryCode": "US",
-        "displayName": domain.split(".")[0].capitalize() if domain else "Local tenant",
+        "displayName": tenant.display_name,
         "domains": [domain] if domain else [],
         "defaultDomain": domain,
         "tenantCategory": "Home",
@@ -69,17 +70,21 @@ def _subscription_json(state: State, subscription_id: str) -> dict:
 
 def _visible_subscriptions(state: State, caller: Caller) -> list[str]:
     azure = state.directory.azure
-    return [s.id for s in azure.subscriptions.values() if azure.has_access_within(caller.principal, s.scope)]
+    return [
+        s.id
+        for s in azure.subscriptions.values()
+        if s.tenant_id == caller.tenant_id and azure.has_access_within(caller.principal, s.scope)
+    ]
 
 
 async def tenants(request: Request) -> Response:
     state: State = request.app.state.emulator
     try:
         check_resources_version(api_version(request))
-        authenticate(request, state)
+        caller = authenticate(request, state)
     except ArmError as exc:
         return exc.response(state)
-    return JSONResponse({"value": [_tenant(state)]})
+    return JSONResponse({"value": [_tenant(caller.tenant)]})  # the signed-in tenant (guest tenants: not here)
 
 
 def _subscriptions(state: State, caller: Caller, version: str) -> JSONResponse:
@@ -190,6 +195,9 @@ async def dispatch(request: Request) -> Response:
                 raise ArmError(
                     405, "MethodNotAllowed", f"The requested resource does not support http method '{request.method}'."
                 )
+            subscription = state.directory.azure.subscription(found.groupdict().get("sub") or "")
+            if subscription is not None:
+                check_tenant(state, caller, subscription.tenant_id)
             extra = {"request": request} if handler is arm_activity.list_events else {}
             return handler(state, caller, version, **found.groupdict(), **extra)
         raise ArmError(

@@ -19,7 +19,7 @@ from azure.mgmt.monitor import MonitorManagementClient
 from azure.mgmt.resource.resources import ResourceManagementClient
 from azure.mgmt.web import WebSiteManagementClient
 
-from tests.emulator_process import EmulatorProcess
+from tests.emulator_process import AZURE_CLI, EmulatorProcess
 from tests.processes import ROOT
 
 ARM = "https://management.core.windows.net//.default"
@@ -358,8 +358,9 @@ def test_missing_invalid_expired_and_foreign_tokens(emulator: EmulatorProcess) -
     error = expired.json()["error"]
     assert error["code"] == "ExpiredAuthenticationToken"
     assert error["message"].startswith("The access token expiry UTC time '9/13/2020 12:36:40 PM' is earlier than")
-    foreign = _sites(emulator, emulator.mint(_claims(emulator, iss="https://sts.windows.net/other-tenant/")))
-    assert foreign.json()["error"]["code"] == "InvalidAuthenticationTokenTenant"
+    for issuer in ("https://sts.windows.net/other-tenant/", f"https://sts.windows.net/{emulator.tenant}"):
+        foreign = _sites(emulator, emulator.mint(_claims(emulator, iss=issuer)))
+        assert foreign.json()["error"]["code"] == "InvalidAuthenticationTokenTenant", issuer
 
 
 def test_api_versions_as_arm_answers_them(emulator: EmulatorProcess) -> None:
@@ -410,3 +411,29 @@ def test_odd_requests_get_arms_4xx_never_a_500(
     response = emulator.session.request(method, url, params=params, headers=headers, timeout=10)
     assert response.status_code == status, response.text
     assert ("error" in response.json()) is (status >= 400)
+
+
+def test_each_subscription_answers_its_own_tenant_only(emulator: EmulatorProcess) -> None:
+    """ARM takes any tenant's token for /tenants and /subscriptions; a subscription wants its own tenant's."""
+    fabrikam = emulator.directory["tenants"]["fabrikam"]
+    erin = fabrikam["users"]["erin"]
+    answer = emulator.session.post(
+        f"{emulator.origin}/{fabrikam['id']}/oauth2/v2.0/token",
+        data={"grant_type": "password", "client_id": AZURE_CLI, "scope": ARM, "username": erin["userPrincipalName"],
+              "password": erin["password"]},
+        timeout=10,
+    )  # fmt: skip
+    assert answer.status_code == 200, answer.text
+    headers = {"Authorization": f"Bearer {answer.json()['access_token']}"}
+    version = {"api-version": "2022-12-01"}
+    tenants = emulator.session.get(f"{emulator.origin}/tenants", params=version, headers=headers, timeout=10).json()
+    assert [t["tenantId"] for t in tenants["value"]] == [fabrikam["id"]]
+    listed = emulator.session.get(f"{emulator.origin}/subscriptions", params=version, headers=headers, timeout=10)
+    assert listed.json() == {"value": []}
+    contoso = _sites(emulator, answer.json()["access_token"])
+    assert contoso.status_code == 401
+    assert contoso.json()["error"]["code"] == "InvalidAuthenticationTokenTenant"
+    assert (
+        f"'https://sts.windows.net/{emulator.tenant}/' associated with this subscription"
+        in (contoso.json()["error"]["message"])
+    )
