@@ -73,6 +73,17 @@ class ArmRefusal(Problem):
             )
         elif status == 404:
             super().__init__(404, message or "Not found.", title="Not found", reason=reason)
+        elif status == 401 and code == "InvalidAuthenticationTokenTenant":
+            # A user of another tenant (a customer's): their token is their tenant's, the subscription is ours.
+            super().__init__(
+                403,
+                f"The portal's subscription belongs to another tenant than yours: Azure Resource Manager refused "
+                f"your tenant's token for {scope} (InvalidAuthenticationTokenTenant). The support portal is for the "
+                "subscription's own tenant; a guest account there would be needed.",
+                title="Another tenant's subscription",
+                reason=reason,
+                scope=scope,
+            )
         elif status in (400, 401):  # the proxy's request or token, not the user's doing
             super().__init__(
                 502,

@@ -94,6 +94,23 @@ def test_bob_has_no_azure_role(stack: Stack) -> None:
     assert problem(restart(stack, "bob", STAGING), 403)["action"] == "Microsoft.Web/sites/restart/action"
 
 
+def test_a_customer_tenants_user_is_told_the_subscription_is_another_tenants(stack: Stack) -> None:
+    """erin (fabrikam, a customer tenant the proxy serves): the exchange goes to fabrikam, ARM refuses that
+    tenant's token for our subscription; the answer says so rather than blaming the proxy's settings."""
+    fabrikam = stack.emulator.directory["tenants"]["fabrikam"]
+    erin = fabrikam["users"]["erin"]
+    answer = stack.emulator.session.post(
+        f"{stack.emulator.origin}/{fabrikam['id']}/oauth2/v2.0/token",
+        data={"grant_type": "password", "client_id": "04b07795-8ddb-461a-bbee-02f9e1bf7b46", "scope": PROXY_SCOPE,
+              "username": erin["userPrincipalName"], "password": erin["password"]},
+        timeout=10,
+    )  # fmt: skip
+    assert answer.status_code == 200, answer.text
+    headers = {"Authorization": f"Bearer {answer.json()['access_token']}"}
+    refused = problem(requests.get(f"{stack.base_url}/portal/sites", headers=headers, timeout=60), 403)
+    assert refused["title"] == "Another tenant's subscription"
+
+
 def test_arms_404_stays_404_and_bad_names_are_400(stack: Stack) -> None:
     missing = problem(restart(stack, "alice", ("rg-notify-staging", "no-such-app")), 404)
     assert "was not found" in missing["detail"]
