@@ -153,6 +153,16 @@ def test_every_docs_page_is_in_the_readme_table() -> None:
     assert listed == {path.name for path in PAGES[1:]}
 
 
+def test_the_users_table_gives_the_passwords_the_emulator_takes() -> None:
+    users = {
+        u["userPrincipalName"]: u["password"]
+        for u in yaml.safe_load((ROOT / "directory.json").read_text())["users"].values()
+    }
+    rows = re.findall(r"^\| `([^`]+@[^`]+)` \| `([^`]+)` \|", README, re.M)
+    assert rows
+    assert all(users.get(upn) == password for upn, password in rows), rows
+
+
 def excerpts(text: str) -> Iterator[tuple[str, list[str]]]:
     """Python blocks as (source file, lines): each part starts with a `# path.py` comment line."""
     for block in re.findall(r"```python\n(.*?)```", text, re.S):
