@@ -156,6 +156,21 @@ def _keys(args: argparse.Namespace) -> None:
         print(f"{key['kid']}  {'signing' if key['signing'] else 'published'}")
 
 
+def _kid_as_operand(argv: list[str]) -> list[str]:
+    """A key id is base64url and may start with "-" (``-Qx3...``), which argparse would take for an
+    option: after ``keys use`` / ``keys retire``, the first word that is none of our options is the
+    kid, moved behind ``--`` at the end."""
+    for i in range(len(argv) - 2):
+        if argv[i] == "keys" and argv[i + 1] in ("use", "retire"):
+            j = i + 2
+            while j < len(argv) and argv[j].split("=", 1)[0] in ("--state-dir", "--directory", "-h", "--help"):
+                j += 2 if argv[j] in ("--state-dir", "--directory") else 1
+            if j < len(argv) and argv[j].startswith("-") and argv[j] != "--":
+                return [*argv[:j], *argv[j + 1 :], "--", argv[j]]
+            break
+    return argv
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m emulator", description=__doc__.splitlines()[0])
     parser.add_argument("--state-dir", type=Path, default=Path(".emulator"))
@@ -231,7 +246,7 @@ def main(argv: list[str] | None = None) -> int:
     roll = key_actions.add_parser("roll", help="add a key and sign with it", parents=[common])
     roll.add_argument("--emergency", action="store_true", help="also retire the key that was signing, at once")
 
-    args = parser.parse_args(argv)
+    args = parser.parse_args(_kid_as_operand(sys.argv[1:] if argv is None else argv))
     if args.command in (None, "serve"):
         return serve(
             host=args.host,

@@ -178,6 +178,14 @@ def test_the_keys_command(rolling: EmulatorProcess) -> None:
     )
     assert refused.returncode != 0
     assert "use` another key first" in refused.stderr
+    # Key ids are base64url: one may start with "-", and is still a key id, not an option.
+    dashed = subprocess.run(
+        [sys.executable, "-m", "emulator", "keys", "retire", "-Qx3made-up", "--state-dir", str(rolling.state_dir)],
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert "no published key '-Qx3made-up'" in dashed.stderr
 
 
 def test_stats_count_requests_per_route_and_reset(on_rolling: EmulatorProcess) -> None:
