@@ -19,22 +19,18 @@ _AADSTS = re.compile(r"\bAADSTS(\d+):")
 
 
 class TokenRefused(Problem):
-    """No token for the API: Entra refused it (``codes``: its AADSTS numbers; 403 with the fix), or
-    the identity endpoint did not answer (no codes; 503, retry later)."""
+    """No token for the API: Entra refused it (``codes``: its AADSTS numbers; 403 with the fix: retrying
+    will not help until an admin changes something), or the identity endpoint did not answer (no
+    codes; 503, retry later)."""
 
     def __init__(self, message: str, codes: tuple[int, ...] = ()) -> None:
-        self.message, self.codes = message, codes
+        self.codes = codes
         if codes:
             fix = diagnosis.token_refused(message)
             super().__init__(403, f"No token for the notification API: {message}", codes=list(codes), fix=fix)
         else:
             detail = f"The identity endpoint did not answer: {message}"
             super().__init__(503, detail, headers=problems.RETRY_LATER)
-
-    @property
-    def permanent(self) -> bool:
-        """Entra decided (an AADSTS code): retrying will not help until an admin changes something."""
-        return bool(self.codes)
 
     @classmethod
     def from_azure_error(cls, exc: AzureError) -> TokenRefused:

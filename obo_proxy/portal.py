@@ -54,7 +54,7 @@ class ArmRefusal(Problem):
     faults are a 502; the rest 503."""
 
     def __init__(self, status: int | None, code: str, message: str, *, action: str, scope: str) -> None:
-        self.arm_status, self.code, self.message = status, code, message
+        self.message = message  # refused_action reads the action and scope ARM names in it
         reason = f"Azure Resource Manager answered {status} {code}"
         if status == 403:
             action, scope = self.refused_action(action, scope)

@@ -122,7 +122,7 @@ class DownstreamError(Problem):
     """
 
     def __init__(self, status: int | None, problem: dict[str, Any], *, service: str) -> None:
-        self.downstream_status, self.downstream_problem, self.service = status, problem, service
+        self.downstream_status, self.downstream_problem = status, problem
         heard = _heard(status, problem, service)
         super().__init__(
             heard.status,

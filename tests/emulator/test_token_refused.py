@@ -23,7 +23,7 @@ def test_an_unassigned_identity_is_refused_with_entras_code(emulator: EmulatorPr
         "api://7812c330-acf6-4d59-acac-aae48e763f41/notification-api/.default",
     )
     assert refused.codes == (501051,)
-    assert refused.permanent
+    assert refused.status == 403  # Entra decided: the client hears the fix, not "retry later"
 
 
 def test_an_unreachable_identity_endpoint_has_no_code(emulator: EmulatorProcess, monkeypatch) -> None:
@@ -33,4 +33,5 @@ def test_an_unreachable_identity_endpoint_has_no_code(emulator: EmulatorProcess,
         "api://7812c330-acf6-4d59-acac-aae48e763f41/notification-api/.default",
     )
     assert refused.codes == ()
-    assert not refused.permanent
+    assert refused.status == 503  # an outage: retry later
+    assert refused.headers["Retry-After"]
