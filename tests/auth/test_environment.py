@@ -5,10 +5,11 @@ from __future__ import annotations
 import subprocess
 import sys
 
+import azure.functions as func
 import pytest
 
 from appsettings import SettingError
-from auth import check_environment, debug_endpoints_enabled
+from auth import check_environment, debug_endpoints_enabled, debug_only
 from tests.processes import ROOT
 
 
@@ -84,3 +85,28 @@ def test_debug_endpoints(monkeypatch, azure: bool, setting: str | None, enabled:
     else:
         monkeypatch.setenv("DEBUG_ENDPOINTS", setting)
     assert debug_endpoints_enabled() is enabled
+
+
+@pytest.mark.parametrize(("setting", "status"), [(None, 404), ("false", 404), ("true", 200)])
+def test_a_debug_route_answers_only_where_debug_endpoints_is_true(
+    monkeypatch, setting: str | None, status: int
+) -> None:
+    """The caller's debug routes act with the app's own identity: absent means off, even on a laptop."""
+    if setting is None:
+        monkeypatch.delenv("DEBUG_ENDPOINTS", raising=False)
+    else:
+        monkeypatch.setenv("DEBUG_ENDPOINTS", setting)
+
+    @debug_only
+    def inspect_identity(req: func.HttpRequest) -> func.HttpResponse:
+        return func.HttpResponse("the app's own token claims")
+
+    request = func.HttpRequest("GET", "http://localhost/api/caller/token", body=b"")
+    assert inspect_identity(request).status_code == status
+
+
+def test_a_malformed_debug_endpoints_stops_the_start(monkeypatch) -> None:
+    monkeypatch.delenv("WEBSITE_INSTANCE_ID", raising=False)
+    monkeypatch.setenv("DEBUG_ENDPOINTS", "yes")  # once silently "off"
+    with pytest.raises(SettingError, match="DEBUG_ENDPOINTS must be true or false"):
+        check_environment()
