@@ -111,19 +111,24 @@ class TokenIssuer:
         client_auth: str,
         lifetime: int = ACCESS_TOKEN_LIFETIME,
     ) -> dict:
-        """An app-only token: ``roles`` and no ``scp``, ``idtyp: app``, ``sub`` = ``oid``.
+        """An app-only token: ``roles`` and no ``scp``, ``sub`` = ``oid``.
 
         ``client_auth`` is Entra's ``appidacr``/``azpacr``: 0 public, 1 secret, 2 certificate or assertion.
+        ``idtyp`` and a managed identity's ``xms_mirid`` only in tokens for Microsoft's own APIs: for your
+        API, Entra sends ``idtyp`` only when the API configures that optional claim, and ``xms_mirid``
+        not at all, so code that read them would work here and fail in Azure.
         """
         claims = self._base(version=resource.token_version, audience=audience, subject=subject, lifetime=lifetime)
-        claims.update({"sub": subject.object_id, "idtyp": "app"})
+        claims["sub"] = subject.object_id
+        if resource.first_party:
+            claims["idtyp"] = "app"
         if resource.token_version == 2:
             claims.update({"azp": subject.app_id, "azpacr": client_auth})
         else:
             claims.update({"appid": subject.app_id, "appidacr": client_auth, "idp": claims["iss"]})
         if roles:
             claims["roles"] = roles
-        if subject.kind == "managedIdentity":
+        if subject.kind == "managedIdentity" and resource.first_party:
             claims["xms_mirid"] = subject.resource_id
         return claims
 
@@ -144,11 +149,12 @@ class TokenIssuer:
         claims.update(
             {
                 "sub": self.pairwise_sub(user, client_app_id),
-                "idtyp": "user",
                 "name": user.display_name,
                 "scp": " ".join(scopes),
             }
         )
+        if resource.first_party:  # see app_token_claims: only Microsoft's APIs get idtyp unasked
+            claims["idtyp"] = "user"
         if resource.token_version == 2:
             claims.update({"azp": client_app_id, "azpacr": client_auth, "preferred_username": user.upn})
         else:

@@ -19,16 +19,30 @@ def test_system_assigned_identity_gets_a_v1_app_token_with_its_role(emulator: Em
     assert claims["aud"] == "api://7812c330-acf6-4d59-acac-aae48e763f41/notification-api"
     assert claims["iss"] == f"https://sts.windows.net/{emulator.tenant}/"
     assert claims["ver"] == "1.0"
-    assert claims["idtyp"] == "app"
+    assert "idtyp" not in claims  # for your API only if it configures the optional claim
     assert claims["appid"] == caller["clientId"]
     assert claims["appidacr"] == "2"
     assert claims["oid"] == claims["sub"] == caller["principalId"]
     assert claims["roles"] == ["notification.read"]
     assert "scp" not in claims
-    assert claims["xms_mirid"].endswith("/Microsoft.Web/sites/caller-app")
+    assert "xms_mirid" not in claims  # Entra sends it for Microsoft's own APIs only
     # Managed identity tokens live about 24 hours.
     assert 23 * 3600 < claims["exp"] - claims["iat"] <= 24 * 3600
     assert abs(token.expires_on - claims["exp"]) <= 1
+
+
+@pytest.mark.parametrize(
+    ("identity", "resource_id_end"),
+    [(None, "/Microsoft.Web/sites/caller-app"), ("build-agents", "/userAssignedIdentities/build-agents")],
+)
+def test_tokens_for_microsoft_apis_name_the_identity_and_its_type(
+    emulator: EmulatorProcess, verify, identity: str | None, resource_id_end: str
+) -> None:
+    """Key Vault (a Microsoft API) gets ``idtyp`` and the identity's ARM id, ``xms_mirid``; your API does not."""
+    client_id = emulator.identity(identity)["clientId"] if identity else None
+    claims = verify(ManagedIdentityCredential(client_id=client_id).get_token("https://vault.azure.net/.default").token)
+    assert claims["idtyp"] == "app"
+    assert claims["xms_mirid"].endswith(resource_id_end)
 
 
 @pytest.mark.parametrize("selector", ["client_id", "object_id", "resource_id"])
@@ -49,7 +63,6 @@ def test_user_assigned_identity_by_each_selector(emulator: EmulatorProcess, veri
     assert claims["appid"] == identity["clientId"]
     assert claims["oid"] == identity["principalId"]
     assert claims["roles"] == ["notification.create"]
-    assert claims["xms_mirid"].endswith("/userAssignedIdentities/build-agents")
 
 
 def test_default_credential_pinned_to_managed_identity(

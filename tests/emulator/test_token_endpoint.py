@@ -58,7 +58,7 @@ def test_client_secret_gets_an_app_token(emulator: EmulatorProcess, verify) -> N
     assert claims["ver"] == "2.0"
     assert claims["azp"] == emulator.app_id("obo-proxy")
     assert claims["azpacr"] == "1"
-    assert claims["idtyp"] == "app"
+    assert "idtyp" not in claims  # your API gets it only by configuring the optional claim
     assert "roles" not in claims
     assert "scp" not in claims
     assert emulator.stats()["client_auth:secret:obo-proxy"] == 1

@@ -48,7 +48,7 @@ def test_user_token_for_a_v1_api_carries_scopes_and_the_users_roles(emulator, ve
     assert claims["ver"] == "1.0"
     assert claims["appid"] == AZURE_CLI
     assert claims["appidacr"] == "0"
-    assert claims["idtyp"] == "user"
+    assert "idtyp" not in claims  # your API gets it only by configuring the optional claim
     assert claims["oid"] == alice["id"]
     assert claims["upn"] == alice["userPrincipalName"]
     assert claims["name"] == alice["displayName"]
