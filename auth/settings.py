@@ -53,7 +53,9 @@ class AuthSettings:
         the allow-list in ``tenants_setting``. Without it, ``tenants_setting`` alone decides: absent,
         the home tenant only; present, exactly the tenants it names.
         """
-        home = required("AZURE_TENANT_ID")
+        home = required("AZURE_TENANT_ID").lower()  # tokens carry tid in lower case
+        if home and not is_tenant_id(home):
+            home = invalid("AZURE_TENANT_ID", "must be a tenant id (a GUID), not a domain or a name", home)
         audience = optional(sign_in_audience_setting) if sign_in_audience_setting else ""
         if sign_in_audience_setting and audience not in ("", SINGLE_TENANT, MULTI_TENANT):
             problem = f"must be {SINGLE_TENANT} or {MULTI_TENANT}, not {audience!r}"

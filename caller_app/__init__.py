@@ -21,7 +21,7 @@ from azure.core.credentials import TokenCredential
 
 from auth import debug_only
 from outbound import BearerClient, build_credential, credential_tokens, retrying_session
-from web import answers_problems, bodies, json_response
+from web import Problem, answers_problems, bodies, json_response
 
 from . import openapi
 from .api import NotificationApi
@@ -106,6 +106,10 @@ def caller_secret(req: func.HttpRequest) -> func.HttpResponse:
 @bp.timer_trigger(schedule="0 */5 * * * *", arg_name="timer", run_on_startup=False)
 def deliver_pending(timer: func.TimerRequest) -> None:
     """Every 5 minutes: deliver what is pending, acknowledge what was delivered."""
-    report = deliver(notification_api(), webhook_secret(), settings().delivery_webhook_url, webhook_session())
+    try:
+        report = deliver(notification_api(), webhook_secret(), settings().delivery_webhook_url, webhook_session())
+    except Problem as exc:  # the API or Key Vault refused or did not answer: the run fails, without the
+        # detail, which may quote Entra's text naming a user (the host logs the exception's message)
+        raise RuntimeError(f"delivery failed: {exc.status} {exc.reason or exc.title}") from None
     if report.failed:
         log.warning("%d notification(s) stay pending after failed delivery: %s", len(report.failed), report.failed)

@@ -69,7 +69,9 @@ def deliver_pending(
             api.acknowledge(notification["id"])
             report.delivered.append(notification["id"])
         except Problem as exc:  # refused or unanswered: delivered, not acknowledged; it will be delivered again
-            log.warning("delivered %s but the ack failed (%s); it stays pending", notification["id"], exc)
+            # The reason or title, never the detail: a detail may quote Entra's text, which names users.
+            reason = f"{exc.status} {exc.reason or exc.title}"
+            log.warning("delivered %s but the ack failed (%s); it stays pending", notification["id"], reason)
             report.failed.append(notification["id"])
     log.info("delivery: %d delivered, %d failed", len(report.delivered), len(report.failed))
     return report

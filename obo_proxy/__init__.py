@@ -135,7 +135,7 @@ def exchange_failed(failure: OboFailure, caller: Principal, scope: str, service:
     if failure.code == 50105:
         return Problem(
             403,
-            "You are not assigned to the notification API (AADSTS50105). An admin must "
+            f"You are not assigned to the {service} (AADSTS50105). An admin must "
             f"assign you, or a group you are in, an app role on it. {AFTER_THE_FIX}",
             title="Not assigned",
         )

@@ -138,9 +138,15 @@ class Portal:
         )
 
     def _get(self, path: str, api_version: str, action: str, **params: str) -> dict[str, Any]:
-        body = self._send("GET", path, {"api-version": api_version, **params}, action).json()
+        return self._object(self._send("GET", path, {"api-version": api_version, **params}, action), action)
+
+    def _object(self, response: requests.Response, action: str) -> dict[str, Any]:
+        try:
+            body = response.json()
+        except ValueError:  # a 2xx that is not JSON: Resource Manager (or a proxy before it) is broken
+            body = None
         if not isinstance(body, dict):
-            message = "Azure Resource Manager answered JSON that is not an object."
+            message = "Azure Resource Manager answered with something that is not a JSON object."
             raise ArmRefusal(502, "", message, action=action, scope=self.scope)
         return body
 
@@ -162,7 +168,7 @@ class Portal:
             next_link = body.get("nextLink")
             if not isinstance(next_link, str) or not next_link.startswith(self.arm.base_url + "/"):
                 break
-            body = self._send("GET", next_link.removeprefix(self.arm.base_url), {}, READ).json()
+            body = self._object(self._send("GET", next_link.removeprefix(self.arm.base_url), {}, READ), READ)
             found += list(body.get("value") or [])
         apps = [s for s in found if isinstance(s, dict) and "functionapp" in str(s.get("kind", "")).lower()]
         return sorted((self._site(s) for s in apps), key=lambda s: (str(s["resourceGroup"]), str(s["name"])))

@@ -193,9 +193,12 @@ class BearerClient:
             detail = f"the API did not answer: {type(exc).__name__}"
             raise DownstreamError(None, {"detail": detail}, service=self.service) from exc
         if response.ok:
-            body = response.json()
+            try:
+                body = response.json()
+            except ValueError:  # a 2xx that is not JSON: the API is broken, not the caller
+                body = None
             if not isinstance(body, dict):
-                detail = "the API answered JSON that is not an object"
+                detail = "the API answered with something that is not a JSON object"
                 raise DownstreamError(response.status_code, {"detail": detail}, service=self.service)
             return body
         try:

@@ -69,6 +69,7 @@ def test_a_missing_setting_stops_the_host_at_start_naming_it(apps: str, setting:
         ("notification_api", "NOTIFICATION_API_AUDIENCES", " , ", "lists no values"),
         ("obo_proxy", "TOKEN_KEYS_COOLDOWN_SECONDS", "5m", "must be a whole number of seconds"),
         ("caller_app", "DEBUG_ENDPOINTS", "yes", "must be true or false"),  # "yes" would otherwise mean off
+        ("notification_api", "AZURE_TENANT_ID", "contoso.onmicrosoft.com", "must be a tenant id"),
         ("notification_api", "AZURE_TOKEN_CREDENTIALS", "prod", "must be dev or ManagedIdentityCredential"),
         ("obo_proxy", "AZURE_TOKEN_CREDENTIALS", "AzureCliCredential", "must be dev or ManagedIdentityCredential"),
     ],

@@ -91,3 +91,11 @@ def test_no_answer_is_a_downstream_error_without_status() -> None:
     with pytest.raises(DownstreamError) as refused:
         BearerClient("http://127.0.0.1:9", Tokens(), service="test API").json("GET", "/notifications")
     assert refused.value.downstream_status is None
+
+
+def test_a_2xx_that_is_not_json_is_a_downstream_error_not_a_crash(httpserver: HTTPServer) -> None:
+    """Regression: ``response.json()`` raised ValueError, which reached the host as a 500."""
+    answers(httpserver, Response("<html>maintenance</html>", content_type="text/html"))
+    with pytest.raises(DownstreamError) as broken:
+        BearerClient(httpserver.url_for(""), Tokens(), service="test API").json("GET", "/notifications")
+    assert broken.value.status == 503  # the API is broken, not the caller: retry later
